@@ -1,0 +1,1 @@
+"""Models: one file per method; `registry` maps names to classes."""

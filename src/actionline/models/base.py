@@ -1,0 +1,61 @@
+"""The model contract (DESIGN.md): ``forward`` -> dict of tensors, ``loss`` -> named terms + ``total``,
+``decode`` -> one `Timeline` per video. Trainer, predictor, profiler and CLI rely on nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from actionline.errors import ConfigError
+from actionline.timeline import Timeline
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model has; the data fixes ``input_dim`` and ``num_classes``."""
+
+    input_dim: int = 2048
+    num_classes: int = 19
+
+    def validate(self) -> None:
+        if self.input_dim <= 0 or self.num_classes <= 1:
+            raise ConfigError(f"input_dim must be > 0 and num_classes > 1, got {self.input_dim}, {self.num_classes}")
+
+
+class SegmentationModel(nn.Module):
+    """Base of frame-wise segmentation models whose final prediction is ``outputs["logits"][-1]`` [B, C, T]."""
+
+    name: ClassVar[str]
+    task: ClassVar[str] = "segmentation"
+    Config: ClassVar[type[ModelConfig]]
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def frame_probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[B, C, T] class probabilities of the final prediction."""
+        return torch.softmax(outputs["logits"][-1], dim=1)
+
+    @torch.no_grad()
+    def decode(
+        self, outputs: dict[str, torch.Tensor], mask: torch.Tensor, videos: Sequence[str], classes: Sequence[str]
+    ) -> list[Timeline]:
+        """Frame-wise argmax (MS-TCN / ASFormer inference); segment scores are mean winning probabilities."""
+        probs = self.frame_probabilities(outputs)
+        score, label = probs.max(dim=1)
+        lengths = mask.sum(dim=1).long().tolist()
+        return [
+            Timeline.from_labels(v, label[b, :n].cpu().numpy(), classes, scores=score[b, :n].cpu().numpy())
+            for b, (v, n) in enumerate(zip(videos, lengths, strict=True))
+        ]
