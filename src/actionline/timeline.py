@@ -72,7 +72,7 @@ class Timeline:
             Segment(int(b), int(e), classes[int(v)], sc)
             for b, e, v, sc in zip(starts, ends, values, seg_scores, strict=True)
         ]
-        return cls(video, int(len(labels)), segments, fps)
+        return cls(video, len(labels), segments, fps)
 
     def to_labels(self, classes: Sequence[str], fill: int = -1) -> np.ndarray:
         """Dense class indices [num_frames]; frames covered by no segment get ``fill``."""
@@ -161,8 +161,7 @@ def save_timelines(path: str, timelines: Iterable[Timeline], classes: Sequence[s
     """Write ``timelines.json`` atomically."""
     from actionline.io import atomic_write_text
 
-    payload = {"classes": list(classes) if classes is not None else None,
-               "timelines": [t.to_dict() for t in timelines]}
+    payload = {"classes": list(classes) if classes is not None else None, "timelines": [t.to_dict() for t in timelines]}
     atomic_write_text(path, json.dumps(payload, indent=1))
 
 

@@ -86,8 +86,11 @@ class SegmentationData:
         """Video names (without ``.txt``) of ``{part}.split{split}.bundle``."""
         path = self.root / "splits" / f"{part}.split{split}.bundle"
         if not path.is_file():
-            available = sorted(p.name for p in (self.root / "splits").glob("*.bundle")) if (
-                self.root / "splits").is_dir() else []
+            available = (
+                sorted(p.name for p in (self.root / "splits").glob("*.bundle"))
+                if (self.root / "splits").is_dir()
+                else []
+            )
             raise DataError(f"{path}: split file not found (available: {', '.join(available) or 'none'})")
         videos = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         if not videos:
@@ -225,4 +228,3 @@ def write_info(root: Path, info: DatasetInfo) -> None:
     d = asdict(info)
     d["background"] = list(info.background)
     atomic_write_text(root / META_FILE, json.dumps(d, indent=1))
-

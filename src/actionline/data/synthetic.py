@@ -35,13 +35,32 @@ from actionline.errors import DataError
 
 # --- the built-in grammar ---------------------------------------------------------------------------------
 GRAMMAR_CLASSES: tuple[str, ...] = (
-    "background", "take_cup", "pour_coffee", "add_sugar", "pour_milk", "stir", "take_bowl", "pour_cereals",
-    "take_plate", "cut_fruit", "put_fruit_in_bowl", "crack_egg", "fry_egg", "spread_butter", "drink",
+    "background",
+    "take_cup",
+    "pour_coffee",
+    "add_sugar",
+    "pour_milk",
+    "stir",
+    "take_bowl",
+    "pour_cereals",
+    "take_plate",
+    "cut_fruit",
+    "put_fruit_in_bowl",
+    "crack_egg",
+    "fry_egg",
+    "spread_butter",
+    "drink",
 )
 # Each activity: a list of (step, probability it occurs, maximum repetitions).
 ACTIVITIES: dict[str, list[tuple[str, float, int]]] = {
-    "coffee": [("take_cup", 1.0, 1), ("pour_coffee", 1.0, 1), ("add_sugar", 0.5, 1), ("pour_milk", 0.6, 1),
-               ("stir", 1.0, 1), ("drink", 0.4, 1)],
+    "coffee": [
+        ("take_cup", 1.0, 1),
+        ("pour_coffee", 1.0, 1),
+        ("add_sugar", 0.5, 1),
+        ("pour_milk", 0.6, 1),
+        ("stir", 1.0, 1),
+        ("drink", 0.4, 1),
+    ],
     "cereals": [("take_bowl", 1.0, 1), ("pour_cereals", 1.0, 1), ("pour_milk", 1.0, 1), ("stir", 0.3, 1)],
     "fruit_salad": [("take_bowl", 1.0, 1), ("cut_fruit", 1.0, 3), ("put_fruit_in_bowl", 1.0, 1), ("stir", 0.5, 1)],
     "fried_egg": [("take_plate", 0.7, 1), ("crack_egg", 1.0, 2), ("fry_egg", 1.0, 1), ("spread_butter", 0.3, 1)],
@@ -51,8 +70,11 @@ ACTIVITIES: dict[str, list[tuple[str, float, int]]] = {
 MEAN_LENGTH = 60.0
 BACKGROUND_LENGTH = 25.0
 # Pairs whose features differ only slightly: only the surrounding activity tells them apart.
-CONFUSABLE: tuple[tuple[str, str], ...] = (("pour_coffee", "pour_milk"), ("cut_fruit", "spread_butter"),
-                                           ("take_cup", "take_bowl"))
+CONFUSABLE: tuple[tuple[str, str], ...] = (
+    ("pour_coffee", "pour_milk"),
+    ("cut_fruit", "spread_butter"),
+    ("take_cup", "take_bowl"),
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +95,16 @@ class FeatureStyle:
         if difficulty <= 0:
             raise DataError(f"difficulty must be positive, got {difficulty}")
         d = difficulty
-        return cls(feature_dim, noise=1.6 * d, correlated_noise=1.0 * d, style=0.5 * d, drift=0.5 * d,
-                   confusion=min(1.0, 0.35 / d), blend=max(1, round(9 * d)), corrupt_prob=min(1.0, 0.3 * d))
+        return cls(
+            feature_dim,
+            noise=1.6 * d,
+            correlated_noise=1.0 * d,
+            style=0.5 * d,
+            drift=0.5 * d,
+            confusion=min(1.0, 0.35 / d),
+            blend=max(1, round(9 * d)),
+            corrupt_prob=min(1.0, 0.3 * d),
+        )
 
 
 def grammar_labels(rng: np.random.Generator, scale: float = 1.0) -> list[str]:
@@ -131,8 +161,9 @@ def video_features(rng: np.random.Generator, labels: np.ndarray, protos: np.ndar
             length = int(rng.integers(10, min(60, T // 4) + 1))
             start = int(rng.integers(0, T - length))
             other = int(rng.integers(0, C))
-            x[start : start + length] = protos[other] + 2.0 * style.noise * rng.standard_normal(
-                (length, D)).astype(np.float32)
+            x[start : start + length] = protos[other] + 2.0 * style.noise * rng.standard_normal((length, D)).astype(
+                np.float32
+            )
     return np.ascontiguousarray(x.T, dtype=np.float32)
 
 
@@ -175,8 +206,9 @@ def synthesize_segmentation(
         splits = {s: ([v for v in tr if v in keep], [v for v in te if v in keep]) for s, (tr, te) in splits.items()}
         label_seqs = {v: source.label_names(v) for v in videos}
         base = source.info
-        info = DatasetInfo(f"synthetic-{base.name}", base.sample_rate, base.num_splits, base.background,
-                           len(classes), base.fps)
+        info = DatasetInfo(
+            f"synthetic-{base.name}", base.sample_rate, base.num_splits, base.background, len(classes), base.fps
+        )
     else:
         if num_videos < 2 * num_splits:
             raise DataError(f"need at least {2 * num_splits} videos for {num_splits} splits, got {num_videos}")
@@ -184,8 +216,9 @@ def synthesize_segmentation(
         videos = [f"video_{i:04d}" for i in range(num_videos)]
         label_seqs = {v: grammar_labels(rng, length_scale) for v in videos}
         folds = _kfold(videos, num_splits, rng)
-        splits = {s + 1: (sorted(v for k, f in enumerate(folds) if k != s for v in f), folds[s])
-                  for s in range(num_splits)}
+        splits = {
+            s + 1: (sorted(v for k, f in enumerate(folds) if k != s for v in f), folds[s]) for s in range(num_splits)
+        }
         info = DatasetInfo("synthetic-grammar", 1, num_splits, ("background",), len(classes), 15.0)
 
     protos = class_prototypes(rng, classes, style)

@@ -178,18 +178,24 @@ class SegmentationScores:
     def as_dict(self) -> dict:
         out = {"acc": self.acc, "edit": self.edit}
         out.update({f"f1@{round(k * 100)}": v for k, v in self.f1.items()})
-        out.update({
-            "acc_no_bg": self.acc_no_bg, "matching": self.matching, "iou": self.iou, "iod": self.iod,
-            "num_videos": self.num_videos, "num_frames": self.num_frames,
-            "settings": {
-                "background": list(self.settings.background),
-                "f1_thresholds": list(self.settings.f1_thresholds),
-                "f1_average": "micro over videos",
-                "edit_average": "macro over videos",
-                "acc": "all frames, background included",
-                "reference_off_by_one": self.settings.reference_off_by_one,
-            },
-        })
+        out.update(
+            {
+                "acc_no_bg": self.acc_no_bg,
+                "matching": self.matching,
+                "iou": self.iou,
+                "iod": self.iod,
+                "num_videos": self.num_videos,
+                "num_frames": self.num_frames,
+                "settings": {
+                    "background": list(self.settings.background),
+                    "f1_thresholds": list(self.settings.f1_thresholds),
+                    "f1_average": "micro over videos",
+                    "edit_average": "macro over videos",
+                    "acc": "all frames, background included",
+                    "reference_off_by_one": self.settings.reference_off_by_one,
+                },
+            }
+        )
         return out
 
     def headline(self) -> str:

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from actionline.nn.conv import Pointwise
+
 
 class DilatedResidualLayer(nn.Module):
     """Kernel-3 dilated conv -> ReLU -> 1x1 conv -> dropout -> residual add -> mask. No normalisation."""
@@ -13,7 +15,7 @@ class DilatedResidualLayer(nn.Module):
     def __init__(self, dilation: int, channels: int, dropout: float = 0.5):
         super().__init__()
         self.conv_dilated = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
-        self.conv_1x1 = nn.Conv1d(channels, channels, 1)
+        self.conv_1x1 = Pointwise(channels, channels)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -26,9 +28,9 @@ class SingleStageTCN(nn.Module):
 
     def __init__(self, num_layers: int, channels: int, input_dim: int, num_classes: int, dropout: float = 0.5):
         super().__init__()
-        self.conv_in = nn.Conv1d(input_dim, channels, 1)
+        self.conv_in = Pointwise(input_dim, channels)
         self.layers = nn.ModuleList(DilatedResidualLayer(2**i, channels, dropout) for i in range(num_layers))
-        self.conv_out = nn.Conv1d(channels, num_classes, 1)
+        self.conv_out = Pointwise(channels, num_classes)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         out = self.conv_in(x)

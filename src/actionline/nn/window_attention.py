@@ -6,8 +6,11 @@ Block ``i`` uses block length ``bl = 2**i``: every query ``t`` attends to the ``
 The reference implementation splits queries into chunks of ``bl``, gives each chunk the keys of the chunk
 widened by ``bl//2`` on both sides, and *intends* a band mask selecting each query's own ``bl`` keys; its mask
 is all ones (specs §3), so every query of a chunk sees the whole ``2*bl`` widened window. Here the band is
-applied. The computation is the same chunked layout done as one batched matmul over strided views (``unfold``)
-instead of a Python loop over chunks.
+applied, and ``full_window=True`` reproduces the reference behaviour.
+
+Speed: the queries are cut into chunks of ``min(bl, 64)``; each chunk needs only ``chunk + bl - 1`` keys, read
+through a strided view (``unfold``), so one batched matmul covers all chunks with no Python loop and, for large
+blocks, about half the work of the reference's ``2*bl`` windows. Masks enter as an additive bias.
 """
 
 from __future__ import annotations
@@ -17,12 +20,20 @@ import math
 import torch
 from torch.nn import functional as F
 
+QUERY_CHUNK = 64
 
-def _band(block: int, width: int, device: torch.device) -> torch.Tensor:
-    """[block, width] bool: query ``i`` of a chunk sees window positions ``i .. i + block - 1``."""
-    q = torch.arange(block, device=device)[:, None]
+
+def _band_bias(chunk: int, width: int, block: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[chunk, width] additive bias: 0 where query ``i`` may see window position ``j`` (``i <= j < i + block``)."""
+    q = torch.arange(chunk, device=device)[:, None]
     k = torch.arange(width, device=device)[None, :]
-    return (k >= q) & (k < q + block)
+    band = (k >= q) & (k < q + block)
+    return torch.zeros(chunk, width, dtype=dtype, device=device).masked_fill_(~band, _neg(dtype))
+
+
+def _neg(dtype: torch.dtype) -> float:
+    # Two biases may add up: a quarter of the most negative value cannot overflow and still vanishes in softmax.
+    return torch.finfo(dtype).min / 4
 
 
 def window_attention(
@@ -30,24 +41,28 @@ def window_attention(
 ) -> torch.Tensor:
     """Attention of ``q`` [B, Cq, T] over ``k`` [B, Cq, T] / ``v`` [B, Cv, T] in local windows of ``block``.
 
-    ``mask`` [B, T] (1 = valid frame). ``full_window=True`` reproduces the reference's all-ones window mask.
-    Returns [B, Cv, T]; scores are scaled by ``1/sqrt(Cq)``.
+    ``mask`` [B, T] (1 = valid frame). Returns [B, Cv, T]; scores are scaled by ``1/sqrt(Cq)``.
     """
     B, Cq, T = q.shape
     Cv = v.shape[1]
     half = block // 2
-    width = block + 2 * half
-    chunks = math.ceil(T / block)
-    pad_end = chunks * block - T
-    qc = F.pad(q, (0, pad_end)).view(B, Cq, chunks, block)
-    kw = F.pad(k, (half, pad_end + half)).unfold(-1, width, block)  # [B, Cq, chunks, width]
-    vw = F.pad(v, (half, pad_end + half)).unfold(-1, width, block)  # [B, Cv, chunks, width]
-    valid = F.pad(mask.to(q.dtype), (half, pad_end + half)).unfold(-1, width, block) > 0  # [B, chunks, width]
-    scores = torch.einsum("bcnq,bcnw->bnqw", qc, kw) * (1.0 / math.sqrt(Cq))
-    allowed = valid[:, :, None, :]
+    if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
+        chunk, width = block, block + 2 * half
+    else:
+        chunk = min(block, QUERY_CHUNK)
+        width = chunk + block - 1
+    chunks = math.ceil(T / chunk)
+    pad_end = chunks * chunk - T
+    right = chunks * chunk + width - chunk - half - T  # right padding so every window exists
+    qc = F.pad(q, (0, pad_end)).view(B, Cq, chunks, chunk)
+    kw = F.pad(k, (half, right)).unfold(-1, width, chunk)  # [B, Cq, chunks, width]
+    vw = F.pad(v, (half, right)).unfold(-1, width, chunk)  # [B, Cv, chunks, width]
+    key_ok = F.pad(mask.to(q.dtype), (half, right)).unfold(-1, width, chunk)  # [B, chunks, width]
+    bias = (1.0 - key_ok) * _neg(q.dtype)
+    scores = torch.einsum("bcnq,bcnw->bnqw", qc, kw).mul_(1.0 / math.sqrt(Cq))
+    scores.add_(bias[:, :, None, :])
     if not full_window:
-        allowed = allowed & _band(block, width, q.device)
-    scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
-    attn = torch.softmax(scores, dim=-1) * allowed
-    out = torch.einsum("bnqw,bcnw->bcnq", attn, vw).reshape(B, Cv, chunks * block)
+        scores.add_(_band_bias(chunk, width, block, q.dtype, q.device))
+    attn = torch.softmax(scores, dim=-1)
+    out = torch.einsum("bnqw,bcnw->bcnq", attn, vw).reshape(B, Cv, chunks * chunk)
     return out[..., :T]

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
+from actionline.nn.conv import Pointwise
 from actionline.nn.losses import stage_losses
 from actionline.nn.window_attention import window_attention
 
@@ -47,18 +48,19 @@ class ASFormerConfig(ModelConfig):
 class ASFormerBlock(nn.Module):
     """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual."""
 
-    def __init__(self, layer: int, channels: int, att_channels: int, alpha: float, dropout: float,
-                 full_window: bool = False):
+    def __init__(
+        self, layer: int, channels: int, att_channels: int, alpha: float, dropout: float, full_window: bool = False
+    ):
         super().__init__()
         self.block = 2**layer
         self.alpha = alpha
         self.full_window = full_window
         self.feed_forward = nn.Conv1d(channels, channels, 3, padding=2**layer, dilation=2**layer)
-        self.query = nn.Conv1d(channels, att_channels, 1)
-        self.key = nn.Conv1d(channels, att_channels, 1)
-        self.value = nn.Conv1d(channels, att_channels, 1)
-        self.att_out = nn.Conv1d(att_channels, channels, 1)
-        self.conv_1x1 = nn.Conv1d(channels, channels, 1)
+        self.query = Pointwise(channels, att_channels)
+        self.key = Pointwise(channels, att_channels)
+        self.value = Pointwise(channels, att_channels)
+        self.att_out = Pointwise(att_channels, channels)
+        self.conv_1x1 = Pointwise(channels, channels)
         self.dropout = nn.Dropout(dropout)
 
     def attention(self, x: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -78,14 +80,15 @@ class ASFormerStage(nn.Module):
 
     def __init__(self, c: ASFormerConfig, input_dim: int, alpha: float):
         super().__init__()
-        self.conv_in = nn.Conv1d(input_dim, c.num_f_maps, 1)
+        self.conv_in = Pointwise(input_dim, c.num_f_maps)
         self.blocks = nn.ModuleList(
             ASFormerBlock(i, c.num_f_maps, c.att_channels, alpha, c.dropout, c.full_window) for i in range(c.num_layers)
         )
-        self.conv_out = nn.Conv1d(c.num_f_maps, c.num_classes, 1)
+        self.conv_out = Pointwise(c.num_f_maps, c.num_classes)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None,
-                keep_levels: bool = False):
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None, keep_levels: bool = False
+    ):
         feature = self.conv_in(x)
         levels = []
         for block in self.blocks:

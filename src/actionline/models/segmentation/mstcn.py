@@ -42,8 +42,10 @@ class MSTCN(SegmentationModel):
         c = config
         self.stages = torch.nn.ModuleList(
             [SingleStageTCN(c.num_layers, c.num_f_maps, c.input_dim, c.num_classes, c.dropout)]
-            + [SingleStageTCN(c.num_layers, c.num_f_maps, c.num_classes, c.num_classes, c.dropout)
-               for _ in range(c.num_stages - 1)]
+            + [
+                SingleStageTCN(c.num_layers, c.num_f_maps, c.num_classes, c.num_classes, c.dropout)
+                for _ in range(c.num_stages - 1)
+            ]
         )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:

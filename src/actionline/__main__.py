@@ -1,0 +1,5 @@
+import sys
+
+from actionline.cli import main
+
+sys.exit(main())

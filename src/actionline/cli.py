@@ -1,0 +1,325 @@
+"""The ``actionline`` command: synthesise data, train, predict, evaluate, profile, view.
+
+Bad input prints one line (``error: ...``) and exits with status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from actionline.errors import ActionlineError, ConfigError
+
+app = typer.Typer(
+    help="Turn long, untrimmed videos into timelines of actions.\n\n"
+    "Example: actionline synth segmentation --out data/toy && "
+    "actionline train --model mstcn --data data/toy --split 1 --out runs/toy --epochs 5",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+synth_app = typer.Typer(help="Write seeded synthetic datasets.", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
+
+err = Console(stderr=True)
+out = Console()
+STATE = {"debug": False}
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
+    STATE["debug"] = debug
+
+
+# --- synth ------------------------------------------------------------------------------------------------
+@synth_app.command("segmentation")
+def synth_segmentation(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (MS-TCN layout).")],
+    num_videos: Annotated[int, typer.Option(help="Videos to generate from the built-in grammar.")] = 40,
+    feature_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 64,
+    difficulty: Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 0,
+    splits: Annotated[int, typer.Option(help="Cross-validation splits (grammar data).")] = 4,
+    labels_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reuse real label sequences, mapping and splits from an MS-TCN folder, e.g. ../shared/data/50salads."
+        ),
+    ] = None,
+    max_videos: Annotated[int | None, typer.Option(help="With --labels-from: keep only this many videos.")] = None,
+    length_scale: Annotated[float, typer.Option(help="Scale of grammar segment lengths.")] = 1.0,
+) -> None:
+    """Synthesise a segmentation dataset with label-conditioned features.
+
+    Example: actionline synth segmentation --out data/salads --labels-from ../shared/data/50salads --feature-dim 64
+    """
+    from rich.progress import Progress
+
+    from actionline.data.synthetic import synthesize_segmentation
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("writing videos", total=None)
+        path = synthesize_segmentation(
+            out_dir,
+            num_videos=num_videos,
+            feature_dim=feature_dim,
+            difficulty=difficulty,
+            seed=seed,
+            num_splits=splits,
+            labels_from=labels_from,
+            max_videos=max_videos,
+            length_scale=length_scale,
+            progress=lambda i, n: progress.update(task, completed=i, total=n),
+        )
+    err.print(f"wrote synthetic dataset to {path}")
+
+
+# --- train ------------------------------------------------------------------------------------------------
+def _preset(model: str, dataset: str, config: str | None) -> dict:
+    from actionline.config import load_yaml
+
+    if config is not None:
+        path = Path(config)
+        if path.is_file():
+            return load_yaml(path)
+        name = config
+    else:
+        name = f"{model}_{dataset}"
+    presets = resources.files("actionline.configs")
+    for candidate in (f"{name}.yaml", f"{model}.yaml") if config is None else (f"{name}.yaml",):
+        res = presets / candidate
+        if res.is_file():
+            with resources.as_file(res) as p:
+                return load_yaml(p)
+    if config is not None:
+        known = sorted(p.name[:-5] for p in presets.iterdir() if p.name.endswith(".yaml"))
+        raise ConfigError(f"config {config!r} is neither a file nor a preset (presets: {', '.join(known)})")
+    return {}
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Model name: mstcn, asformer.")],
+    data: Annotated[Path, typer.Option(help="Dataset folder in the MS-TCN layout.")],
+    run: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")],
+    split: Annotated[int, typer.Option(help="Split number N of splits/train.splitN.bundle.")] = 1,
+    epochs: Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")] = None,
+    config: Annotated[str | None, typer.Option(help="YAML file or preset name (default: <model>_<dataset>).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+) -> None:
+    """Train a model; checkpoints are selected on a validation part of the training split, never the test split.
+
+    Example: actionline train --model mstcn --data data/toy --split 1 --out runs/mstcn --epochs 20 --set train.lr=1e-3
+    Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
+    """
+
+    from actionline.config import parse_overrides
+    from actionline.data.layout import SegmentationData
+    from actionline.engine.distributed import init_distributed, shutdown
+    from actionline.engine.segmentation import resolve_settings, train_segmentation
+    from actionline.engine.trainer import resolve_device
+
+    dataset = SegmentationData(data)
+    overrides = parse_overrides(set_ or [])
+    if epochs is not None:
+        overrides.setdefault("train", {})["epochs"] = epochs
+    settings = resolve_settings(model, _preset(model, dataset.info.name.removeprefix("synthetic-"), config), overrides)
+    device = resolve_device(settings.get("train", {}).get("device", "auto"))
+    dist = init_distributed(device)
+    try:
+        best = train_segmentation(model, dataset, split, run, settings, resume=resume, dist=dist, console=err)
+    finally:
+        shutdown(dist)
+    if dist.is_main:
+        err.print(
+            f"best epoch {best.get('epoch')} ({best.get('metric')} {best.get('value', float('nan')):.2f}); "
+            f"checkpoints in {run / 'checkpoints'}"
+        )
+
+
+# --- predict ----------------------------------------------------------------------------------------------
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Option(help="Run folder written by `actionline train` (or a checkpoint file).")],
+    data: Annotated[Path, typer.Option(help="Dataset folder with features/ and mapping.txt.")],
+    pred: Annotated[Path, typer.Option("--out", help="Output folder for label files and timelines.json.")],
+    split: Annotated[int, typer.Option(help="Predict the test videos of this split.")] = 1,
+    all_videos: Annotated[bool, typer.Option("--all", help="Predict every features/*.npy instead of a split.")] = False,
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
+) -> None:
+    """Predict frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
+
+    Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
+    """
+    from actionline.data.layout import SegmentationData
+    from actionline.engine.predictor import predict_segmentation
+
+    if checkpoint not in ("best", "last"):
+        raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    dataset = SegmentationData(data)
+    if all_videos:
+        videos = sorted(p.stem for p in (dataset.root / "features").glob("*.npy"))
+        if not videos:
+            raise ActionlineError(f"{dataset.root / 'features'}: no .npy feature files")
+    else:
+        videos = dataset.split("test", split)
+    timelines = predict_segmentation(run, dataset, videos, pred, which=checkpoint)
+    err.print(f"wrote {len(timelines)} predictions to {pred}")
+
+
+# --- evaluate ---------------------------------------------------------------------------------------------
+@app.command()
+def evaluate(
+    pred: Annotated[Path, typer.Option(help="Prediction folder (MS-TCN files or .txt) or timelines.json.")],
+    data: Annotated[Path, typer.Option(help="Dataset folder with groundTruth/, mapping.txt and splits/.")],
+    split: Annotated[int, typer.Option(help="Evaluate the test videos of this split.")] = 1,
+    background: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Label excluded from Edit/F1 and MoF-BG; repeat for several. Default: 'background' (as the MS-TCN "
+            "script). Use --background none to exclude nothing."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    task: Annotated[str, typer.Option(help="segmentation (detection arrives with the TAGS issue).")] = "segmentation",
+) -> None:
+    """Score predictions against the ground truth at full frame rate: Acc, Edit, F1@{10,25,50} and more.
+
+    Example: actionline evaluate --pred preds/mstcn --data data/toy --split 1 --json
+    """
+    import numpy as np
+
+    from actionline.data.layout import SegmentationData
+    from actionline.data.predictions import read_predictions
+    from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
+
+    if task != "segmentation":
+        raise NotImplementedError(f"--task {task}: only segmentation evaluation is implemented so far")
+    dataset = SegmentationData(data)
+    bg = tuple(background) if background else ("background",)
+    if bg == ("none",):
+        bg = ()
+    videos = dataset.split("test", split)
+    preds = read_predictions(pred, videos)
+    gts = [np.asarray(dataset.label_names(v), dtype=object) for v in videos]
+    unknown = sorted({lab for v in videos for lab in set(preds[v])} - set(dataset.classes))
+    if unknown:
+        raise ActionlineError(f"predictions use labels not in mapping.txt: {', '.join(unknown[:5])}")
+    scores = evaluate_segmentation(
+        [np.asarray(preds[v], dtype=object) for v in videos], gts, SegmentationSettings(background=bg), videos
+    )
+    if as_json:
+        print(json.dumps(scores.as_dict()))
+        return
+    out.print(f"[bold]{scores.headline()}[/bold]")
+    out.print(
+        f"MoF-BG {scores.acc_no_bg:.1f}  matching {scores.matching:.1f}  IoU {scores.iou:.1f}  "
+        f"IoD {scores.iod:.1f}  ({scores.num_videos} videos, {scores.num_frames} frames)"
+    )
+    out.print(f"settings: {scores.settings.describe()}", markup=False)
+
+
+# --- profile ----------------------------------------------------------------------------------------------
+@app.command()
+def profile(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    input_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 2048,
+    num_classes: Annotated[int, typer.Option(help="Number of classes K.")] = 19,
+    length: Annotated[int, typer.Option(help="Input length T in frames.")] = 5750,
+    repeats: Annotated[int, typer.Option(help="Timed repetitions (median reported).")] = 5,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting, e.g. --set num_stages=2.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Parameters, GMACs (conv + linear, as the papers count), latency (median) and peak memory.
+
+    Example: actionline profile asformer --input-dim 2048 --num-classes 19 --length 5750 --json
+    """
+    from actionline.config import parse_overrides
+    from actionline.engine.profiler import profile_model
+
+    settings = parse_overrides(set_ or [])
+    p = profile_model(model, input_dim, num_classes, length, repeats, device, settings)
+    if as_json:
+        print(json.dumps(p.as_dict()))
+        return
+    out.print(
+        f"[bold]{model}[/bold]: {p.params:,} parameters, {p.gmacs:.2f} GMACs (conv+linear; "
+        f"{p.gmacs_total:.2f} with attention products), latency {p.latency_ms:.1f} ms, "
+        f"peak memory {p.peak_mem_mb:.0f} MB  [T={length}, {p.device}, {p.threads} threads]"
+    )
+
+
+# --- view -------------------------------------------------------------------------------------------------
+@app.command()
+def view(
+    pred: Annotated[Path, typer.Option(help="Prediction folder or timelines.json.")],
+    data: Annotated[Path, typer.Option(help="Dataset folder (for ground truth and class names).")],
+    image: Annotated[Path, typer.Option("--out", help="Output image (.png).")],
+    videos: Annotated[list[str] | None, typer.Argument(help="Videos to draw (default: first of the split).")] = None,
+    split: Annotated[int, typer.Option(help="Split whose test videos are drawn when none are named.")] = 1,
+    max_videos: Annotated[int, typer.Option(help="At most this many videos when none are named.")] = 6,
+) -> None:
+    """Draw ground-truth and predicted colour bars per video, one colour per class, with a legend.
+
+    Example: actionline view --pred preds/mstcn --data data/toy --out timelines.png video_0003 video_0007
+    """
+    import numpy as np
+
+    from actionline.data.layout import SegmentationData
+    from actionline.data.predictions import read_predictions
+    from actionline.timeline import Timeline
+    from actionline.viz.timeline_plot import plot_timelines
+
+    dataset = SegmentationData(data)
+    names = list(videos) if videos else dataset.split("test", split)[:max_videos]
+    preds = read_predictions(pred, names)
+    rows = []
+    for v in names:
+        gt_path = dataset.root / "groundTruth" / f"{v}.txt"
+        gt = Timeline.from_labels(v, dataset.labels(v), dataset.classes) if gt_path.is_file() else None
+        p = np.fromiter((dataset.class_index.get(x, -1) for x in preds[v]), dtype=np.int64)
+        if (p < 0).any():
+            raise ActionlineError(f"prediction of {v} uses labels not in mapping.txt")
+        rows.append((v, gt, Timeline.from_labels(v, p, dataset.classes)))
+    path = plot_timelines(rows, dataset.classes, image, background=dataset.info.background)
+    err.print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; bad input becomes one line on stderr and exit status 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except (ActionlineError, NotImplementedError) as exc:
+        if STATE["debug"]:
+            raise
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: checkpoints already written are intact; continue with --resume")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training, prediction and profiling: model-agnostic, driven by the model contract."""

@@ -1,0 +1,130 @@
+"""Parameters, GMACs, latency and peak memory of any registered model at any input length."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from actionline.models.registry import build_model
+
+
+@dataclass
+class Profile:
+    model: str
+    params: int
+    gmacs: float  # convolutions + linear layers (what the papers' tables count)
+    gmacs_total: float  # every matmul/conv including attention products
+    latency_ms: float
+    peak_mem_mb: float
+    length: int
+    device: str
+    threads: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _layer_macs(model: nn.Module, run) -> int:
+    """MACs of Conv1d/Linear layers, counted with forward hooks (output elements x inputs per output)."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv1d):
+            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0]
+        elif isinstance(module, nn.Linear):
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    try:
+        run()
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's peak-RSS watermark (Linux ``clear_refs``); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def profile_model(
+    name: str,
+    input_dim: int,
+    num_classes: int,
+    length: int,
+    repeats: int = 5,
+    device: str = "cpu",
+    settings: dict[str, Any] | None = None,
+) -> Profile:
+    """Profile ``name`` on one random video of ``length`` frames (batch 1, inference mode).
+
+    Peak memory: on CUDA the allocator's peak; on CPU the peak resident set above the process's footprint before
+    the model and input were created (weights + input + activations), via the Linux RSS watermark.
+    """
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    rss_before = _rss_kb("VmRSS") if dev.type == "cpu" else 0
+    watermark = _reset_peak_rss() if dev.type == "cpu" else False
+    model = build_model(name, {**(settings or {}), "input_dim": input_dim, "num_classes": num_classes}).to(dev).eval()
+    x = torch.randn(1, input_dim, length, device=dev)
+    mask = torch.ones(1, length, device=dev)
+
+    def run():
+        out = model(x, mask)
+        if hasattr(model, "decode"):
+            model.decode(out, mask, ["profile"], [str(i) for i in range(num_classes)])
+
+    with torch.inference_mode():
+        run()  # warm-up
+        macs = _layer_macs(model, lambda: model(x, mask))
+        with FlopCounterMode(display=False) as counter:
+            model(x, mask)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        times = []
+        for _ in range(max(1, repeats)):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t0 = time.perf_counter()
+            run()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - t0)
+        if dev.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(dev) / 2**20
+        elif watermark:
+            peak = max(0, _rss_kb("VmHWM") - rss_before) / 1024
+        else:
+            peak = float("nan")
+    return Profile(
+        name,
+        sum(p.numel() for p in model.parameters()),
+        macs / 1e9,
+        counter.get_total_flops() / 2e9,
+        1000 * statistics.median(times),
+        peak,
+        length,
+        str(dev),
+        torch.get_num_threads(),
+    )

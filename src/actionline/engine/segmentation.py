@@ -1,0 +1,122 @@
+"""Training and validation of segmentation models on an MS-TCN-layout dataset (used by the CLI and demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from rich.console import Console
+from torch.utils.data import DataLoader
+
+from actionline.config import as_dict, build, merge
+from actionline.data.layout import SegmentationData, carve_validation
+from actionline.engine.batching import SegmentationVideos, collate
+from actionline.engine.distributed import DistInfo
+from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
+from actionline.errors import ConfigError
+from actionline.io import atomic_write_text
+from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
+from actionline.models.registry import build_model, model_class
+
+CONFIG_KEYS = ("model", "train")
+
+
+def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BACKGROUND):
+    """A ``validate(model, loader)`` scoring held-out videos at the training sample rate."""
+    settings = SegmentationSettings(background=tuple(background))
+
+    @torch.no_grad()
+    def validate(model: torch.nn.Module, loader: DataLoader) -> dict[str, float]:
+        model.eval()
+        preds, gts = [], []
+        device = next(model.parameters()).device
+        for batch in loader:
+            feats, mask = batch["features"].to(device), batch["mask"].to(device)
+            timelines = model.decode(model(feats, mask), mask, batch["videos"], classes)
+            for b, t in enumerate(timelines):
+                n = int(batch["mask"][b].sum())
+                preds.append(np.asarray(classes, dtype=object)[t.to_labels(classes)])
+                gts.append(np.asarray(classes, dtype=object)[batch["labels"][b, :n].numpy()])
+        scores = evaluate_segmentation(preds, gts, settings).as_dict()
+        metrics = {k: float(v) for k, v in scores.items() if k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
+        metrics["mean"] = float(np.mean(list(metrics.values())))
+        return metrics
+
+    return validate
+
+
+def resolve_settings(model: str, preset: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Merge a YAML preset with ``--set`` overrides; check top-level keys."""
+    merged = merge(preset, overrides)
+    unknown = sorted(set(merged) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})")
+    model_class(model)  # unknown model names fail here, before any data is read
+    return merged
+
+
+def train_segmentation(
+    model_name: str,
+    data: SegmentationData,
+    split: int,
+    run_dir: str | Path,
+    settings: dict[str, Any],
+    resume: bool = False,
+    dist: DistInfo | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Train ``model_name`` on ``split`` of ``data`` into ``run_dir``; returns the best-epoch record."""
+    dist = dist or DistInfo()
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    train_cfg = build(TrainConfig, settings.get("train"), where="train")
+    model_settings = {**settings.get("model", {}), "input_dim": None, "num_classes": len(data.classes)}
+    all_train = data.split("train", split)
+    train_videos, val_videos = carve_validation(all_train, train_cfg.val_fraction, train_cfg.seed)
+    train_set = SegmentationVideos(data, train_videos)
+    model_settings["input_dim"] = int(train_set[0]["features"].shape[0])
+    val_set = SegmentationVideos(data, val_videos) if val_videos else None
+    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
+        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    seed_everything(train_cfg.seed)
+    model = build_model(model_name, model_settings)
+    resolved = {
+        "model_name": model_name,
+        "data": str(data.root),
+        "split": split,
+        "model": as_dict(model.config),
+        "train": as_dict(train_cfg),
+        "train_videos": train_videos,
+        "val_videos": val_videos,
+    }
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    meta = {
+        "model": model_name,
+        "model_config": as_dict(model.config),
+        "classes": list(data.classes),
+        "task": model.task,
+        "dataset": {
+            "root": str(data.root),
+            "split": split,
+            "sample_rate": data.info.sample_rate,
+            "background": list(data.info.background),
+        },
+    }
+    trainer = Trainer(
+        model, train_cfg, run_dir, train_set, collate, val_set, make_validate(data.classes), meta, dist, console
+    )
+    if resume and trainer.resume() and dist.is_main:
+        console.print(f"resumed from epoch {trainer.epoch}")
+    if dist.is_main:
+        n_params = sum(p.numel() for p in model.parameters())
+        console.print(
+            f"training {model_name} ({n_params:,} parameters) on {len(train_videos)} videos, "
+            f"validating on {len(val_videos)} held out of the training split {split}"
+        )
+    return trainer.fit()

@@ -1,0 +1,286 @@
+"""A model-agnostic training loop.
+
+Knows only the model contract: ``forward(features, mask)``, ``loss(outputs, batch)`` (named terms + ``total``)
+and, through the caller's ``validate`` function, ``decode``. Provides Adam/AdamW/SGD, step / multistep /
+plateau / cosine schedules, gradient clipping, per-epoch validation on a held-out part of the *training* split,
+``best`` and ``last`` checkpoints written atomically, ``resume``, seeding, a rich progress bar with every loss
+term, a JSONL log, and DDP under ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
+from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
+from actionline.errors import ConfigError
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "step", "multistep", "plateau", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 1
+    optimizer: str = "adam"
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: str = "none"
+    milestones: list[int] = field(default_factory=list)
+    step_size: int = 30
+    gamma: float = 0.5
+    patience: int = 3  # plateau: on the training loss, as ASFormer does
+    clip_grad_norm: float | None = None
+    seed: int = 0
+    val_fraction: float = 0.1
+    val_every: int = 1
+    select_metric: str = "mean"  # validation metric that picks `best`; "mean" = mean of acc, edit, F1s
+    max_minutes: float | None = None  # stop cleanly after this much training time (checkpoints kept)
+    find_unused_parameters: bool = False  # DDP: set for models whose heads are not all used every step
+    device: str = "auto"
+
+    def validate(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"train.scheduler must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("train.epochs, train.batch_size and train.lr must be positive")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"train.device: {exc}") from exc
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(params, c: TrainConfig) -> torch.optim.Optimizer:
+    if c.optimizer == "adam":
+        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+    if c.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+    return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig):
+    if c.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, c.step_size, c.gamma)
+    if c.scheduler == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, c.milestones, c.gamma)
+    if c.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=c.gamma, patience=c.patience)
+    if c.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.epochs)
+    return None
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+class Trainer:
+    """Train ``model`` on ``train_set``; ``validate(model, loader) -> {metric: value}`` scores held-out videos.
+
+    ``run_dir`` receives ``checkpoints/{last,best}.pt`` and ``log.jsonl``. ``meta`` is stored in every
+    checkpoint (model name and settings, class names, dataset facts) so a run can be predicted from alone.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig,
+        run_dir: str | Path,
+        train_set: Dataset,
+        collate: Callable,
+        val_set: Dataset | None = None,
+        validate: Callable[[torch.nn.Module, DataLoader], dict[str, float]] | None = None,
+        meta: dict[str, Any] | None = None,
+        dist: DistInfo | None = None,
+        console: Console | None = None,
+    ):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.dist = dist or DistInfo()
+        self.device = resolve_device(config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.model = model.to(self.device)
+        self.train_set, self.val_set = train_set, val_set
+        self.collate, self.validate_fn = collate, validate
+        self.meta = meta or {}
+        self.console = console or Console(stderr=True)
+        self.optimizer = build_optimizer(self.model.parameters(), config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.epoch = 0
+        self.best: dict[str, Any] = {"epoch": None, "value": -math.inf, "metrics": {}}
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.log_path = self.run_dir / "log.jsonl"
+
+    # --- checkpoints ------------------------------------------------------------------------------------------
+    def _payload(self) -> dict[str, Any]:
+        return {
+            **self.meta,
+            "model_state": self.model.state_dict(),
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "best": self.best,
+            "train_config": asdict(self.config),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        }
+
+    def resume(self) -> bool:
+        """Continue from ``checkpoints/last.pt`` if present; returns whether it resumed."""
+        path = self.ckpt_dir / "last.pt"
+        if not path.is_file():
+            return False
+        ckpt = load_checkpoint(path, expect_model=self.meta.get("model"), expect_classes=self.meta.get("classes"))
+        self.model.load_state_dict(ckpt["model_state"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt.get("scheduler") is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.epoch, self.best = int(ckpt["epoch"]), ckpt["best"]
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        random.setstate(ckpt["rng"]["python"])
+        return True
+
+    def _log(self, record: dict[str, Any]) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        c = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        sampler = DistributedSampler(self.train_set, shuffle=True, seed=c.seed) if self.dist.enabled else None
+        generator = torch.Generator().manual_seed(c.seed)
+        loader = DataLoader(
+            self.train_set,
+            batch_size=c.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            collate_fn=self.collate,
+            generator=generator,
+        )
+        net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            net = DistributedDataParallel(
+                self.model,
+                find_unused_parameters=c.find_unused_parameters,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            )
+        started = time.monotonic()
+        show = self.dist.is_main
+        with Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[terms]}"),
+            console=self.console,
+            disable=not show,
+            transient=False,
+        ) as progress:
+            while self.epoch < c.epochs:
+                epoch = self.epoch + 1
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
+                # Fast-forward the shuffling generator so a resumed run sees the same order as an unbroken one.
+                generator.manual_seed(c.seed + epoch)
+                task = progress.add_task("train", total=len(loader), epoch=f"{epoch}/{c.epochs}", terms="")
+                self.model.train()
+                sums: dict[str, float] = {}
+                for step, batch in enumerate(loader, 1):
+                    batch = _to(batch, self.device)
+                    outputs = net(batch["features"], batch["mask"])
+                    terms = self.model.loss(outputs, batch)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    terms["total"].backward()
+                    if c.clip_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_grad_norm)
+                    self.optimizer.step()
+                    for k, v in terms.items():
+                        sums[k] = sums.get(k, 0.0) + float(v.detach())
+                    progress.update(task, advance=1, terms="  ".join(f"{k} {v / step:.4f}" for k, v in sums.items()))
+                means = all_reduce_mean({k: v / max(len(loader), 1) for k, v in sums.items()}, self.dist)
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(means.get("total", 0.0))
+                elif self.scheduler is not None:
+                    self.scheduler.step()
+                self.epoch = epoch
+                record: dict[str, Any] = {
+                    "epoch": epoch,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "train": means,
+                    "elapsed_s": round(time.monotonic() - started, 3),
+                }
+                if show:
+                    self._end_epoch(record)
+                barrier(self.dist)
+                if c.max_minutes is not None and time.monotonic() - started > 60 * c.max_minutes:
+                    if show:
+                        self.console.print(f"[yellow]time budget of {c.max_minutes} min reached after epoch {epoch}")
+                    break
+        return self.best
+
+    def _end_epoch(self, record: dict[str, Any]) -> None:
+        c = self.config
+        epoch = record["epoch"]
+        validate_now = (
+            self.validate_fn is not None
+            and self.val_set is not None
+            and len(self.val_set) > 0
+            and (epoch % c.val_every == 0 or epoch == c.epochs)
+        )
+        improved = False
+        if validate_now:
+            loader = DataLoader(self.val_set, batch_size=1, shuffle=False, collate_fn=self.collate)
+            metrics = self.validate_fn(self.model, loader)
+            record["val"] = metrics
+            if c.select_metric not in metrics:
+                raise ConfigError(
+                    f"train.select_metric {c.select_metric!r} is not a validation metric ({', '.join(metrics)})"
+                )
+            value = metrics[c.select_metric]
+            if value > self.best["value"]:
+                improved = True
+                self.best = {"epoch": epoch, "value": value, "metric": c.select_metric, "metrics": metrics}
+        elif self.validate_fn is None or self.val_set is None or len(self.val_set) == 0:
+            improved = True  # no validation part: `best` is the latest epoch
+            self.best = {"epoch": epoch, "value": -math.inf, "metric": None, "metrics": {}}
+        save_checkpoint(self.ckpt_dir / "last.pt", self._payload())
+        if improved:
+            save_checkpoint(self.ckpt_dir / "best.pt", self._payload())
+        self._log(record)
+        val = record.get("val")
+        msg = f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in record["train"].items())
+        if val:
+            msg += "  | val " + " ".join(f"{k} {v:.1f}" for k, v in val.items() if isinstance(v, float))
+            msg += " [green]*best" if improved else ""
+        self.console.print(msg, soft_wrap=True)
