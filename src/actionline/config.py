@@ -43,6 +43,11 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if kind in (int, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" as a string
+            value = kind(value) if kind is float else int(value, 10)
+        except ValueError:
+            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, int) and not isinstance(value, bool):

@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny seeded synthetic datasets and the optional real annotations in ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from actionline.data.synthetic import synthesize_segmentation
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when it is absent (users do not have it)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_data(tmp_path_factory) -> Path:
+    """16 short grammar videos, 4 splits, 16-d features."""
+    return synthesize_segmentation(
+        tmp_path_factory.mktemp("toy"), num_videos=16, feature_dim=16, seed=3, length_scale=0.5
+    )

@@ -1,0 +1,78 @@
+import json
+
+import pytest
+import torch
+
+from actionline.data.layout import SegmentationData
+from actionline.engine.checkpoint import load_checkpoint
+from actionline.engine.predictor import MSTCN_HEADER, predict_segmentation
+from actionline.engine.segmentation import train_segmentation
+from actionline.errors import CheckpointError, ConfigError
+
+SMALL = {"model": {"num_stages": 2, "num_layers": 3, "num_f_maps": 8}}
+
+
+def _train(data, run, epochs, resume=False, model="mstcn", extra=None):
+    settings = {**SMALL, "train": {"epochs": epochs, "lr": 0.005, "val_fraction": 0.25, **(extra or {})}}
+    if model != "mstcn":
+        settings = {
+            "model": {"num_decoders": 1, "num_layers": 3, "num_f_maps": 8, "att_channels": 4},
+            "train": settings["train"],
+        }
+    return train_segmentation(model, SegmentationData(data), 1, run, settings, resume=resume)
+
+
+def test_training_writes_checkpoints_log_and_selects_on_validation(tmp_path, toy_data):
+    best = _train(toy_data, tmp_path / "run", epochs=3)
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert {"ce", "smooth", "total"} <= set(records[0]["train"]) and "f1@50" in records[0]["val"]
+    assert best["value"] == max(r["val"]["mean"] for r in records)
+    cfg = (tmp_path / "run" / "config.yaml").read_text()
+    test_videos = SegmentationData(toy_data).split("test", 1)
+    assert not any(v in cfg for v in test_videos)  # the test split is never used for selection
+
+
+def test_resume_continues_exactly(tmp_path, toy_data):
+    torch.manual_seed(0)
+    _train(toy_data, tmp_path / "straight", epochs=2)
+    _train(toy_data, tmp_path / "broken", epochs=1)
+    _train(toy_data, tmp_path / "broken", epochs=2, resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model_state"]
+    b = load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_existing_run_is_not_overwritten(tmp_path, toy_data):
+    _train(toy_data, tmp_path / "run", epochs=1)
+    before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(ConfigError, match="--resume"):
+        _train(toy_data, tmp_path / "run", epochs=1)
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path, toy_data):
+    _train(toy_data, tmp_path / "run", epochs=1)
+    with pytest.raises(CheckpointError, match="for model 'mstcn', not 'asformer'"):
+        _train(toy_data, tmp_path / "run", epochs=2, resume=True, model="asformer")
+
+
+def test_corrupt_checkpoint(tmp_path):
+    p = tmp_path / "x.pt"
+    p.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(p)
+
+
+def test_predictor_writes_full_rate_mstcn_files(tmp_path, toy_data):
+    _train(toy_data, tmp_path / "run", epochs=1, model="asformer")
+    data = SegmentationData(toy_data)
+    videos = data.split("test", 1)
+    timelines = predict_segmentation(tmp_path / "run", data, videos, tmp_path / "pred")
+    for v, t in zip(videos, timelines, strict=True):
+        lines = (tmp_path / "pred" / v).read_text().splitlines()
+        assert lines[0] == MSTCN_HEADER
+        assert len(lines[1].split()) == len(data.labels(v)) == t.num_frames
+    assert json.loads((tmp_path / "pred" / "timelines.json").read_text())["classes"] == data.classes

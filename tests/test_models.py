@@ -1,0 +1,91 @@
+import math
+
+import pytest
+import torch
+
+from actionline.models.registry import available_models, build_model
+from actionline.nn.window_attention import window_attention
+
+PAPER_PARAMS = {"mstcn": 800_396, "asformer": 1_134_476}
+
+
+@pytest.mark.parametrize("name", ["mstcn", "asformer"])
+def test_parameter_counts_match_the_reference(name):
+    model = build_model(name, {"input_dim": 2048, "num_classes": 19})
+    assert sum(p.numel() for p in model.parameters()) == PAPER_PARAMS[name]
+
+
+def test_mstcn_single_stage_count():
+    model = build_model("mstcn", {"input_dim": 2048, "num_classes": 19, "num_stages": 1})
+    assert sum(p.numel() for p in model.parameters()) == 297_491
+
+
+@pytest.mark.parametrize("name", ["mstcn", "asformer"])
+def test_shapes_loss_and_every_parameter_gets_gradient(name):
+    torch.manual_seed(0)
+    model = build_model(name, {"input_dim": 12, "num_classes": 5})
+    x = torch.randn(2, 12, 70)
+    mask = torch.ones(2, 70)
+    mask[1, 50:] = 0
+    labels = torch.randint(0, 5, (2, 70))
+    labels[1, 50:] = -100
+    out = model(x, mask)
+    assert out["logits"].shape == (4, 2, 5, 70)
+    assert torch.all(out["logits"][:, 1, :, 50:] == 0)  # padding is masked
+    terms = model.loss(out, {"labels": labels, "mask": mask})
+    assert set(terms) == {"ce", "smooth", "total"} and torch.isfinite(terms["total"])
+    terms["total"].backward()
+    missing = {n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)}
+    # ASFormer block 0 has block length 1: each query sees one key, softmax is 1, so that block's query/key
+    # projections get no gradient (true of the reference as well).
+    expected_dead = {n for n, _ in model.named_parameters() if ".blocks.0.query." in n or ".blocks.0.key." in n}
+    assert missing == expected_dead
+    timelines = model.eval().decode(model(x, mask), mask, ["a", "b"], list("vwxyz"))
+    assert [t.num_frames for t in timelines] == [70, 50]
+
+
+def brute_force_window_attention(q, k, v, mask, block, full_window=False):
+    """Dense attention with an explicit [T, T] visibility matrix (the definition, no chunking)."""
+    _, C, T = q.shape
+    half = block // 2
+    t = torch.arange(T)[:, None]
+    j = torch.arange(T)[None]
+    if full_window:  # reference: chunk c of queries sees [c*bl - half, (c+1)*bl + half)
+        chunk = t // block
+        allowed = (j >= chunk * block - half) & (j < (chunk + 1) * block + half)
+    else:
+        allowed = (j >= t - half) & (j < t - half + block)
+    allowed = allowed[None] & (mask[:, None, :] > 0)
+    s = torch.einsum("bct,bcs->bts", q, k) / math.sqrt(C)
+    s = s.masked_fill(~allowed, -1e30)
+    return torch.einsum("bts,bcs->bct", torch.softmax(s, -1), v)
+
+
+@pytest.mark.parametrize("block", [1, 2, 4, 8, 64, 128, 512])
+@pytest.mark.parametrize("length", [5, 97, 300])
+@pytest.mark.parametrize("full_window", [False, True])
+def test_window_attention_equals_its_definition(block, length, full_window):
+    torch.manual_seed(block + length)
+    q, k, v = torch.randn(2, 8, length), torch.randn(2, 8, length), torch.randn(2, 3, length)
+    mask = torch.ones(2, length)
+    mask[1, length // 2 :] = 0
+    got = window_attention(q, k, v, mask, block, full_window)
+    want = brute_force_window_attention(q, k, v, mask, block, full_window)
+    valid = mask[:, None, :] > 0
+    assert torch.allclose(got * valid, want * valid, atol=1e-5)
+
+
+def test_window_attention_is_local():
+    """Changing a key outside every window of block 4 leaves the output unchanged; inside changes it."""
+    torch.manual_seed(0)
+    q, k, v = torch.randn(1, 4, 40), torch.randn(1, 4, 40), torch.randn(1, 4, 40)
+    mask = torch.ones(1, 40)
+    base = window_attention(q, k, v, mask, 4)
+    v2 = v.clone()
+    v2[..., 30] += 10
+    changed = (window_attention(q, k, v2, mask, 4) - base).abs().sum(1)[0] > 1e-6
+    assert changed.nonzero().flatten().tolist() == [29, 30, 31, 32]  # queries t with t-2 <= 30 < t+2
+
+
+def test_registry_lists_models():
+    assert {"mstcn", "asformer"} <= set(available_models())
