@@ -88,4 +88,4 @@ def test_window_attention_is_local():
 
 
 def test_registry_lists_models():
-    assert {"mstcn", "asformer"} <= set(available_models())
+    assert {"mstcn", "asformer", "baformer"} <= set(available_models())

@@ -30,16 +30,39 @@ def run(argv: list[str] | None = None) -> int:
         shutil.rmtree(old, ignore_errors=True)
     started = time.monotonic()
     steps = [
-        ("1/5 synthesise a dataset (built-in activity grammar, 64-d features)",
-         ["synth", "segmentation", "--out", str(data), "--num-videos", "48", "--feature-dim", "64"]),
-        (f"2/5 train MS-TCN on split 1 (at most {args.minutes:g} min)",
-         ["train", "--model", "mstcn", "--data", str(data), "--split", "1", "--out", str(run_dir),
-          "--epochs", str(args.epochs), "--set", f"train.max_minutes={args.minutes}", "--set", "train.lr=0.001"]),
-        ("3/5 predict the test videos of split 1",
-         ["predict", "--run", str(run_dir), "--data", str(data), "--split", "1", "--out", str(pred)]),
+        (
+            "1/5 synthesise a dataset (built-in activity grammar, 64-d features)",
+            ["synth", "segmentation", "--out", str(data), "--num-videos", "48", "--feature-dim", "64"],
+        ),
+        (
+            f"2/5 train MS-TCN on split 1 (at most {args.minutes:g} min)",
+            [
+                "train",
+                "--model",
+                "mstcn",
+                "--data",
+                str(data),
+                "--split",
+                "1",
+                "--out",
+                str(run_dir),
+                "--epochs",
+                str(args.epochs),
+                "--set",
+                f"train.max_minutes={args.minutes}",
+                "--set",
+                "train.lr=0.001",
+            ],
+        ),
+        (
+            "3/5 predict the test videos of split 1",
+            ["predict", "--run", str(run_dir), "--data", str(data), "--split", "1", "--out", str(pred)],
+        ),
         ("4/5 evaluate (MS-TCN script conventions)", ["evaluate", "--pred", str(pred), "--data", str(data)]),
-        ("5/5 draw ground truth vs prediction", ["view", "--pred", str(pred), "--data", str(data), "--out",
-                                                  str(figure)]),
+        (
+            "5/5 draw ground truth vs prediction",
+            ["view", "--pred", str(pred), "--data", str(data), "--out", str(figure)],
+        ),
     ]
     for title, argv_ in steps:
         console.rule(f"[bold]{title}")
@@ -47,11 +70,13 @@ def run(argv: list[str] | None = None) -> int:
         if code != 0:
             return code
     console.rule("[bold green]done")
-    console.print(f"finished in {time.monotonic() - started:.0f} s\n"
-                  f"  data         {data}  (MS-TCN layout)\n"
-                  f"  run          {run_dir}  (config.yaml, log.jsonl, checkpoints/best.pt, last.pt)\n"
-                  f"  predictions  {pred}  (one MS-TCN file per video + timelines.json)\n"
-                  f"  figure       {figure}")
+    console.print(
+        f"finished in {time.monotonic() - started:.0f} s\n"
+        f"  data         {data}  (MS-TCN layout)\n"
+        f"  run          {run_dir}  (config.yaml, log.jsonl, checkpoints/best.pt, last.pt)\n"
+        f"  predictions  {pred}  (one MS-TCN file per video + timelines.json)\n"
+        f"  figure       {figure}"
+    )
     return 0
 
 

@@ -8,7 +8,9 @@ labels and built to exercise what real I3D features make hard:
 - a per-video style offset and a slow drift (camera, person, lighting);
 - temporally correlated and white noise (over-segmentation pressure);
 - blended boundaries (a soft one-hot label smoothed over ``blend`` frames);
-- occasional corrupted stretches (occlusions: another class's prototype under heavy noise).
+- corrupted stretches (occlusions, look-alike moments): spans of 10-120 frames, about ``corrupt_rate`` per 1,000
+  frames, whose features lean towards another class's prototype. These persistent local confusions are what make
+  frame-wise models over-segment, as real I3D features do.
 
 Every knob scales with one ``difficulty`` number; everything derives from ``seed``.
 """
@@ -88,7 +90,8 @@ class FeatureStyle:
     drift: float = 0.5
     confusion: float = 0.35  # distance between confusable prototypes, relative to 1
     blend: int = 9
-    corrupt_prob: float = 0.3
+    corrupt_rate: float = 1.5  # corrupted stretches per 1,000 frames
+    corrupt_max_length: int = 120
 
     @classmethod
     def scaled(cls, feature_dim: int, difficulty: float) -> FeatureStyle:
@@ -103,7 +106,7 @@ class FeatureStyle:
             drift=0.5 * d,
             confusion=min(1.0, 0.35 / d),
             blend=max(1, round(9 * d)),
-            corrupt_prob=min(1.0, 0.3 * d),
+            corrupt_rate=1.5 * d,
         )
 
 
@@ -150,20 +153,18 @@ def video_features(rng: np.random.Generator, labels: np.ndarray, protos: np.ndar
     onehot = np.zeros((T, C), dtype=np.float32)
     onehot[np.arange(T), labels] = 1.0
     soft = uniform_filter1d(onehot, size=style.blend, axis=0, mode="nearest") if style.blend > 1 else onehot
-    x = soft @ protos
-    x += style.style * rng.standard_normal(D).astype(np.float32)
+    signal = soft @ protos
+    x = signal + style.style * rng.standard_normal(D).astype(np.float32)
     drift = np.cumsum(rng.standard_normal((T, D)).astype(np.float32), axis=0) / np.sqrt(max(T, 1))
     x += style.drift * drift
     smooth = uniform_filter1d(rng.standard_normal((T, D)).astype(np.float32), size=15, axis=0) * np.sqrt(15)
     x += style.correlated_noise * smooth + style.noise * rng.standard_normal((T, D)).astype(np.float32)
-    if T > 60 and rng.random() < style.corrupt_prob:
-        for _ in range(int(rng.integers(1, 4))):
-            length = int(rng.integers(10, min(60, T // 4) + 1))
-            start = int(rng.integers(0, T - length))
-            other = int(rng.integers(0, C))
-            x[start : start + length] = protos[other] + 2.0 * style.noise * rng.standard_normal((length, D)).astype(
-                np.float32
-            )
+    for _ in range(int(rng.poisson(style.corrupt_rate * T / 1000.0))):
+        length = int(rng.integers(10, max(11, min(style.corrupt_max_length, T // 3))))
+        start = int(rng.integers(0, max(1, T - length)))
+        other = protos[int(rng.integers(0, C))]
+        # the class signal of the stretch leans 70% towards another class; noise and style stay
+        x[start : start + length] += 0.7 * (other - signal[start : start + length])
     return np.ascontiguousarray(x.T, dtype=np.float32)
 
 

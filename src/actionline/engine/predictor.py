@@ -73,7 +73,11 @@ def predict_segmentation(
             )
         x = torch.from_numpy(np.ascontiguousarray(full[:, ::sr]))[None].to(dev)
         mask = torch.ones(1, x.shape[-1], device=dev)
-        coarse = model.decode(model(x, mask), mask, [video], classes)[0]
+        targets = None
+        if (data.root / "groundTruth" / f"{video}.txt").is_file():  # for oracle analyses only (e.g. BaFormer Table 5)
+            labels = torch.from_numpy(data.labels(video)[: full.shape[1] : sr][: x.shape[-1]])
+            targets = {"labels": labels[None].to(dev)}
+        coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
         dense = upsample_labels(coarse.to_labels(classes), sr, full.shape[1])
         seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
         frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])

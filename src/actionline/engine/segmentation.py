@@ -36,7 +36,8 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
         device = next(model.parameters()).device
         for batch in loader:
             feats, mask = batch["features"].to(device), batch["mask"].to(device)
-            timelines = model.decode(model(feats, mask), mask, batch["videos"], classes)
+            targets = {"labels": batch["labels"].to(device)}
+            timelines = model.decode(model(feats, mask), mask, batch["videos"], classes, targets=targets)
             for b, t in enumerate(timelines):
                 n = int(batch["mask"][b].sum())
                 preds.append(np.asarray(classes, dtype=object)[t.to_labels(classes)])

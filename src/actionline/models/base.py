@@ -49,9 +49,17 @@ class SegmentationModel(nn.Module):
 
     @torch.no_grad()
     def decode(
-        self, outputs: dict[str, torch.Tensor], mask: torch.Tensor, videos: Sequence[str], classes: Sequence[str]
+        self,
+        outputs: dict[str, torch.Tensor],
+        mask: torch.Tensor,
+        videos: Sequence[str],
+        classes: Sequence[str],
+        targets: dict[str, torch.Tensor] | None = None,
     ) -> list[Timeline]:
-        """Frame-wise argmax (MS-TCN / ASFormer inference); segment scores are mean winning probabilities."""
+        """Frame-wise argmax (MS-TCN / ASFormer inference); segment scores are mean winning probabilities.
+
+        ``targets`` (ground-truth ``labels`` when available) is only for oracle analyses; argmax ignores it.
+        """
         probs = self.frame_probabilities(outputs)
         score, label = probs.max(dim=1)
         lengths = mask.sum(dim=1).long().tolist()

@@ -76,15 +76,18 @@ class ASFormerBlock(nn.Module):
 
 
 class ASFormerStage(nn.Module):
-    """1x1 conv in -> blocks -> 1x1 conv to classes. Used as encoder (self-attention) and decoder (cross)."""
+    """1x1 conv in -> blocks -> 1x1 conv to classes. Used as encoder (self-attention) and decoder (cross).
 
-    def __init__(self, c: ASFormerConfig, input_dim: int, alpha: float):
+    ``classify=False`` leaves out the frame classifier (BaFormer uses the encoder's features only).
+    """
+
+    def __init__(self, c: ASFormerConfig, input_dim: int, alpha: float, classify: bool = True):
         super().__init__()
         self.conv_in = Pointwise(input_dim, c.num_f_maps)
         self.blocks = nn.ModuleList(
             ASFormerBlock(i, c.num_f_maps, c.att_channels, alpha, c.dropout, c.full_window) for i in range(c.num_layers)
         )
-        self.conv_out = Pointwise(c.num_f_maps, c.num_classes)
+        self.conv_out = Pointwise(c.num_f_maps, c.num_classes) if classify else None
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None, keep_levels: bool = False
@@ -95,7 +98,7 @@ class ASFormerStage(nn.Module):
             feature = block(feature, mask, values)
             if keep_levels:
                 levels.append(feature)
-        logits = self.conv_out(feature) * mask[:, None, :]
+        logits = self.conv_out(feature) * mask[:, None, :] if self.conv_out is not None else None
         return logits, feature, levels
 
 
