@@ -205,3 +205,8 @@ def test_debug_shows_the_traceback(tmp_path):
 
     with pytest.raises(DataError):
         main(["--debug", *_train_args(tmp_path / "nope", tmp_path / "run")])
+
+
+def test_unknown_background_label_is_an_error(trained, toy_data, capsys):
+    assert main(["evaluate", "--pred", str(trained / "pred"), "--data", str(toy_data), "--background", "SIL"]) == 2
+    assert "'SIL' is not a class" in _error_line(capsys)

@@ -192,3 +192,24 @@ def test_ed_tcn_gtea_reference_predictions():
     assert (f10, f25, f50) == pytest.approx((72.25, 67.60, 55.23), abs=0.05)
     # and close to the published numbers
     assert abs(f10 - 72.2) < 1.5 and abs(f25 - 69.3) < 2.5 and abs(f50 - 56.0) < 1.5 and abs(acc - 64.0) < 1.5
+
+
+def test_names_and_indices_give_identical_scores():
+    rng = np.random.default_rng(7)
+    classes = ["background", "a", "b", "c", "d"]
+    pairs = [random_pair(rng) for _ in range(6)]
+    by_index = evaluate_segmentation([p for p, _ in pairs], [g for _, g in pairs], classes=classes)
+    names = np.asarray(classes, dtype=object)
+    by_name = evaluate_segmentation([names[p] for p, _ in pairs], [names[g] for _, g in pairs])
+    assert by_index.as_dict() == by_name.as_dict()
+    assert by_index.settings.background == ("background",)  # printed as names either way
+
+
+def test_batched_scores_equal_per_video_scores():
+    rng = np.random.default_rng(11)
+    pairs = [random_pair(rng) for _ in range(9)]
+    s = evaluate_segmentation([p for p, _ in pairs], [g for _, g in pairs], SegmentationSettings(background=(0,)))
+    assert s.edit == pytest.approx(np.mean([oracle_edit(p, g, [0]) for p, g in pairs]))
+    counts = np.sum([oracle_f1(p, g, 0.25, [0]) for p, g in pairs], axis=0)
+    assert s.f1[0.25] == pytest.approx(2 * counts[0] / (2 * counts[0] + counts[1] + counts[2]) * 100)
+    assert s.matching == pytest.approx(100 * np.mean([matching_score(p, g, [0]) for p, g in pairs]))

@@ -208,15 +208,24 @@ def evaluate(
     bg = tuple(background) if background else ("background",)
     if bg == ("none",):
         bg = ()
+    elif background:
+        unknown_bg = [b for b in bg if b not in dataset.class_index]
+        if unknown_bg:
+            raise ActionlineError(f"--background {unknown_bg[0]!r} is not a class of {dataset.root / 'mapping.txt'}")
     videos = dataset.split("test", split)
     preds = read_predictions(pred, videos)
-    gts = [np.asarray(dataset.label_names(v), dtype=object) for v in videos]
-    unknown = sorted({lab for v in videos for lab in set(preds[v])} - set(dataset.classes))
-    if unknown:
-        raise ActionlineError(f"predictions use labels not in mapping.txt: {', '.join(unknown[:5])}")
-    scores = evaluate_segmentation(
-        [np.asarray(preds[v], dtype=object) for v in videos], gts, SegmentationSettings(background=bg), videos
-    )
+    pred_idx = []
+    for v in videos:
+        try:
+            pred_idx.append(
+                np.fromiter((dataset.class_index[x] for x in preds[v]), dtype=np.int64, count=len(preds[v]))
+            )
+        except KeyError as exc:
+            raise ActionlineError(
+                f"prediction of {v} uses label {exc.args[0]!r}, which is not in mapping.txt"
+            ) from None
+    gts = [dataset.labels(v) for v in videos]
+    scores = evaluate_segmentation(pred_idx, gts, SegmentationSettings(background=bg), videos, dataset.classes)
     if as_json:
         print(json.dumps(scores.as_dict()))
         return

@@ -40,9 +40,9 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
             timelines = model.decode(model(feats, mask), mask, batch["videos"], classes, targets=targets)
             for b, t in enumerate(timelines):
                 n = int(batch["mask"][b].sum())
-                preds.append(np.asarray(classes, dtype=object)[t.to_labels(classes)])
-                gts.append(np.asarray(classes, dtype=object)[batch["labels"][b, :n].numpy()])
-        scores = evaluate_segmentation(preds, gts, settings).as_dict()
+                preds.append(t.to_labels(classes))
+                gts.append(batch["labels"][b, :n].numpy())
+        scores = evaluate_segmentation(preds, gts, settings, classes=classes).as_dict()
         metrics = {k: float(v) for k, v in scores.items() if k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
         metrics["mean"] = float(np.mean(list(metrics.values())))
         return metrics
