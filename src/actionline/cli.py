@@ -179,31 +179,65 @@ def predict(
 # --- evaluate ---------------------------------------------------------------------------------------------
 @app.command()
 def evaluate(
-    pred: Annotated[Path, typer.Option(help="Prediction folder (MS-TCN files or .txt) or timelines.json.")],
-    data: Annotated[Path, typer.Option(help="Dataset folder with groundTruth/, mapping.txt and splits/.")],
-    split: Annotated[int, typer.Option(help="Evaluate the test videos of this split.")] = 1,
+    pred: Annotated[
+        Path,
+        typer.Option(
+            help="Segmentation: prediction folder or timelines.json. Detection: a "
+            "submission JSON ({'results': {video: [{segment, label, score}]}})."
+        ),
+    ],
+    data: Annotated[
+        Path | None, typer.Option(help="Segmentation: dataset folder (groundTruth/, mapping, splits).")
+    ] = None,
+    split: Annotated[int, typer.Option(help="Segmentation: evaluate the test videos of this split.")] = 1,
     background: Annotated[
         list[str] | None,
         typer.Option(
-            help="Label excluded from Edit/F1 and MoF-BG; repeat for several. Default: 'background' (as the MS-TCN "
-            "script). Use --background none to exclude nothing."
+            help="Segmentation: label excluded from Edit/F1 and MoF-BG; repeat for several. Default: 'background' "
+            "(as the MS-TCN script). Use --background none to exclude nothing."
+        ),
+    ] = None,
+    gt: Annotated[
+        Path | None,
+        typer.Option(
+            help="Detection: ground truth, ActivityNet-style ('database') or "
+            "BSN-style JSON (video_info_new.csv beside it gives subsets)."
+        ),
+    ] = None,
+    subset: Annotated[str | None, typer.Option(help="Detection: only videos of this subset, e.g. validation.")] = None,
+    tiou: Annotated[
+        str | None,
+        typer.Option(
+            help="Detection: thresholds start:stop:step or a list; default "
+            "0.3:0.7:0.1 (THUMOS) or 0.5:0.95:0.05 with --subset."
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    task: Annotated[str, typer.Option(help="segmentation (detection arrives with the TAGS issue).")] = "segmentation",
+    task: Annotated[str, typer.Option(help="segmentation or detection.")] = "segmentation",
 ) -> None:
-    """Score predictions against the ground truth at full frame rate: Acc, Edit, F1@{10,25,50} and more.
+    """Score predictions. Segmentation: Acc, Edit, F1@{10,25,50} and more at full frame rate (MS-TCN conventions).
+    Detection: mAP per tIoU threshold and its average (ActivityNet evaluator semantics).
 
     Example: actionline evaluate --pred preds/mstcn --data data/toy --split 1 --json
+    Example: actionline evaluate --task detection --pred results.json --gt thumos14.json --subset Test --json
     """
+    if task == "detection":
+        _evaluate_detection(pred, gt, subset, tiou, as_json)
+    elif task == "segmentation":
+        if data is None:
+            raise ActionlineError("--data is required for segmentation evaluation")
+        _evaluate_segmentation(pred, data, split, background, as_json)
+    else:
+        raise ConfigError(f"--task must be segmentation or detection, got {task!r}")
+
+
+def _evaluate_segmentation(pred: Path, data: Path, split: int, background: list[str] | None, as_json: bool) -> None:
     import numpy as np
 
     from actionline.data.layout import SegmentationData
     from actionline.data.predictions import read_predictions
     from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 
-    if task != "segmentation":
-        raise NotImplementedError(f"--task {task}: only segmentation evaluation is implemented so far")
     dataset = SegmentationData(data)
     bg = tuple(background) if background else ("background",)
     if bg == ("none",):
@@ -235,6 +269,31 @@ def evaluate(
         f"IoD {scores.iod:.1f}  ({scores.num_videos} videos, {scores.num_frames} frames)"
     )
     out.print(f"settings: {scores.settings.describe()}", markup=False)
+
+
+def _evaluate_detection(pred: Path, gt: Path | None, subset: str | None, tiou: str | None, as_json: bool) -> None:
+    from actionline.data.instances import read_annotations, read_submission
+    from actionline.metrics.detection import ACTIVITYNET_TIOU, THUMOS_TIOU, evaluate_detection, parse_thresholds
+
+    if gt is None:
+        raise ActionlineError("--gt is required for detection evaluation")
+    annotations = read_annotations(gt).select(subset)
+    thresholds = (
+        parse_thresholds(tiou)
+        if tiou
+        else (ACTIVITYNET_TIOU if subset and subset.lower() in ("validation", "training", "testing") else THUMOS_TIOU)
+    )
+    preds = read_submission(pred)  # predictions on videos without ground truth count as false positives
+    scores = evaluate_detection(annotations.instances, preds, thresholds)
+    if as_json:
+        print(json.dumps(scores.as_dict()))
+        return
+    out.print(f"[bold]{scores.headline()}[/bold]")
+    out.print(
+        f"{len(annotations.classes)} classes, {scores.num_videos} videos, {scores.num_predictions} predictions; "
+        "AP averaged over classes in the ground truth, all-point interpolation",
+        markup=False,
+    )
 
 
 # --- profile ----------------------------------------------------------------------------------------------
