@@ -80,6 +80,53 @@ def synth_segmentation(
     err.print(f"wrote synthetic dataset to {path}")
 
 
+@synth_app.command("detection")
+def synth_detection(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (annotations.json + features/).")],
+    annotations_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real instance timings from an ActivityNet-style or BSN-style file, e.g. "
+            "../shared/data/thumos14/annotations/thumos14.json."
+        ),
+    ] = None,
+    subset: Annotated[str | None, typer.Option(help="With --annotations-from: only this subset.")] = None,
+    max_videos: Annotated[int | None, typer.Option(help="With --annotations-from: keep this many videos.")] = None,
+    num_videos: Annotated[int, typer.Option(help="Generated videos (without --annotations-from).")] = 80,
+    num_classes: Annotated[int, typer.Option(help="Generated action classes.")] = 10,
+    feature_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 64,
+    difficulty: Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")] = 1.0,
+    stride: Annotated[int, typer.Option(help="Video frames per feature (snippet).")] = 16,
+    fps: Annotated[float, typer.Option(help="Video frame rate.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 0,
+) -> None:
+    """Synthesise a temporal action detection dataset with instance-conditioned snippet features.
+
+    Example: actionline synth detection --out data/thumos --annotations-from data/thumos14/annotations/thumos14.json
+    """
+    from rich.progress import Progress
+
+    from actionline.data.synthetic import synthesize_detection
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("writing videos", total=None)
+        path = synthesize_detection(
+            out_dir,
+            annotations_from=annotations_from,
+            subset=subset,
+            max_videos=max_videos,
+            num_videos=num_videos,
+            num_classes=num_classes,
+            feature_dim=feature_dim,
+            difficulty=difficulty,
+            fps=fps,
+            stride=stride,
+            seed=seed,
+            progress=lambda i, n: progress.update(task, completed=i, total=n),
+        )
+    err.print(f"wrote synthetic detection dataset to {path}")
+
+
 # --- train ------------------------------------------------------------------------------------------------
 def _preset(model: str, dataset: str, config: str | None) -> dict:
     from actionline.config import load_yaml

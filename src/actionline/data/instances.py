@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from actionline.errors import DataError
 from actionline.io import read_json
 from actionline.metrics.detection import Instance, canonical_video_id
@@ -129,3 +131,61 @@ def timeline_to_instances(timeline: Timeline) -> list[Instance]:
         )
         for s in timeline.segments
     ]
+
+
+# --- feature timing -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FeatureTiming:
+    """How feature index maps to seconds: feature ``i`` covers video frames ``[i*stride, i*stride + window)`` at
+    ``fps``, and frame 0 is at ``offset`` seconds. Stored with the features (``features/<video>.json``)."""
+
+    fps: float
+    stride: int = 1
+    window: int = 1
+    offset: float = 0.0
+
+    def center(self, index: float) -> float:
+        """Seconds at the centre of feature ``index`` (fractional indices interpolate)."""
+        return self.offset + (index * self.stride + self.window / 2.0) / self.fps
+
+    def index(self, seconds: float) -> float:
+        """Inverse of `center`: the (fractional) feature index centred at ``seconds``."""
+        return ((seconds - self.offset) * self.fps - self.window / 2.0) / self.stride
+
+    def validate(self, num_features: int, duration: float, video: str = "", tolerance: float = 0.1) -> None:
+        """The features must span the video: ``num_features`` within ``tolerance`` (relative, at least 2 features)
+        of ``duration * fps / stride``."""
+        if self.fps <= 0 or self.stride <= 0 or self.window <= 0:
+            raise DataError(f"video {video}: timing needs positive fps, stride and window, got {self}")
+        expected = duration * self.fps / self.stride
+        if abs(num_features - expected) > max(2.0, tolerance * expected):
+            raise DataError(
+                f"video {video}: {num_features} features, but a {duration:.2f} s video at {self.fps:g} fps "
+                f"with stride {self.stride} should have about {expected:.0f}"
+            )
+
+
+def resample_features(features: np.ndarray, num: int) -> np.ndarray:
+    """Linear interpolation of features [T, D] to ``num`` equidistant snippets over the whole video (the
+    fixed-length protocol of BMN / G-TAD / GSMT / TAGS); endpoints map to endpoints."""
+    features = np.asarray(features)
+    if features.ndim != 2 or len(features) == 0:
+        raise DataError(f"features must be a non-empty 2-D array [T, D], got shape {features.shape}")
+    if len(features) == 1:
+        return np.repeat(features, num, axis=0)
+    pos = np.linspace(0.0, len(features) - 1, num)
+    lo = np.floor(pos).astype(np.int64).clip(0, len(features) - 2)
+    w = (pos - lo)[:, None]
+    return ((1 - w) * features[lo] + w * features[lo + 1]).astype(features.dtype, copy=False)
+
+
+def sliding_windows(num_features: int, window: int, overlap: float = 0.5) -> list[tuple[int, int]]:
+    """Windows ``[start, end)`` of ``window`` features with the given overlap, the last one ending at the video end
+    (for long THUMOS-style videos); one window when the video is shorter."""
+    if not 0 <= overlap < 1:
+        raise DataError(f"window overlap must be in [0, 1), got {overlap}")
+    if num_features <= window:
+        return [(0, num_features)]
+    step = max(1, round(window * (1 - overlap)))
+    starts = [*range(0, num_features - window, step), num_features - window]
+    return [(s, s + window) for s in sorted(set(starts))]
