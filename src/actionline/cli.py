@@ -37,7 +37,16 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
     STATE["debug"] = debug
 
 
-# --- synth ------------------------------------------------------------------------------------------------
+# --- synth ------------------------------------------------------------------------------------------------------------
+def _write_with_progress(generate, out_dir: Path, **kwargs) -> Path:
+    """Run a dataset generator with a transient progress bar over the videos it writes."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("writing videos", total=None)
+        return generate(out_dir, progress=lambda i, n: progress.update(task, completed=i, total=n), **kwargs)
+
+
 @synth_app.command("segmentation")
 def synth_segmentation(
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder (MS-TCN layout).")],
@@ -59,24 +68,20 @@ def synth_segmentation(
 
     Example: actionline synth segmentation --out data/salads --labels-from ../shared/data/50salads --feature-dim 64
     """
-    from rich.progress import Progress
-
     from actionline.data.synthetic import synthesize_segmentation
 
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("writing videos", total=None)
-        path = synthesize_segmentation(
-            out_dir,
-            num_videos=num_videos,
-            feature_dim=feature_dim,
-            difficulty=difficulty,
-            seed=seed,
-            num_splits=splits,
-            labels_from=labels_from,
-            max_videos=max_videos,
-            length_scale=length_scale,
-            progress=lambda i, n: progress.update(task, completed=i, total=n),
-        )
+    path = _write_with_progress(
+        synthesize_segmentation,
+        out_dir,
+        num_videos=num_videos,
+        feature_dim=feature_dim,
+        difficulty=difficulty,
+        seed=seed,
+        num_splits=splits,
+        labels_from=labels_from,
+        max_videos=max_videos,
+        length_scale=length_scale,
+    )
     err.print(f"wrote synthetic dataset to {path}")
 
 
@@ -104,26 +109,22 @@ def synth_detection(
 
     Example: actionline synth detection --out data/thumos --annotations-from data/thumos14/annotations/thumos14.json
     """
-    from rich.progress import Progress
-
     from actionline.data.synthetic import synthesize_detection
 
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("writing videos", total=None)
-        path = synthesize_detection(
-            out_dir,
-            annotations_from=annotations_from,
-            subset=subset,
-            max_videos=max_videos,
-            num_videos=num_videos,
-            num_classes=num_classes,
-            feature_dim=feature_dim,
-            difficulty=difficulty,
-            fps=fps,
-            stride=stride,
-            seed=seed,
-            progress=lambda i, n: progress.update(task, completed=i, total=n),
-        )
+    path = _write_with_progress(
+        synthesize_detection,
+        out_dir,
+        annotations_from=annotations_from,
+        subset=subset,
+        max_videos=max_videos,
+        num_videos=num_videos,
+        num_classes=num_classes,
+        feature_dim=feature_dim,
+        difficulty=difficulty,
+        fps=fps,
+        stride=stride,
+        seed=seed,
+    )
     err.print(f"wrote synthetic detection dataset to {path}")
 
 
