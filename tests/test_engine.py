@@ -76,3 +76,17 @@ def test_predictor_writes_full_rate_mstcn_files(tmp_path, toy_data):
         assert lines[0] == MSTCN_HEADER
         assert len(lines[1].split()) == len(data.labels(v)) == t.num_frames
     assert json.loads((tmp_path / "pred" / "timelines.json").read_text())["classes"] == data.classes
+
+
+def test_video_cache_respects_its_memory_budget(toy_data):
+    from actionline.engine.batching import SegmentationVideos
+
+    data = SegmentationData(toy_data)
+    videos = data.split("train", 1)
+    first = SegmentationVideos(data, videos[:1])
+    budget = first[0]["features"].numel() * 4  # room for exactly one video
+    ds = SegmentationVideos(data, videos, cache_bytes=budget)
+    assert len(ds._cache) == 1
+    assert all(
+        torch.equal(ds[i]["features"], SegmentationVideos(data, [v])[0]["features"]) for i, v in enumerate(videos)
+    )

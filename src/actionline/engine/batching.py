@@ -14,13 +14,18 @@ from actionline.nn.losses import IGNORE_INDEX
 class SegmentationVideos(Dataset):
     """(features [D, T'], labels [T']) at the dataset's sample rate; every file is validated on first read.
 
-    ``preload=True`` reads (and so validates) everything up front: bad files fail before training starts.
+    ``preload=True`` reads (and so validates) every video up front, so bad files fail before training starts.
+    Videos are kept in memory while the total stays under ``cache_bytes`` (real I3D features of all of Breakfast
+    are ~29 GB); the rest is read from disk when needed.
     """
 
-    def __init__(self, data: SegmentationData, videos: Sequence[str], preload: bool = True):
+    def __init__(
+        self, data: SegmentationData, videos: Sequence[str], preload: bool = True, cache_bytes: int = 4 * 2**30
+    ):
         self.data = data
         self.videos = list(videos)
         self._cache: dict[int, dict] = {}
+        self._budget = cache_bytes
         if preload:
             for i in range(len(self.videos)):
                 self[i]
@@ -29,14 +34,19 @@ class SegmentationVideos(Dataset):
         return len(self.videos)
 
     def __getitem__(self, i: int) -> dict:
-        if i not in self._cache:
-            feats, labels = self.data.pair(self.videos[i])
-            self._cache[i] = {
-                "video": self.videos[i],
-                "features": torch.from_numpy(feats.copy()),
-                "labels": torch.from_numpy(labels.copy()),
-            }
-        return self._cache[i]
+        if i in self._cache:
+            return self._cache[i]
+        feats, labels = self.data.pair(self.videos[i])
+        item = {
+            "video": self.videos[i],
+            "features": torch.from_numpy(feats.copy()),
+            "labels": torch.from_numpy(labels.copy()),
+        }
+        size = item["features"].numel() * item["features"].element_size()
+        if size <= self._budget:
+            self._budget -= size
+            self._cache[i] = item
+        return item
 
 
 def collate(items: list[dict]) -> dict:
