@@ -90,3 +90,25 @@ def test_video_cache_respects_its_memory_budget(toy_data):
     assert all(
         torch.equal(ds[i]["features"], SegmentationVideos(data, [v])[0]["features"]) for i, v in enumerate(videos)
     )
+
+
+def test_resume_with_other_model_settings_is_a_clear_error(tmp_path, toy_data):
+    _train(toy_data, tmp_path / "run", epochs=1)
+    settings = {"model": {"num_stages": 3, "num_layers": 3, "num_f_maps": 8}, "train": {"epochs": 2}}
+    with pytest.raises(CheckpointError, match="other model settings"):
+        train_segmentation("mstcn", SegmentationData(toy_data), 1, tmp_path / "run", settings, resume=True)
+
+
+def test_videos_with_different_feature_dimensions(tmp_path, toy_data):
+    import shutil
+
+    import numpy as np
+
+    from actionline.errors import DataError
+
+    shutil.copytree(toy_data, tmp_path / "d")
+    data = SegmentationData(tmp_path / "d")
+    v = data.split("train", 1)[1]
+    np.save(tmp_path / "d" / "features" / f"{v}.npy", np.zeros((3, len(data.labels(v))), dtype=np.float32))
+    with pytest.raises(DataError, match="dimensions"):
+        _train(tmp_path / "d", tmp_path / "run", epochs=1)

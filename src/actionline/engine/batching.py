@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from actionline.data.layout import SegmentationData
+from actionline.errors import DataError
 from actionline.nn.losses import IGNORE_INDEX
 
 
@@ -26,6 +27,7 @@ class SegmentationVideos(Dataset):
         self.videos = list(videos)
         self._cache: dict[int, dict] = {}
         self._budget = cache_bytes
+        self.feature_dim: int | None = None
         if preload:
             for i in range(len(self.videos)):
                 self[i]
@@ -37,6 +39,13 @@ class SegmentationVideos(Dataset):
         if i in self._cache:
             return self._cache[i]
         feats, labels = self.data.pair(self.videos[i])
+        if self.feature_dim is None:
+            self.feature_dim = int(feats.shape[0])
+        elif feats.shape[0] != self.feature_dim:
+            raise DataError(
+                f"video {self.videos[i]}: features have {feats.shape[0]} dimensions, the other videos "
+                f"{self.feature_dim}"
+            )
         item = {
             "video": self.videos[i],
             "features": torch.from_numpy(feats.copy()),

@@ -17,7 +17,7 @@ from actionline.data.layout import SegmentationData, carve_validation
 from actionline.engine.batching import SegmentationVideos, collate
 from actionline.engine.distributed import DistInfo
 from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
-from actionline.errors import ConfigError
+from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model, model_class
@@ -74,16 +74,17 @@ def train_segmentation(
     dist = dist or DistInfo()
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
-    train_cfg = build(TrainConfig, settings.get("train"), where="train")
-    model_settings = {**settings.get("model", {}), "input_dim": None, "num_classes": len(data.classes)}
-    all_train = data.split("train", split)
-    train_videos, val_videos = carve_validation(all_train, train_cfg.val_fraction, train_cfg.seed)
-    train_set = SegmentationVideos(data, train_videos)
-    model_settings["input_dim"] = int(train_set[0]["features"].shape[0])
-    val_set = SegmentationVideos(data, val_videos) if val_videos else None
     if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
         raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    train_cfg = build(TrainConfig, settings.get("train"), where="train")
+    train_videos, val_videos = carve_validation(data.split("train", split), train_cfg.val_fraction, train_cfg.seed)
+    train_set = SegmentationVideos(data, train_videos)
+    val_set = SegmentationVideos(data, val_videos) if val_videos else None
+    input_dim = train_set.feature_dim
+    if val_set is not None and val_set.feature_dim != input_dim:
+        raise DataError(f"validation features have {val_set.feature_dim} dimensions, training features {input_dim}")
     seed_everything(train_cfg.seed)
+    model_settings = {**settings.get("model", {}), "input_dim": input_dim, "num_classes": len(data.classes)}
     model = build_model(model_name, model_settings)
     resolved = {
         "model_name": model_name,

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
-from actionline.errors import ConfigError
+from actionline.errors import CheckpointError, ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "multistep", "plateau", "cosine")
@@ -160,7 +160,13 @@ class Trainer:
         if not path.is_file():
             return False
         ckpt = load_checkpoint(path, expect_model=self.meta.get("model"), expect_classes=self.meta.get("classes"))
-        self.model.load_state_dict(ckpt["model_state"])
+        try:
+            self.model.load_state_dict(ckpt["model_state"])
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"{path}: the run was trained with other model settings; resume with the same "
+                f"settings ({str(exc).splitlines()[0]})"
+            ) from None
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
