@@ -344,6 +344,34 @@ def _evaluate_detection(pred: Path, gt: Path | None, subset: str | None, tiou: s
     )
 
 
+# --- export -----------------------------------------------------------------------------------------------------
+@app.command()
+def export(
+    pred: Annotated[Path, typer.Option(help="timelines.json written by `actionline predict`.")],
+    out_path: Annotated[Path, typer.Option("--out", help="CSV file, or a folder for one .srt per video.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or srt.")] = "csv",
+    fps: Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")] = None,
+) -> None:
+    """Export predicted timelines as a CSV table of segments or as SRT subtitles (one file per video).
+
+    Example: actionline export --pred preds/mstcn/timelines.json --format srt --skip background --out subtitles/
+    """
+    from actionline.export import to_csv, to_srt
+    from actionline.io import atomic_write_text
+    from actionline.timeline import load_timelines
+
+    timelines = load_timelines(pred)
+    if fmt == "csv":
+        atomic_write_text(out_path, to_csv(timelines, fps))
+    elif fmt == "srt":
+        for tl in timelines:
+            atomic_write_text(out_path / f"{tl.video}.srt", to_srt(tl, fps, skip or ()))
+    else:
+        raise ConfigError(f"--format must be csv or srt, got {fmt!r}")
+    err.print(f"wrote {len(timelines)} timelines to {out_path}")
+
+
 # --- profile ----------------------------------------------------------------------------------------------
 @app.command()
 def profile(

@@ -1,0 +1,59 @@
+"""Exporting timelines: a CSV table of segments and SRT subtitles (actions as captions over the video)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from actionline.errors import ActionlineError
+from actionline.timeline import Timeline
+
+
+def _needs_fps(timeline: Timeline, fps: float | None) -> Timeline:
+    if fps is not None:
+        return Timeline(timeline.video, timeline.num_frames, timeline.segments, fps, timeline.offset)
+    if not timeline.fps:
+        raise ActionlineError(f"timeline {timeline.video} has no frame rate: pass --fps")
+    return timeline
+
+
+def to_csv(timelines: Iterable[Timeline], fps: float | None = None) -> str:
+    """One row per segment: video, start/end frame (end exclusive), start/end seconds, label, score."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["video", "start_frame", "end_frame", "start_s", "end_s", "label", "score"])
+    for tl in timelines:
+        tl = _needs_fps(tl, fps)
+        for s in tl.segments:
+            writer.writerow(
+                [
+                    tl.video,
+                    s.start,
+                    s.end,
+                    f"{tl.seconds(s.start):.3f}",
+                    f"{tl.seconds(s.end):.3f}",
+                    s.label,
+                    "" if s.score is None else f"{s.score:.4f}",
+                ]
+            )
+    return buf.getvalue()
+
+
+def _srt_time(seconds: float) -> str:
+    ms = round(max(seconds, 0.0) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def to_srt(timeline: Timeline, fps: float | None = None, skip: Iterable[str] = ()) -> str:
+    """SubRip subtitles, one cue per segment (labels in ``skip``, e.g. background, are left out)."""
+    tl = _needs_fps(timeline, fps)
+    skip = set(skip)
+    cues = []
+    for s in (s for s in tl.segments if s.label not in skip):
+        text = s.label if s.score is None else f"{s.label} ({s.score:.2f})"
+        cues.append(f"{len(cues) + 1}\n{_srt_time(tl.seconds(s.start))} --> {_srt_time(tl.seconds(s.end))}\n{text}\n")
+    return "\n".join(cues)
