@@ -16,7 +16,7 @@ $(BIN)/python:
 # local CPU wheel); the package itself only requires torch>=2.4, so GPU users keep theirs.
 $(STAMP): $(BIN)/python pyproject.toml
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[test,video]"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
