@@ -174,3 +174,47 @@ def test_train_and_predict_end_to_end(tmp_path, toy_data):
     videos = data.split("test", 1)
     timelines = predict_segmentation(tmp_path / "run", data, videos, tmp_path / "pred")
     assert [t.num_frames for t in timelines] == [len(data.labels(v)) for v in videos]
+
+
+def test_inference_ablations_without_retraining(tmp_path, toy_data):
+    """Tables 3-5 and the released post-process are decode-time settings: `predict --set` applies them."""
+    from actionline.cli import main
+    from actionline.data.layout import SegmentationData
+    from actionline.engine.segmentation import train_segmentation
+
+    data = SegmentationData(toy_data)
+    settings = {
+        "model": {k: v for k, v in TINY.items() if k not in ("input_dim", "num_classes")},
+        "train": {"epochs": 1, "val_fraction": 0.25},
+    }
+    train_segmentation("baformer", data, 1, tmp_path / "run", settings)
+    for extra in (
+        ["model.voting=frame"],
+        ["model.boundary_selection=nms"],
+        ["model.boundaries=ground_truth"],
+        ["model.relabel_short=5"],
+    ):
+        out = tmp_path / extra[0]
+        assert (
+            main(
+                ["predict", "--run", str(tmp_path / "run"), "--data", str(toy_data), "--out", str(out), "--set", *extra]
+            )
+            == 0
+        )
+        assert (out / "timelines.json").is_file()
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(tmp_path / "run"),
+                "--data",
+                str(toy_data),
+                "--out",
+                str(tmp_path / "x"),
+                "--set",
+                "model.num_layers=2",
+            ]
+        )
+        == 2
+    )  # changes the weights: a clear error

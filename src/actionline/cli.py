@@ -203,11 +203,17 @@ def predict(
     split: Annotated[int, typer.Option(help="Predict the test videos of this split.")] = 1,
     all_videos: Annotated[bool, typer.Option("--all", help="Predict every features/*.npy instead of a split.")] = False,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Inference-time model setting, e.g. --set model.voting=frame (BaFormer Table 3)."),
+    ] = None,
 ) -> None:
     """Predict frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
 
     Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
+    Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
     """
+    from actionline.config import parse_overrides
     from actionline.data.layout import SegmentationData
     from actionline.engine.predictor import predict_segmentation
 
@@ -220,7 +226,11 @@ def predict(
             raise ActionlineError(f"{dataset.root / 'features'}: no .npy feature files")
     else:
         videos = dataset.split("test", split)
-    timelines = predict_segmentation(run, dataset, videos, pred, which=checkpoint)
+    overrides = parse_overrides(set_ or [])
+    unknown = sorted(set(overrides) - {"model"})
+    if unknown:
+        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
+    timelines = predict_segmentation(run, dataset, videos, pred, which=checkpoint, overrides=overrides.get("model"))
     err.print(f"wrote {len(timelines)} predictions to {pred}")
 
 

@@ -22,14 +22,20 @@ from actionline.timeline import Timeline, save_timelines, upsample_labels
 MSTCN_HEADER = "### Frame level recognition: ###"
 
 
-def load_run(run: str | Path, which: str = "best", device: str = "auto") -> tuple[torch.nn.Module, dict]:
-    """The model of ``run/checkpoints/{which}.pt`` in eval mode, and the checkpoint's metadata."""
+def load_run(
+    run: str | Path, which: str = "best", device: str = "auto", overrides: dict | None = None
+) -> tuple[torch.nn.Module, dict]:
+    """The model of ``run/checkpoints/{which}.pt`` in eval mode, and the checkpoint's metadata.
+
+    ``overrides`` changes model settings that only act at inference (e.g. BaFormer's ``voting`` or
+    ``boundaries``); settings that change the weights make loading fail with a `CheckpointError`.
+    """
     run = Path(run)
     path = run / "checkpoints" / f"{which}.pt" if run.is_dir() else run
     if run.is_dir() and not path.is_file() and (run / "config.yaml").is_file():
         raise CheckpointError(f"{path}: no checkpoint yet (was training interrupted before the first epoch?)")
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt["model"], ckpt["model_config"])
+    model = build_model(ckpt["model"], {**ckpt["model_config"], **(overrides or {})})
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:
@@ -51,9 +57,12 @@ def predict_segmentation(
     out: str | Path,
     which: str = "best",
     device: str = "auto",
+    overrides: dict | None = None,
 ) -> list[Timeline]:
-    """Predict ``videos`` of ``data``; write ``out/<video>`` label files and ``out/timelines.json``."""
-    model, meta = load_run(run, which, device)
+    """Predict ``videos`` of ``data``; write ``out/<video>`` label files and ``out/timelines.json``.
+
+    ``overrides``: inference-time model settings (see `load_run`)."""
+    model, meta = load_run(run, which, device, overrides)
     classes = list(meta["classes"])
     if list(data.classes) != classes:
         raise CheckpointError(
