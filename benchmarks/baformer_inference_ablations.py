@@ -11,7 +11,6 @@ import argparse
 import json
 from pathlib import Path
 
-
 from actionline.data.layout import SegmentationData
 from actionline.engine.predictor import predict_segmentation
 from actionline.io import atomic_write_text

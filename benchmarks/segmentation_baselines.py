@@ -71,6 +71,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=str(HERE / "work"), help="scratch folder for data and runs")
     ap.add_argument("--set", action="append", default=[], help="extra override, e.g. train.lr=1e-3")
+    ap.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="skip training where a finished run exists (training time is read from its log): use it to "
+        "re-measure inference on a quiet machine",
+    )
     args = ap.parse_args()
 
     from actionline.config import merge, parse_overrides
@@ -92,12 +98,18 @@ def main() -> None:
     for model in args.models.split(","):
         for split in [int(s) for s in args.splits.split(",")]:
             run = work / "runs" / f"{args.dataset}-{model}-split{split}"
-            shutil.rmtree(run, ignore_errors=True)
-            cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
-            cfg = merge(cfg, parse_overrides(args.set))
-            t0 = time.perf_counter()
-            best = train_segmentation(model, data, split, run, cfg)
-            train_s = time.perf_counter() - t0
+            log = run / "log.jsonl"
+            records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+            if args.reuse_runs and len(records) == args.epochs:
+                train_s = records[-1]["elapsed_s"]
+                best = load_run(run)[1]["best"]
+            else:
+                shutil.rmtree(run, ignore_errors=True)
+                cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
+                cfg = merge(cfg, parse_overrides(args.set))
+                t0 = time.perf_counter()
+                best = train_segmentation(model, data, split, run, cfg)
+                train_s = time.perf_counter() - t0
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
             pred = work / "preds" / f"{args.dataset}-{model}-split{split}"
