@@ -153,7 +153,7 @@ def _preset(model: str, dataset: str, config: str | None) -> dict:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="Model name: mstcn, asformer.")],
+    model: Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, tags, actionness.")],
     data: Annotated[Path, typer.Option(help="Dataset folder in the MS-TCN layout.")],
     run: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")],
     split: Annotated[int, typer.Option(help="Split number N of splits/train.splitN.bundle.")] = 1,
@@ -163,28 +163,55 @@ def train(
         list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    subset: Annotated[
+        str | None, typer.Option(help="Detection: training subset (default: training, or Validation for THUMOS14).")
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")
+    ] = None,
 ) -> None:
-    """Train a model; checkpoints are selected on a validation part of the training split, never the test split.
+    """Train a model; checkpoints are selected on a validation part of the training data, never the test split.
+
+    Segmentation models (mstcn, asformer, baformer) read an MS-TCN folder; detection models (tags, actionness) read
+    annotations.json + features/*.npy [T, D] and train on a subset.
 
     Example: actionline train --model mstcn --data data/toy --split 1 --out runs/mstcn --epochs 20 --set train.lr=1e-3
+    Example: actionline train --model tags --config gsmt --data data/anet --out runs/gsmt --epochs 15
     Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
     """
 
     from actionline.config import parse_overrides
-    from actionline.data.layout import SegmentationData
     from actionline.engine.distributed import init_distributed, shutdown
-    from actionline.engine.segmentation import resolve_settings, train_segmentation
     from actionline.engine.trainer import resolve_device
+    from actionline.models.registry import model_class
 
-    dataset = SegmentationData(data)
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
         overrides.setdefault("train", {})["epochs"] = epochs
-    settings = resolve_settings(model, _preset(model, dataset.info.name.removeprefix("synthetic-"), config), overrides)
+    if getattr(model_class(model), "task", "segmentation") == "detection":
+        from actionline.data.detection import DetectionData
+        from actionline.engine import detection
+
+        dataset = DetectionData(data, annotations)
+        settings = detection.resolve_settings(model, _preset(model, "", config), overrides)
+
+        def run_training(dist):
+            return detection.train_detection(model, dataset, subset, run, settings, resume, dist, err)
+    else:
+        from actionline.data.layout import SegmentationData
+        from actionline.engine.segmentation import resolve_settings, train_segmentation
+
+        dataset = SegmentationData(data)
+        preset = _preset(model, dataset.info.name.removeprefix("synthetic-"), config)
+        settings = resolve_settings(model, preset, overrides)
+
+        def run_training(dist):
+            return train_segmentation(model, dataset, split, run, settings, resume=resume, dist=dist, console=err)
+
     device = resolve_device(settings.get("train", {}).get("device", "auto"))
     dist = init_distributed(device)
     try:
-        best = train_segmentation(model, dataset, split, run, settings, resume=resume, dist=dist, console=err)
+        best = run_training(dist)
     finally:
         shutdown(dist)
     if dist.is_main:
@@ -207,11 +234,23 @@ def predict(
         list[str] | None,
         typer.Option("--set", help="Inference-time model setting, e.g. --set model.voting=frame (BaFormer Table 3)."),
     ] = None,
+    subset: Annotated[
+        str | None, typer.Option(help="Detection: subset to detect (default: validation, or Test for THUMOS14).")
+    ] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")
+    ] = None,
+    video_scores: Annotated[
+        Path | None,
+        typer.Option(help="Detection, optional: JSON {video: {class: score}} of external video-level class scores."),
+    ] = None,
 ) -> None:
-    """Predict frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
+    """Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
+    Detection: results.json (ActivityNet submission format, seconds) plus timelines.json.
 
     Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
+    Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     """
     from actionline.config import parse_overrides
     from actionline.data.layout import SegmentationData
@@ -219,6 +258,9 @@ def predict(
 
     if checkpoint not in ("best", "last"):
         raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
+    if annotations is not None or ((data / "annotations.json").is_file() and not (data / "mapping.txt").is_file()):
+        _predict_detection(run, data, pred, checkpoint, set_, subset, annotations, video_scores, all_videos)
+        return
     dataset = SegmentationData(data)
     if all_videos:
         videos = sorted(p.stem for p in (dataset.root / "features").glob("*.npy"))
@@ -232,6 +274,27 @@ def predict(
         raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
     timelines = predict_segmentation(run, dataset, videos, pred, which=checkpoint, overrides=overrides.get("model"))
     err.print(f"wrote {len(timelines)} predictions to {pred}")
+
+
+def _predict_detection(run, data, pred, checkpoint, set_, subset, annotations, video_scores, all_videos) -> None:
+    from actionline.config import parse_overrides
+    from actionline.data.detection import DetectionData
+    from actionline.engine.detection import predict_detection
+    from actionline.io import read_json
+
+    dataset = DetectionData(data, annotations)
+    if all_videos:
+        videos = sorted(v for v in dataset.annotations.durations if (dataset.root / "features" / f"{v}.npy").is_file())
+    else:
+        videos = dataset.videos(subset or dataset.default_subsets()[1])
+    overrides = parse_overrides(set_ or [])
+    if sorted(set(overrides) - {"model"}):
+        raise ConfigError("predict --set only takes model.* settings")
+    scores = read_json(video_scores) if video_scores is not None else None
+    found = predict_detection(
+        run, dataset, videos, pred, checkpoint, overrides=overrides.get("model"), video_scores=scores
+    )
+    err.print(f"wrote {len(found)} detections in {len(videos)} videos to {pred / 'results.json'}")
 
 
 # --- evaluate ---------------------------------------------------------------------------------------------
@@ -423,13 +486,19 @@ def view(
     split: Annotated[int, typer.Option(help="Split whose test videos are drawn when none are named.")] = 1,
     max_videos: Annotated[int, typer.Option(help="At most this many videos when none are named.")] = 6,
 ) -> None:
-    """Draw ground-truth and predicted colour bars per video, one colour per class, with a legend.
+    """Draw ground truth and predictions per video, one colour per class, with a legend. Segmentation: colour
+    bars; detection (a results.json as --pred): instances on a seconds axis, the best predictions with scores.
 
     Example: actionline view --pred preds/mstcn --data data/toy --out timelines.png video_0003 video_0007
+    Example: actionline view --pred preds/gsmt/results.json --data data/anet --out detections.png
     """
     import numpy as np
 
     from actionline.data.layout import SegmentationData
+
+    if pred.suffix == ".json" and pred.name != "timelines.json":
+        _view_detection(pred, data, image, videos, max_videos)
+        return
     from actionline.data.predictions import read_predictions
     from actionline.timeline import Timeline
     from actionline.viz.timeline_plot import plot_timelines
@@ -447,6 +516,24 @@ def view(
         rows.append((v, gt, Timeline.from_labels(v, p, dataset.classes)))
     path = plot_timelines(rows, dataset.classes, image, background=dataset.info.background)
     err.print(f"wrote {path}")
+
+
+def _view_detection(pred: Path, data: Path, image: Path, videos: list[str] | None, max_videos: int) -> None:
+    from actionline.data.detection import DetectionData
+    from actionline.data.instances import read_submission
+    from actionline.viz.timeline_plot import plot_detections
+
+    dataset = DetectionData(data)
+    preds = read_submission(pred)
+    by_video: dict[str, list] = {}
+    for p in preds:
+        by_video.setdefault(p.video, []).append(p)
+    names = list(videos) if videos else sorted(by_video)[:max_videos]
+    missing = [v for v in names if v not in dataset.annotations.durations]
+    if missing:
+        raise ActionlineError(f"videos not in the annotation file: {', '.join(missing[:5])}")
+    rows = [(v, dataset.duration(v), dataset.instances(v), by_video.get(v, [])) for v in names]
+    err.print(f"wrote {plot_detections(rows, dataset.classes, image)}")
 
 
 def main(argv: list[str] | None = None) -> int:

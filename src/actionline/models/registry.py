@@ -23,6 +23,7 @@ def register(name: str):
 
 def _load_all() -> None:
     # Importing the modules runs their @register decorators.
+    from actionline.models.detection import actionness, tags  # noqa: F401
     from actionline.models.segmentation import asformer, baformer, mstcn  # noqa: F401
 
 

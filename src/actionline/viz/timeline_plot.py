@@ -65,3 +65,49 @@ def plot_timelines(
     atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
     plt.close(fig)
     return out
+
+
+def plot_detections(
+    rows: Sequence[tuple[str, float, Sequence, Sequence]],
+    classes: Sequence[str],
+    out: str | Path,
+    top: int = 10,
+) -> Path:
+    """Per video, ground-truth instances above the ``top`` best predictions on a time axis in seconds.
+
+    ``rows`` holds ``(video, duration_s, ground_truth_instances, predicted_instances)`` (objects with ``start``,
+    ``end``, ``label``, ``score``). Overlapping predictions get their own lanes; each shows its score.
+    """
+    colours = class_colours(classes)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.4 * len(rows) + 0.9), squeeze=False)
+    used: set[str] = set()
+    for ax, (video, duration, gts, preds) in zip(axes[:, 0], rows, strict=True):
+        best = sorted(preds, key=lambda p: -p.score)[:top]
+        lanes = 1 + len(best)
+        for g in gts:
+            ax.broken_barh([(g.start, g.end - g.start)], (lanes - 1, 0.8), facecolors=colours.get(g.label, "black"))
+            used.add(g.label)
+        for lane, p in enumerate(best):
+            ax.broken_barh(
+                [(p.start, p.end - p.start)],
+                (lanes - 2 - lane, 0.8),
+                facecolors=colours.get(p.label, "black"),
+                alpha=0.35 + 0.65 * float(p.score),
+            )
+            ax.text(p.end, lanes - 2 - lane + 0.4, f" {p.score:.2f}", va="center", fontsize=6)
+            used.add(p.label)
+        ax.set_xlim(0, duration)
+        ax.set_ylim(0, lanes)
+        ax.set_yticks([lanes - 0.6, (lanes - 1) / 2])
+        ax.set_yticklabels(["GT", f"top {len(best)}"], fontsize=7)
+        ax.set_title(video, fontsize=8, loc="left")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[-1, 0].set_xlabel("seconds")
+    handles = [Patch(color=colours[c], label=c) for c in classes if c in used]
+    ncol = min(6, max(1, len(handles)))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, (0.2 * -(-len(handles) // ncol) + 0.5) / fig.get_figheight(), 1, 1))
+    out = Path(out)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
+    plt.close(fig)
+    return out

@@ -1,0 +1,100 @@
+"""A temporal action detection dataset on disk: ``annotations.json`` (ActivityNet-style, seconds) beside
+``features/<video>.npy`` [T, D] with optional ``features/<video>.json`` `FeatureTiming`.
+
+``actionline synth detection`` writes this layout; real datasets only need their features saved as .npy next to
+their annotation file (``--annotations`` points at the ActivityNet/BSN/ActionFormer JSON when it lives elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from actionline.data.instances import DetectionAnnotations, FeatureTiming, read_annotations
+from actionline.errors import DataError
+from actionline.metrics.detection import Instance
+
+# Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
+# THUMOS14 trains on `Validation` and reports `Test`.
+DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
+
+
+class DetectionData:
+    """Ground truth and features of a detection dataset; every feature file is validated when read."""
+
+    def __init__(self, root: str | Path, annotations: str | Path | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: dataset folder not found")
+        path = Path(annotations) if annotations is not None else self.root / "annotations.json"
+        if not path.is_file():
+            raise DataError(f"{path}: annotation file not found (ActivityNet-style JSON with a 'database')")
+        self.annotations: DetectionAnnotations = read_annotations(path)
+        self.classes: list[str] = self.annotations.classes
+        if not self.classes:
+            raise DataError(f"{path}: no annotated instances, so no classes to learn")
+        self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}
+        for inst in self.annotations.instances:
+            self._by_video[inst.video].append(inst)
+
+    @property
+    def subset_names(self) -> list[str]:
+        return sorted({s for s in self.annotations.subsets.values() if s})
+
+    def default_subsets(self) -> tuple[str, str]:
+        """(training subset, evaluation subset) by the dataset's convention (see ``DEFAULT_SUBSETS``)."""
+        names = {s.lower(): s for s in self.subset_names}
+        for train, test in DEFAULT_SUBSETS:
+            if train in names and test in names:
+                return names[train], names[test]
+        raise DataError(
+            f"{self.root}: cannot tell training from evaluation videos (subsets: {', '.join(names) or 'none'}); "
+            "name them with --subset"
+        )
+
+    def videos(self, subset: str) -> list[str]:
+        """Videos of ``subset`` (case-insensitive) that have a feature file, sorted."""
+        wanted = sorted(v for v, s in self.annotations.subsets.items() if s.lower() == subset.lower())
+        if not wanted:
+            raise DataError(f"no videos in subset {subset!r} (subsets: {', '.join(self.subset_names) or 'none'})")
+        have = [v for v in wanted if (self.root / "features" / f"{v}.npy").is_file()]
+        if not have:
+            raise DataError(f"{self.root / 'features'}: no feature files for the {len(wanted)} videos of {subset!r}")
+        return have
+
+    def duration(self, video: str) -> float:
+        if video not in self.annotations.durations:
+            raise DataError(f"video {video} is not in the annotation file")
+        return self.annotations.durations[video]
+
+    def instances(self, video: str) -> list[Instance]:
+        return list(self._by_video.get(video, []))
+
+    def timing(self, video: str) -> FeatureTiming | None:
+        path = self.root / "features" / f"{video}.json"
+        if not path.is_file():
+            return None
+        try:
+            return FeatureTiming(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise DataError(f"{path}: not a feature timing file ({exc})") from None
+
+    def features(self, video: str) -> np.ndarray:
+        """Features [T, D] as float32; shape, finiteness and (when stored) timing vs duration are checked."""
+        path = self.root / "features" / f"{video}.npy"
+        if not path.is_file():
+            raise DataError(f"{path}: feature file not found")
+        try:
+            feats = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{path}: unreadable .npy file ({exc})") from None
+        if feats.ndim != 2 or feats.shape[0] == 0 or feats.shape[1] == 0:
+            raise DataError(f"{path}: features must be a 2-D array [T, D], got shape {feats.shape}")
+        if not np.isfinite(feats).all():
+            raise DataError(f"{path}: features contain NaN or infinite values")
+        timing = self.timing(video)
+        if timing is not None:
+            timing.validate(feats.shape[0], self.duration(video), video)
+        return feats.astype(np.float32, copy=False)

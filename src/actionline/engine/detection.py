@@ -1,0 +1,371 @@
+"""Training, validation and prediction of temporal action detection models (TAGS/GSMT, actionness).
+
+Each video (or, with ``data.window``, each window of ``window`` features sliding with ``overlap``: the protocol
+for long THUMOS-style videos) is resampled to the model's fixed number of snippets by linear interpolation
+(`resample_features`). Instances travel as fractions of the clip; predictions return to seconds through the
+clip's time span, and the detections of overlapping windows are merged by class-wise Soft-NMS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import track
+from torch.utils.data import DataLoader, Dataset
+
+from actionline.config import as_dict, build, merge
+from actionline.data.detection import DetectionData
+from actionline.data.instances import resample_features, sliding_windows
+from actionline.data.layout import carve_validation
+from actionline.engine.distributed import DistInfo
+from actionline.engine.predictor import load_run
+from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
+from actionline.errors import CheckpointError, ConfigError, DataError
+from actionline.io import atomic_write_text
+from actionline.metrics.detection import ACTIVITYNET_TIOU, Instance, evaluate_detection
+from actionline.models.detection.postprocess import finalize
+from actionline.models.registry import build_model, model_class
+from actionline.timeline import Segment, Timeline, save_timelines
+
+CONFIG_KEYS = ("model", "train", "data")
+
+
+@dataclass
+class DetectionDataConfig:
+    """How videos become model inputs. ``window=None``: the whole video (ActivityNet protocol)."""
+
+    window: int | None = None  # features per window for long videos (THUMOS-style)
+    overlap: float = 0.5
+    min_instance_fraction: float = 0.5  # a window keeps an instance with at least this fraction inside it
+    tiou: list[float] | None = None  # validation thresholds; None = ActivityNet 0.5:0.05:0.95
+
+    def validate(self) -> None:
+        if self.window is not None and self.window < 2:
+            raise ConfigError(f"data.window must be at least 2 features, got {self.window}")
+        if not 0 <= self.overlap < 1:
+            raise ConfigError(f"data.overlap must be in [0, 1), got {self.overlap}")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A span of one video: features ``[first, last)`` covering ``[start_s, end_s)`` seconds."""
+
+    video: str
+    first: int
+    last: int
+    start_s: float
+    end_s: float
+
+
+def video_clips(data: DetectionData, video: str, num_features: int, cfg: DetectionDataConfig) -> list[Clip]:
+    duration = data.duration(video)
+    if cfg.window is None:
+        return [Clip(video, 0, num_features, 0.0, duration)]
+    per_feature = duration / num_features
+    return [
+        Clip(video, a, b, a * per_feature, b * per_feature)
+        for a, b in sliding_windows(num_features, cfg.window, cfg.overlap)
+    ]
+
+
+def clip_instances(
+    instances: Sequence[Instance], clip: Clip, class_index: dict[str, int], min_fraction: float
+) -> np.ndarray:
+    """Instances overlapping ``clip`` by at least ``min_fraction`` of their length, clipped, as rows
+    (start, end, class) with times as fractions of the clip."""
+    span = clip.end_s - clip.start_s
+    rows = []
+    for inst in instances:
+        if inst.label not in class_index:
+            raise DataError(f"video {clip.video}: unknown class {inst.label!r}")
+        start, end = max(inst.start, clip.start_s), min(inst.end, clip.end_s)
+        if end <= start or (end - start) < min_fraction * max(inst.end - inst.start, 1e-9):
+            continue
+        rows.append(((start - clip.start_s) / span, (end - clip.start_s) / span, class_index[inst.label]))
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
+
+
+class DetectionClips(Dataset):
+    """Resampled clips with their instances, validated and held in memory (inputs are small: [D, snippets])."""
+
+    def __init__(
+        self,
+        data: DetectionData,
+        videos: Sequence[str],
+        length: int,
+        cfg: DetectionDataConfig,
+        classes: Sequence[str],
+        with_targets: bool = True,
+    ):
+        self.items: list[dict[str, Any]] = []
+        self.feature_dim: int | None = None
+        index = {c: i for i, c in enumerate(classes)}
+        for video in videos:
+            feats = data.features(video)
+            if self.feature_dim is None:
+                self.feature_dim = int(feats.shape[1])
+            elif feats.shape[1] != self.feature_dim:
+                raise DataError(f"video {video}: {feats.shape[1]}-d features, the others are {self.feature_dim}-d")
+            for clip in video_clips(data, video, len(feats), cfg):
+                item: dict[str, Any] = {
+                    "clip": clip,
+                    "features": torch.from_numpy(resample_features(feats[clip.first : clip.last], length).T.copy()),
+                }
+                if with_targets:
+                    rows = clip_instances(data.instances(video), clip, index, cfg.min_instance_fraction)
+                    if cfg.window is not None and not len(rows):
+                        continue  # windows without actions teach only background; the papers skip them
+                    item["instances"] = torch.from_numpy(rows)
+                self.items.append(item)
+        if not self.items:
+            raise DataError("no clips to train on (no videos, or no window holds an instance)")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.items[i]
+
+
+def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """features [B, D, L]; instances [B, N, 3] padded, num_instances [B]; clips kept as objects."""
+    features = torch.stack([it["features"] for it in items])
+    batch: dict[str, Any] = {
+        "clips": [it["clip"] for it in items],
+        "videos": [it["clip"].video for it in items],
+        "features": features,
+        "mask": torch.ones(features.shape[0], features.shape[-1]),
+    }
+    if "instances" in items[0]:
+        counts = [len(it["instances"]) for it in items]
+        padded = torch.zeros(len(items), max(1, max(counts)), 3)
+        for b, it in enumerate(items):
+            padded[b, : counts[b]] = it["instances"]
+        batch["instances"] = padded
+        batch["num_instances"] = torch.tensor(counts)
+    return batch
+
+
+def timeline_seconds(timeline: Timeline, clip: Clip) -> list[Instance]:
+    """Segments in snippet units of a clip -> instances in seconds of the video."""
+    scale = (clip.end_s - clip.start_s) / timeline.num_frames
+    return [
+        Instance(clip.video, clip.start_s + s.start * scale, clip.start_s + s.end * scale, s.label, float(s.score or 0))
+        for s in timeline.segments
+    ]
+
+
+def merge_windows(instances: Sequence[Instance], classes: Sequence[str], model_config: Any) -> list[Instance]:
+    """Merge the detections of overlapping windows of one video with the model's class-wise Soft-NMS."""
+    if not instances:
+        return []
+    index = {c: i for i, c in enumerate(classes)}
+    starts = np.array([i.start for i in instances])
+    ends = np.array([i.end for i in instances])
+    labels = np.array([index[i.label] for i in instances])
+    scores = np.array([i.score for i in instances])
+    s, e, k, p = finalize(
+        starts,
+        ends,
+        labels,
+        scores,
+        -np.inf,
+        model_config.max_detections,
+        model_config.nms_method,
+        model_config.nms_sigma,
+        model_config.nms_iou,
+    )
+    return [
+        Instance(instances[0].video, float(a), float(b), classes[int(c)], float(q))
+        for a, b, c, q in zip(s, e, k, p, strict=True)
+    ]
+
+
+@torch.no_grad()
+def detect(model: torch.nn.Module, loader: DataLoader, classes: Sequence[str], windowed: bool) -> list[Instance]:
+    """Run ``model`` over every clip of ``loader``; instances in seconds, windows merged per video."""
+    device = next(model.parameters()).device
+    by_video: dict[str, list[Instance]] = {}
+    for batch in loader:
+        feats = batch["features"].to(device)
+        timelines = model.decode(model(feats, batch["mask"].to(device)), batch["mask"], batch["videos"], classes)
+        for tl, clip in zip(timelines, batch["clips"], strict=True):
+            by_video.setdefault(clip.video, []).extend(timeline_seconds(tl, clip))
+    if not windowed:
+        return [i for found in by_video.values() for i in found]
+    return [i for found in by_video.values() for i in merge_windows(found, classes, model.config)]
+
+
+def make_validate(data: DetectionData, videos: Sequence[str], classes: Sequence[str], cfg: DetectionDataConfig):
+    """A ``validate(model, loader)`` scoring held-out training videos by mAP (never the evaluation subset)."""
+    gts = [i for v in videos for i in data.instances(v)]
+    thresholds = tuple(cfg.tiou) if cfg.tiou else ACTIVITYNET_TIOU
+
+    def validate(model: torch.nn.Module, loader: DataLoader) -> dict[str, float]:
+        model.eval()
+        scores = evaluate_detection(gts, detect(model, loader, classes, cfg.window is not None), thresholds)
+        metrics = {f"mAP@{t:g}": v for t, v in scores.map.items()}
+        metrics["avg_mAP"] = scores.average_map
+        metrics["mean"] = scores.average_map
+        return metrics
+
+    return validate
+
+
+def resolve_settings(model: str, preset: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = merge(preset, overrides)
+    unknown = sorted(set(merged) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})")
+    if getattr(model_class(model), "task", "segmentation") != "detection":
+        raise ConfigError(f"model {model!r} is not a detection model")
+    return merged
+
+
+def train_detection(
+    model_name: str,
+    data: DetectionData,
+    subset: str | None,
+    run_dir: str | Path,
+    settings: dict[str, Any],
+    resume: bool = False,
+    dist: DistInfo | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
+    dist = dist or DistInfo()
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
+        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    train_cfg = build(TrainConfig, settings.get("train"), where="train")
+    data_cfg = build(DetectionDataConfig, settings.get("data"), where="data")
+    subset = subset or data.default_subsets()[0]
+    train_videos, val_videos = carve_validation(data.videos(subset), train_cfg.val_fraction, train_cfg.seed)
+    classes = data.classes
+    probe = data.features(train_videos[0])
+    seed_everything(train_cfg.seed)
+    model_settings = {**settings.get("model", {}), "input_dim": int(probe.shape[1]), "num_classes": len(classes)}
+    model = build_model(model_name, model_settings)
+    length = model.config.input_length
+    train_set = DetectionClips(data, train_videos, length, data_cfg, classes)
+    val_set = DetectionClips(data, val_videos, length, data_cfg, classes, with_targets=False) if val_videos else None
+    resolved = {
+        "model_name": model_name,
+        "data": str(data.root),
+        "subset": subset,
+        "model": as_dict(model.config),
+        "train": as_dict(train_cfg),
+        "data_settings": as_dict(data_cfg),
+        "train_videos": train_videos,
+        "val_videos": val_videos,
+    }
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    meta = {
+        "model": model_name,
+        "model_config": as_dict(model.config),
+        "classes": list(classes),
+        "task": "detection",
+        "data_settings": as_dict(data_cfg),
+        "dataset": {"root": str(data.root), "subset": subset},
+    }
+    trainer = Trainer(
+        model,
+        train_cfg,
+        run_dir,
+        train_set,
+        collate_clips,
+        val_set,
+        make_validate(data, val_videos, classes, data_cfg),
+        meta,
+        dist,
+        console,
+    )
+    if resume and trainer.resume() and dist.is_main:
+        console.print(f"resumed from epoch {trainer.epoch}")
+    if dist.is_main:
+        n_params = sum(p.numel() for p in model.parameters())
+        console.print(
+            f"training {model_name} ({n_params:,} parameters) on {len(train_set)} clips of {len(train_videos)} "
+            f"videos, validating on {len(val_videos)} held out of {subset!r}"
+        )
+    return trainer.fit()
+
+
+def predict_detection(
+    run: str | Path,
+    data: DetectionData,
+    videos: Sequence[str],
+    out: str | Path,
+    which: str = "best",
+    device: str = "auto",
+    overrides: dict | None = None,
+    video_scores: dict[str, dict[str, float]] | None = None,
+) -> list[Instance]:
+    """Detect actions in ``videos``; write ``out/results.json`` (ActivityNet submission format, seconds) and
+    ``out/timelines.json`` (per video, 100 frames per second).
+
+    ``video_scores`` (optional, the ActivityNet convention): per video, class -> video-level score; each
+    detection's score is multiplied by its class's score (0 when the class is missing).
+    """
+    model, meta = load_run(run, which, device, overrides)
+    if meta.get("task") != "detection":
+        raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
+    classes = list(meta["classes"])
+    unknown = sorted({i.label for v in videos for i in data.instances(v)} - set(classes))
+    if unknown:
+        raise CheckpointError(f"{data.root}: classes {', '.join(unknown[:5])} were not in the run's training classes")
+    data_cfg = build(DetectionDataConfig, meta.get("data_settings"), where="data")
+    instances: list[Instance] = []
+    for video in track(videos, description="detecting", transient=True):
+        clips = DetectionClips(data, [video], model.config.input_length, data_cfg, classes, with_targets=False)
+        if clips.feature_dim != model.config.input_dim:
+            raise CheckpointError(
+                f"video {video}: features have {clips.feature_dim} dimensions, the model expects "
+                f"{model.config.input_dim}"
+            )
+        loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
+        instances += detect(model, loader, classes, data_cfg.window is not None)
+    if video_scores is not None:
+        instances = [
+            Instance(i.video, i.start, i.end, i.label, i.score * video_scores.get(i.video, {}).get(i.label, 0.0))
+            for i in instances
+        ]
+    write_submission(Path(out), instances, videos, data, classes)
+    return instances
+
+
+def write_submission(
+    out: Path, instances: Sequence[Instance], videos: Sequence[str], data: DetectionData, classes: Sequence[str]
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list] = {v: [] for v in videos}
+    for i in sorted(instances, key=lambda i: -i.score):
+        results[i.video].append({"segment": [round(i.start, 3), round(i.end, 3)], "label": i.label, "score": i.score})
+    atomic_write_text(
+        out / "results.json", json.dumps({"version": "actionline", "results": results, "external_data": {}})
+    )
+    fps = 100.0
+    timelines = []
+    for v in videos:
+        segments = [
+            Segment(
+                round(i["segment"][0] * fps),
+                max(round(i["segment"][0] * fps) + 1, round(i["segment"][1] * fps)),
+                i["label"],
+                i["score"],
+            )
+            for i in results[v]
+        ]
+        timelines.append(Timeline(v, max(1, round(data.duration(v) * fps)), segments, fps))
+    save_timelines(out / "timelines.json", timelines, classes)

@@ -1,0 +1,1 @@
+"""Temporal action detection models."""
