@@ -227,6 +227,8 @@ class Trainer:
                 # Fast-forward the shuffling generator so a resumed run sees the same order as an unbroken one.
                 generator.manual_seed(c.seed + epoch)
                 task = progress.add_task("train", total=len(loader), epoch=f"{epoch}/{c.epochs}", terms="")
+                if hasattr(self.model, "set_epoch"):  # staged training schedules (e.g. RTK Sec. 4.1)
+                    self.model.set_epoch(epoch, c.epochs)
                 self.model.train()
                 sums: dict[str, float] = {}
                 for step, batch in enumerate(loader, 1):

@@ -1,0 +1,368 @@
+"""RTK: video action segmentation via contextually refined temporal keypoints (Jiang, Jin, Tan & Mu, CVPR 2024).
+
+No public implementation exists; every choice the paper leaves open is stated here with its section. Read top to
+bottom:
+
+1. **Backbone** (Sec. 4.1): the ASFormer encoder (10 blocks, 64 maps) and three *lightweight* decoders. The paper
+   does not size them; 5 blocks per decoder (half of ASFormer's) lands at 0.78M parameters for 2048-d input and
+   19 classes, the paper's 0.779M (Table 5). Decoder s takes the previous stage's head output (class
+   probabilities and the two keypoint heatmaps) as queries/keys and the previous features as values.
+2. **One shared head** (Sec. 4.1) for the encoder and every decoder: a 1x1 conv to C class logits (the category
+   heatmap Ŷ^cc), one action-point localisation logit (Ŷ^cl) and one boundary logit (Ŷ^b).
+3. **Keypoint losses** (Eqs. 1-3) on every stage: focal losses on Ŷ^cl (γ = 0.75) and Ŷ^b (γ = 0.8), α = 2,
+   β = 4, and frame-wise cross-entropy on Ŷ^cc; λ1 = λ3 = 100, λ2 = 1. Targets: `actionline.nn.keypoints`.
+4. **Candidates** (Sec. 3.2): local maxima of the last stage's heatmaps above 0.4 (action, on Ŷ^cl) and 0.2
+   (boundary), the N_max = αT (α = 0.1) most confident in total.
+5. **Graph matching** (Sec. 3.2, Fig. 4), training only: the target graph holds the ground-truth boundary and
+   mid-points; the source graph one candidate per target point, drawn at random among the candidates that fall
+   in its region (a boundary candidate within r_b / 2 of it; an action candidate inside its segment) or, when
+   none does, a random point of that region (the paper's "compromise strategy"). Node features: the last
+   decoder's embedding at the point plus a learned point-type embedding, detached by default (Table 3, "E.D.");
+   GCN + Sinkhorn + permutation loss: `actionline.nn.graph_matching`.
+6. **Refinement stages** (Eq. 4): ``G' = N'(cat(G, I))`` over all candidates, G from the GCN on the candidate graph
+   and I the candidate embeddings, then a linear classifier to C + 1 outputs trained with cross-entropy (L_CR).
+   The paper does not say what is re-classified; here action candidates learn the class of the ground-truth
+   segment they lie in, boundary candidates the class of the segment they open, and the extra output C marks a
+   *spurious* boundary (no ground-truth boundary within r_b / 2). At inference action points take the refined
+   class and boundaries judged spurious (p > 0.5) are dropped (Table 6: RS trades recall for accuracy).
+7. **Staged training** (Sec. 4.1): the first 2/3 of the epochs train the keypoint generator only (80 of 120),
+   graph matching joins for the next 1/6, refinement for the last 1/6 (end to end). ``Trainer`` tells the model
+   the epoch through `set_epoch`.
+8. **Rule-based re-assembling** (Sec. 3.3): `actionline.nn.reassembly`.
+
+Ablations (Table 2) are settings: ``keypoints=false`` (frame-wise classification with the same backbone and
+ASFormer's loss), ``refinement``, ``gcn`` (GCN features into the refinement stages) and ``graph_matching``
+(permutation loss on the GCN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from actionline.errors import ConfigError
+from actionline.models.base import ModelConfig, SegmentationModel
+from actionline.models.registry import register
+from actionline.models.segmentation.asformer import ASFormerConfig, ASFormerStage
+from actionline.nn.conv import Pointwise
+from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
+from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
+from actionline.nn.losses import IGNORE_INDEX, stage_losses
+from actionline.nn.reassembly import Keypoints, reassemble
+from actionline.timeline import Timeline, runs
+
+ACTION, BOUNDARY = 0, 1
+
+
+@dataclass
+class RTKConfig(ModelConfig):
+    num_decoders: int = 3
+    encoder_layers: int = 10
+    decoder_layers: int = 5
+    num_f_maps: int = 64
+    att_channels: int = 32
+    channel_dropout: float = 0.3
+    dropout: float = 0.5
+    full_window: bool = False
+    # Table 2 ablations
+    keypoints: bool = True
+    refinement: bool = True
+    gcn: bool = True
+    graph_matching: bool = True
+    detach_graph_features: bool = True  # Table 3 "E.D."
+    gcn_layers: int = 2
+    # keypoint targets and losses (Sec. 3.1, 4.1)
+    boundary_region: float = 33.0
+    action_region: float = 0.8
+    action_positive: float = 0.32
+    action_sigma: float = 0.25
+    focal_alpha: float = 2.0
+    focal_beta: float = 4.0
+    action_gamma: float = 0.75
+    boundary_gamma: float = 0.8
+    lambda_action: float = 100.0
+    lambda_class: float = 1.0
+    lambda_boundary: float = 100.0
+    smooth_weight: float = 0.15  # frame-wise ablation only (ASFormer's loss)
+    # candidates (Sec. 3.2, 4.1, Table 4)
+    action_threshold: float = 0.4
+    boundary_threshold: float = 0.2
+    candidate_ratio: float = 0.1  # α: N_max = α T
+    sinkhorn_iterations: int = 10
+    sinkhorn_temperature: float = 0.1
+    graph_scale: float = 0.1  # edge weights exp(-|Δt| / (scale T))
+    spurious_threshold: float = 0.5
+    schedule: list[float] = field(default_factory=lambda: [2 / 3, 5 / 6])  # GM joins, RS joins (fractions)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.encoder_layers < 1 or self.decoder_layers < 1 or self.num_decoders < 0:
+            raise ConfigError("model.encoder_layers and model.decoder_layers must be >= 1")
+        if not self.keypoints and (self.refinement or self.graph_matching):
+            raise ConfigError("model.refinement and model.graph_matching need model.keypoints=true")
+        if self.graph_matching and not self.gcn:
+            raise ConfigError("model.graph_matching supervises the GCN: it needs model.gcn=true")
+        if len(self.schedule) != 2 or not 0 <= self.schedule[0] <= self.schedule[1] <= 1:
+            raise ConfigError("model.schedule must be two increasing fractions of the epochs")
+
+
+def _asformer_config(c: RTKConfig, layers: int) -> ASFormerConfig:
+    return ASFormerConfig(
+        input_dim=c.input_dim,
+        num_classes=c.num_classes,
+        num_layers=layers,
+        num_f_maps=c.num_f_maps,
+        att_channels=c.att_channels,
+        channel_dropout=c.channel_dropout,
+        dropout=c.dropout,
+        full_window=c.full_window,
+    )
+
+
+@register("rtk")
+class RTK(SegmentationModel):
+    Config = RTKConfig
+
+    def __init__(self, config: RTKConfig):
+        super().__init__(config)
+        c = config
+        self.channel_dropout = nn.Dropout1d(c.channel_dropout)
+        self.head_channels = c.num_classes + (2 if c.keypoints else 0)
+        self.encoder = ASFormerStage(_asformer_config(c, c.encoder_layers), c.input_dim, alpha=1.0, classify=False)
+        dec = _asformer_config(c, c.decoder_layers)
+        self.decoders = nn.ModuleList(
+            ASFormerStage(dec, self.head_channels, alpha=math.exp(-3 * s), classify=False)
+            for s in range(c.num_decoders)
+        )
+        self.head = Pointwise(c.num_f_maps, self.head_channels)
+        d = c.num_f_maps
+        if c.gcn:
+            self.point_type = nn.Embedding(2, d)
+            self.graph = GraphEmbedding(d, c.gcn_layers)
+        if c.graph_matching:
+            self.matcher = GraphMatcher(d, c.sinkhorn_temperature, c.sinkhorn_iterations)
+        if c.refinement:
+            width = 2 * d if c.gcn else d
+            self.refine = nn.Sequential(nn.Linear(width, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU())
+            self.reclassify = nn.Linear(d, c.num_classes + 1)
+        self.phase = 2  # 0: keypoint generator, 1: + graph matching, 2: + refinement (end to end)
+
+    def set_epoch(self, epoch: int, total: int) -> None:
+        """Staged training (Sec. 4.1): called by the trainer before each epoch (1-based)."""
+        done = (epoch - 1) / max(total, 1)
+        self.phase = 0 if done < self.config.schedule[0] else (1 if done < self.config.schedule[1] else 2)
+
+    # --- backbone and shared head ---------------------------------------------------------------------------
+    def _head_input(self, out: torch.Tensor) -> torch.Tensor:
+        k = self.config.num_classes
+        probs = [F.softmax(out[:, :k], dim=1)]
+        if self.config.keypoints:
+            probs.append(torch.sigmoid(out[:, k:]))
+        return torch.cat(probs, dim=1)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        m = mask.to(features.dtype)
+        _, feature, _ = self.encoder(self.channel_dropout(features), m)
+        out = self.head(feature) * m[:, None, :]
+        heads = [out]
+        for decoder in self.decoders:
+            _, feature, _ = decoder(self._head_input(out) * m[:, None, :], m, values=feature * m[:, None, :])
+            out = self.head(feature) * m[:, None, :]
+            heads.append(out)
+        stacked = torch.stack(heads)  # [S, B, C(+2), T]
+        k = self.config.num_classes
+        result = {"logits": stacked[:, :, :k], "features": feature}
+        if self.config.keypoints:
+            result["action"] = stacked[:, :, k]
+            result["boundary"] = stacked[:, :, k + 1]
+        return result
+
+    # --- training -------------------------------------------------------------------------------------------
+    def heatmap_targets(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = self.config
+        action, boundary = torch.zeros(labels.shape), torch.zeros(labels.shape)
+        for b, row in enumerate(labels.cpu().numpy()):
+            n = int((row != IGNORE_INDEX).sum())
+            action[b, :n] = torch.from_numpy(
+                action_heatmap(row[:n], c.action_region, c.action_positive, c.action_sigma)
+            )
+            boundary[b, :n] = torch.from_numpy(boundary_heatmap(row[:n], c.boundary_region))
+        return action.to(labels.device), boundary.to(labels.device)
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        c = self.config
+        labels, mask = targets["labels"], targets["mask"]
+        if not c.keypoints:
+            return stage_losses(outputs["logits"], labels, mask, c.smooth_weight)
+        valid = (labels != IGNORE_INDEX) & (mask > 0)
+        action_t, boundary_t = self.heatmap_targets(labels)
+        terms: dict[str, torch.Tensor] = {"action": 0.0, "class": 0.0, "boundary": 0.0}  # type: ignore[dict-item]
+        S, _, K, _ = outputs["logits"].shape
+        for s in range(S):
+            terms["action"] = terms["action"] + keypoint_focal_loss(
+                torch.sigmoid(outputs["action"][s]), action_t, valid, c.focal_alpha, c.focal_beta, c.action_gamma
+            )
+            terms["boundary"] = terms["boundary"] + keypoint_focal_loss(
+                torch.sigmoid(outputs["boundary"][s]), boundary_t, valid, c.focal_alpha, c.focal_beta, c.boundary_gamma
+            )
+            terms["class"] = terms["class"] + F.cross_entropy(
+                outputs["logits"][s].transpose(1, 2).reshape(-1, K), labels.reshape(-1), ignore_index=IGNORE_INDEX
+            )
+        total = (
+            c.lambda_action * terms["action"] + c.lambda_class * terms["class"] + c.lambda_boundary * terms["boundary"]
+        )
+        if c.graph_matching and self.phase >= 1:
+            terms["perm"] = self._graph_matching_loss(outputs, labels)
+            total = total + terms["perm"]
+        if c.refinement and self.phase >= 2:
+            terms["refine"] = self._refinement_loss(outputs, labels)
+            total = total + terms["refine"]
+        terms["total"] = total
+        return terms
+
+    def _candidates(self, outputs: dict[str, torch.Tensor], b: int, length: int) -> tuple[np.ndarray, ...]:
+        """Candidate positions, types and scores of video ``b`` from the last stage (Sec. 3.2)."""
+        c = self.config
+        action = torch.sigmoid(outputs["action"][-1, b, :length]).detach().float().cpu().numpy()
+        boundary = torch.sigmoid(outputs["boundary"][-1, b, :length]).detach().float().cpu().numpy()
+        cap = max(1, int(c.candidate_ratio * length))
+        a = candidates(action, c.action_threshold, cap)
+        bd = candidates(boundary, c.boundary_threshold, cap)
+        pos = np.concatenate([a, bd])
+        kind = np.concatenate([np.full(len(a), ACTION), np.full(len(bd), BOUNDARY)])
+        score = np.concatenate([action[a], boundary[bd]])
+        if len(pos) > cap:
+            keep = np.sort(np.argsort(-score, kind="stable")[:cap])
+            pos, kind, score = pos[keep], kind[keep], score[keep]
+        return pos, kind, score
+
+    def _node_features(self, features: torch.Tensor, pos: np.ndarray, kind: np.ndarray) -> torch.Tensor:
+        """Embedding at each point + point-type embedding -> [N, d]."""
+        idx = torch.as_tensor(pos, device=features.device, dtype=torch.long)
+        nodes = features[:, idx].T
+        if self.config.detach_graph_features:
+            nodes = nodes.detach()
+        return nodes + self.point_type(torch.as_tensor(kind, device=features.device, dtype=torch.long))
+
+    def _graph_embed(self, features: torch.Tensor, pos: np.ndarray, kind: np.ndarray, length: int) -> torch.Tensor:
+        nodes = self._node_features(features, pos, kind)
+        times = torch.as_tensor(pos, device=features.device, dtype=features.dtype)
+        return self.graph(nodes, times, self.config.graph_scale * length)
+
+    def _graph_matching_loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        losses = []
+        for b, row in enumerate(labels.cpu().numpy()):
+            n = int((row != IGNORE_INDEX).sum())
+            starts, ends, _ = runs(row[:n])
+            t_pos = np.concatenate([starts[1:], (starts + ends - 1) // 2])
+            t_kind = np.concatenate([np.full(len(starts) - 1, BOUNDARY), np.full(len(starts), ACTION)])
+            order = np.argsort(t_pos, kind="stable")
+            t_pos, t_kind = t_pos[order], t_kind[order]
+            c_pos, c_kind, _ = self._candidates(outputs, b, n)
+            s_pos = self._sample_source(t_pos, t_kind, c_pos, c_kind, starts, ends, n)
+            feats = outputs["features"][b]
+            target = self._graph_embed(feats, t_pos, t_kind, n)
+            source = self._graph_embed(feats, s_pos, t_kind, n)
+            soft = self.matcher(source, target)
+            losses.append(permutation_loss(soft, torch.arange(len(t_pos), device=soft.device)))
+        return torch.stack(losses).mean()
+
+    def _sample_source(self, t_pos, t_kind, c_pos, c_kind, starts, ends, length) -> np.ndarray:
+        """One source point per target point (Sec. 3.2): a random candidate of its region, else a random point of
+        the region. Randomness from torch's generator, so seeded runs repeat."""
+        half = int(self.config.boundary_region // 2)
+        segment_of = np.searchsorted(ends, c_pos, side="right")
+        out = np.empty(len(t_pos), dtype=np.int64)
+        for i, (p, kind) in enumerate(zip(t_pos, t_kind, strict=True)):
+            if kind == BOUNDARY:
+                lo, hi = max(0, p - half), min(length - 1, p + half)
+                pool = c_pos[(c_kind == BOUNDARY) & (np.abs(c_pos - p) <= half)]
+            else:
+                seg = np.searchsorted(ends, p, side="right")
+                lo, hi = starts[seg], ends[seg] - 1
+                pool = c_pos[(c_kind == ACTION) & (segment_of == seg)]
+            if len(pool):
+                out[i] = pool[int(torch.randint(len(pool), (1,)))]
+            else:
+                out[i] = lo + int(torch.randint(hi - lo + 1, (1,)))
+        return out
+
+    def _refined_logits(self, features: torch.Tensor, pos: np.ndarray, kind: np.ndarray, length: int) -> torch.Tensor:
+        """Eq. 4 over all candidates: ``N'(cat(G, I))`` -> C + 1 logits."""
+        idx = torch.as_tensor(pos, device=features.device, dtype=torch.long)
+        candidate = features[:, idx].T
+        parts = [candidate]
+        if self.config.gcn:
+            parts.insert(0, self._graph_embed(features, pos, kind, length))
+        return self.reclassify(self.refine(torch.cat(parts, dim=1)))
+
+    def _refinement_loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        losses = []
+        half = c.boundary_region / 2
+        for b, row in enumerate(labels.cpu().numpy()):
+            n = int((row != IGNORE_INDEX).sum())
+            pos, kind, _ = self._candidates(outputs, b, n)
+            if not len(pos):
+                continue
+            starts = runs(row[:n])[0][1:]
+            target = row[pos].astype(np.int64)  # action: its segment's class; boundary: the segment it opens
+            if len(starts):
+                near = np.abs(pos[:, None] - starts[None, :]).min(axis=1) <= half
+            else:
+                near = np.zeros(len(pos), dtype=bool)
+            target[(kind == BOUNDARY) & ~near] = c.num_classes  # spurious boundary
+            logits = self._refined_logits(outputs["features"][b], pos, kind, n)
+            losses.append(F.cross_entropy(logits, torch.as_tensor(target, device=logits.device)))
+        if not losses:
+            return outputs["features"].sum() * 0.0
+        return torch.stack(losses).mean()
+
+    # --- inference ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def keypoints(self, outputs: dict[str, torch.Tensor], b: int, length: int) -> Keypoints:
+        """The final (refined) keypoints of video ``b`` before re-assembling."""
+        c = self.config
+        probs = torch.softmax(outputs["logits"][-1, b, :, :length].float(), dim=0).cpu().numpy()
+        pos, kind, score = self._candidates(outputs, b, length)
+        cls = probs[:, pos].argmax(axis=0)
+        conf = score * probs[:, pos].max(axis=0)
+        keep = np.ones(len(pos), dtype=bool)
+        if c.refinement and len(pos):
+            refined = torch.softmax(self._refined_logits(outputs["features"][b], pos, kind, length), dim=1)
+            refined = refined.float().cpu().numpy()
+            is_action = kind == ACTION
+            cls = np.where(is_action, refined[:, : c.num_classes].argmax(axis=1), cls)
+            conf = np.where(is_action, score * refined[:, : c.num_classes].max(axis=1), conf)
+            keep = is_action | (refined[:, c.num_classes] <= c.spurious_threshold)
+        a = keep & (kind == ACTION)
+        bd = keep & (kind == BOUNDARY)
+        return Keypoints(pos[a], cls[a], conf[a], pos[bd], score[bd])
+
+    @torch.no_grad()
+    def decode(
+        self,
+        outputs: dict[str, torch.Tensor],
+        mask: torch.Tensor,
+        videos: Sequence[str],
+        classes: Sequence[str],
+        targets: dict[str, torch.Tensor] | None = None,
+    ) -> list[Timeline]:
+        """Keypoints -> rule-based re-assembling (Sec. 3.3); frame-wise argmax when ``keypoints=false``."""
+        if not self.config.keypoints:
+            return super().decode(outputs, mask, videos, classes, targets)
+        out = []
+        for b, (video, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True)):
+            probs = torch.softmax(outputs["logits"][-1, b, :, :n].float(), dim=0)
+            fallback = int(probs.mean(dim=1).argmax())
+            starts, ends, cls = reassemble(self.keypoints(outputs, b, n), n, fallback)
+            labels = np.repeat(cls, ends - starts)
+            score = probs.max(dim=0).values.cpu().numpy()
+            out.append(Timeline.from_labels(video, labels, classes, scores=score))
+        return out
