@@ -200,6 +200,7 @@ def test_rtk_decode_and_ablations():
 def test_rtk_trains_and_predicts_through_the_cli(toy_data, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--model", "rtk", "--data", str(toy_data), "--split", "1", "--out", str(run), "--epochs", "3"]
-    assert main([*args, "--set", "model.schedule=[0.3,0.6]"]) == 0
+    small = ["model.encoder_layers=3", "model.decoder_layers=2", "model.num_decoders=1", "model.schedule=[0.3,0.6]"]
+    assert main([*args, *[x for s in small for x in ("--set", s)]]) == 0
     assert main(["predict", "--run", str(run), "--data", str(toy_data), "--out", str(tmp_path / "pred")]) == 0
     assert (tmp_path / "pred" / "timelines.json").is_file()
