@@ -153,7 +153,9 @@ def _preset(model: str, dataset: str, config: str | None) -> dict:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, tags, actionness.")],
+    model: Annotated[
+        str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")
+    ],
     data: Annotated[Path, typer.Option(help="Dataset folder in the MS-TCN layout.")],
     run: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")],
     split: Annotated[int, typer.Option(help="Split number N of splits/train.splitN.bundle.")] = 1,
@@ -165,6 +167,13 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
     subset: Annotated[
         str | None, typer.Option(help="Detection: training subset (default: training, or Validation for THUMOS14).")
+    ] = None,
+    supervision: Annotated[
+        str | None,
+        typer.Option(
+            help="Segmentation labels to learn from: full, transcript (mucon), set (sct) or mixed:P (P% of videos "
+            "fully labelled, mucon). Default: the model's own."
+        ),
     ] = None,
     annotations: Annotated[
         Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")
@@ -206,7 +215,9 @@ def train(
         settings = resolve_settings(model, preset, overrides)
 
         def run_training(dist):
-            return train_segmentation(model, dataset, split, run, settings, resume=resume, dist=dist, console=err)
+            return train_segmentation(
+                model, dataset, split, run, settings, resume=resume, dist=dist, console=err, supervision=supervision
+            )
 
     device = resolve_device(settings.get("train", {}).get("device", "auto"))
     dist = init_distributed(device)

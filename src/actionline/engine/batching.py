@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from actionline.data.layout import SegmentationData
+from actionline.engine.supervision import Supervision
 from actionline.errors import DataError
 from actionline.nn.losses import IGNORE_INDEX
 
@@ -21,10 +22,16 @@ class SegmentationVideos(Dataset):
     """
 
     def __init__(
-        self, data: SegmentationData, videos: Sequence[str], preload: bool = True, cache_bytes: int = 4 * 2**30
+        self,
+        data: SegmentationData,
+        videos: Sequence[str],
+        preload: bool = True,
+        cache_bytes: int = 4 * 2**30,
+        supervision: Supervision | None = None,
     ):
         self.data = data
         self.videos = list(videos)
+        self.supervision = supervision
         self._cache: dict[int, dict] = {}
         self._budget = cache_bytes
         self.feature_dim: int | None = None
@@ -51,6 +58,8 @@ class SegmentationVideos(Dataset):
             "features": torch.from_numpy(feats.copy()),
             "labels": torch.from_numpy(labels.copy()),
         }
+        if self.supervision is not None:
+            item.update(self.supervision.weak_targets(self.data, self.videos[i], item["labels"]))
         size = item["features"].numel() * item["features"].element_size()
         if size <= self._budget:
             self._budget -= size
@@ -70,4 +79,14 @@ def collate(items: list[dict]) -> dict:
         mask[b, :n] = 1.0
         if "labels" in it:
             labels[b, :n] = it["labels"]
-    return {"videos": [it["video"] for it in items], "features": features, "mask": mask, "labels": labels}
+    batch = {"videos": [it["video"] for it in items], "features": features, "mask": mask, "labels": labels}
+    for key in ("transcript", "set"):
+        if key in items[0]:
+            longest = max(len(it[key]) for it in items)
+            padded = torch.full((B, longest), -1, dtype=torch.long)
+            for b, it in enumerate(items):
+                padded[b, : len(it[key])] = it[key]
+            batch[key] = padded
+    if "full" in items[0]:
+        batch["full"] = torch.tensor([bool(it["full"]) for it in items])
+    return batch

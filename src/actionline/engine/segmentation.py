@@ -16,6 +16,7 @@ from actionline.config import as_dict, build, merge
 from actionline.data.layout import SegmentationData, carve_validation
 from actionline.engine.batching import SegmentationVideos, collate
 from actionline.engine.distributed import DistInfo
+from actionline.engine.supervision import Supervision
 from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
 from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write_text
@@ -69,16 +70,29 @@ def train_segmentation(
     resume: bool = False,
     dist: DistInfo | None = None,
     console: Console | None = None,
+    supervision: str | None = None,
 ) -> dict[str, Any]:
-    """Train ``model_name`` on ``split`` of ``data`` into ``run_dir``; returns the best-epoch record."""
+    """Train ``model_name`` on ``split`` of ``data`` into ``run_dir``; returns the best-epoch record.
+
+    ``supervision`` (`Supervision.parse`; default: the model's own, e.g. ``transcript`` for MuCon): with weak
+    labels there are no dense labels to validate on, so no validation part is carved and ``best`` is the last
+    epoch."""
     dist = dist or DistInfo()
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
     if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
         raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
-    train_videos, val_videos = carve_validation(data.split("train", split), train_cfg.val_fraction, train_cfg.seed)
-    train_set = SegmentationVideos(data, train_videos)
+    allowed = getattr(model_class(model_name), "supervisions", ("full",))
+    sup = Supervision.parse(supervision or allowed[0])
+    if sup.mode not in allowed:
+        raise ConfigError(f"model {model_name} trains with --supervision {' | '.join(allowed)}, not {sup.mode}")
+    fraction = 0.0 if sup.weak else train_cfg.val_fraction
+    train_videos, val_videos = carve_validation(data.split("train", split), fraction, train_cfg.seed)
+    sup.choose_full(train_videos, train_cfg.seed)
+    train_set = SegmentationVideos(
+        data, train_videos, supervision=sup if sup.mode != "full" or allowed != ("full",) else None
+    )
     val_set = SegmentationVideos(data, val_videos) if val_videos else None
     input_dim = train_set.feature_dim
     if val_set is not None and val_set.feature_dim != input_dim:
@@ -94,6 +108,7 @@ def train_segmentation(
         "train": as_dict(train_cfg),
         "train_videos": train_videos,
         "val_videos": val_videos,
+        "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)},
     }
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +118,7 @@ def train_segmentation(
         "model_config": as_dict(model.config),
         "classes": list(data.classes),
         "task": model.task,
+        "supervision": supervision or allowed[0],
         "dataset": {
             "root": str(data.root),
             "split": split,

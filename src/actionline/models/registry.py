@@ -24,7 +24,7 @@ def register(name: str):
 def _load_all() -> None:
     # Importing the modules runs their @register decorators.
     from actionline.models.detection import actionness, tags  # noqa: F401
-    from actionline.models.segmentation import asformer, baformer, mstcn, rtk  # noqa: F401
+    from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct  # noqa: F401
 
 
 def model_class(name: str) -> type[nn.Module]:
