@@ -226,10 +226,12 @@ def train(
     finally:
         shutdown(dist)
     if dist.is_main:
-        err.print(
-            f"best epoch {best.get('epoch')} ({best.get('metric')} {best.get('value', float('nan')):.2f}); "
-            f"checkpoints in {run / 'checkpoints'}"
+        chosen = (
+            f"best epoch {best.get('epoch')} ({best.get('metric')} {best.get('value', float('nan')):.2f})"
+            if best.get("metric")
+            else f"no validation part, so best = last epoch ({best.get('epoch')})"
         )
+        err.print(f"{chosen}; checkpoints in {run / 'checkpoints'}")
 
 
 # --- predict ----------------------------------------------------------------------------------------------

@@ -32,9 +32,11 @@ def viterbi_align(
     rates: np.ndarray,
     step: int = 30,
     max_length: int = 2000,
-) -> np.ndarray:
+    return_score: bool = False,
+):
     """Frame labels [T] aligning ``transcript`` [M] (class ids) to ``log_probs`` [T, C] with Poisson rates [M]
-    (expected lengths in frames). Raises when the transcript cannot fit (more segments than grid points)."""
+    (expected lengths in frames); with ``return_score`` also the alignment's log-score. Raises when the
+    transcript cannot fit (more segments than grid points)."""
     log_probs = np.asarray(log_probs, dtype=np.float64)
     transcript = np.asarray(transcript, dtype=np.int64)
     T, M = len(log_probs), len(transcript)
@@ -60,4 +62,5 @@ def viterbi_align(
     for m in range(M - 1, 0, -1):
         ends.append(back[m, ends[-1]])
     bounds = grid[np.array([0, *ends[::-1]])]
-    return np.repeat(transcript, np.diff(bounds))
+    labels = np.repeat(transcript, np.diff(bounds))
+    return (labels, float(score[-1])) if return_score else labels
