@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader, Dataset
 
-from actionline.config import as_dict, build, merge
+from actionline.config import as_dict, build
 from actionline.data.detection import DetectionData
 from actionline.data.instances import resample_features, sliding_windows
 from actionline.data.layout import carve_validation
+from actionline.engine import segmentation
 from actionline.engine.distributed import DistInfo
 from actionline.engine.predictor import load_run
 from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
@@ -32,7 +33,7 @@ from actionline.errors import CheckpointError, ConfigError, DataError
 from actionline.io import atomic_write_text
 from actionline.metrics.detection import ACTIVITYNET_TIOU, Instance, evaluate_detection
 from actionline.models.detection.postprocess import finalize
-from actionline.models.registry import build_model, model_class
+from actionline.models.registry import build_model
 from actionline.timeline import Segment, Timeline, save_timelines
 
 CONFIG_KEYS = ("model", "train", "data")
@@ -221,13 +222,7 @@ def make_validate(data: DetectionData, videos: Sequence[str], classes: Sequence[
 
 
 def resolve_settings(model: str, preset: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = merge(preset, overrides)
-    unknown = sorted(set(merged) - set(CONFIG_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})")
-    if getattr(model_class(model), "task", "segmentation") != "detection":
-        raise ConfigError(f"model {model!r} is not a detection model")
-    return merged
+    return segmentation.resolve_settings(model, preset, overrides, CONFIG_KEYS, task="detection")
 
 
 def train_detection(

@@ -51,13 +51,21 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
     return validate
 
 
-def resolve_settings(model: str, preset: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Merge a YAML preset with ``--set`` overrides; check top-level keys."""
+def resolve_settings(
+    model: str,
+    preset: dict[str, Any],
+    overrides: dict[str, Any],
+    keys: Sequence[str] = CONFIG_KEYS,
+    task: str = "segmentation",
+) -> dict[str, Any]:
+    """Merge a YAML preset with ``--set`` overrides; check top-level keys and that ``model`` is a ``task`` model."""
     merged = merge(preset, overrides)
-    unknown = sorted(set(merged) - set(CONFIG_KEYS))
+    unknown = sorted(set(merged) - set(keys))
     if unknown:
-        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})")
-    model_class(model)  # unknown model names fail here, before any data is read
+        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(keys)})")
+    found = getattr(model_class(model), "task", "segmentation")  # unknown names fail here, before data is read
+    if found != task:
+        raise ConfigError(f"model {model!r} is a {found} model, not a {task} model")
     return merged
 
 

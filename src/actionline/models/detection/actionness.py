@@ -17,12 +17,12 @@ from torch import nn
 
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig
-from actionline.models.detection.postprocess import finalize, segment_means, threshold_runs
+from actionline.models.detection.postprocess import decode_detections, segment_means, threshold_runs
 from actionline.models.detection.tags import SnippetEmbedding, snippet_targets, threshold_range
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
 from actionline.nn.nms import METHODS as NMS_METHODS
-from actionline.timeline import Segment, Timeline
+from actionline.timeline import Timeline
 
 
 @dataclass
@@ -89,6 +89,18 @@ class Actionness(nn.Module):
         )
         return {"class": term, "total": term}
 
+    def candidates(self, outputs: dict[str, torch.Tensor], b: int) -> tuple[np.ndarray, ...]:
+        """Runs of actionness above each threshold, labelled with their best mean class: starts, ends, labels,
+        scores (mean actionness x mean class probability)."""
+        c = self.config
+        probs = torch.softmax(outputs["logits"][b].float(), dim=0).cpu().numpy()  # [K+1, T]
+        actionness = 1.0 - probs[-1:]
+        _, start, end = threshold_runs(actionness, np.asarray(c.thresholds), "runs")
+        prefix = np.concatenate([np.zeros((c.num_classes, 1)), np.cumsum(probs[:-1], axis=1)], axis=1)
+        class_means = ((prefix[:, end] - prefix[:, start]) / np.maximum(end - start, 1)).T  # [N, K]
+        score = segment_means(actionness, np.zeros(len(start), dtype=np.int64), start, end)
+        return start, end, class_means.argmax(axis=1), score * class_means.max(axis=1, initial=0.0)
+
     @torch.no_grad()
     def decode(
         self,
@@ -98,22 +110,4 @@ class Actionness(nn.Module):
         classes: Sequence[str],
         targets: dict[str, torch.Tensor] | None = None,
     ) -> list[Timeline]:
-        c = self.config
-        out = []
-        for b, video in enumerate(videos):
-            probs = torch.softmax(outputs["logits"][b].float(), dim=0).cpu().numpy()  # [K+1, T]
-            actionness = 1.0 - probs[-1:]
-            _, start, end = threshold_runs(actionness, np.asarray(c.thresholds), "runs")
-            prefix = np.concatenate([np.zeros((c.num_classes, 1)), np.cumsum(probs[:-1], axis=1)], axis=1)
-            class_means = ((prefix[:, end] - prefix[:, start]) / np.maximum(end - start, 1)).T  # [N, K]
-            label = class_means.argmax(axis=1)
-            score = segment_means(actionness, np.zeros(len(start), dtype=np.int64), start, end)
-            score = score * class_means.max(axis=1, initial=0.0)
-            s, e, k, p = finalize(
-                start, end, label, score, c.min_score, c.max_detections, c.nms_method, c.nms_sigma, c.nms_iou
-            )
-            segments = [
-                Segment(int(a), int(z), classes[int(y)], float(q)) for a, z, y, q in zip(s, e, k, p, strict=True)
-            ]
-            out.append(Timeline(video, c.num_snippets, segments))
-        return out
+        return decode_detections(self, outputs, videos, classes, self.config.num_snippets)

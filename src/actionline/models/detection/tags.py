@@ -41,11 +41,11 @@ from torch import nn
 
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig
-from actionline.models.detection.postprocess import finalize, segment_max, segment_means, threshold_runs
+from actionline.models.detection.postprocess import decode_detections, segment_max, segment_means, threshold_runs
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
 from actionline.nn.nms import METHODS as NMS_METHODS
-from actionline.timeline import Segment, Timeline
+from actionline.timeline import Timeline
 
 PROPOSAL_MODES = ("first_last", "runs")
 
@@ -329,23 +329,7 @@ class Tags(nn.Module):
         targets: dict[str, torch.Tensor] | None = None,
     ) -> list[Timeline]:
         """One `Timeline` per video in finest-scale snippet units with overlapping, scored segments."""
-        c = self.config
-        out = []
-        for b, video in enumerate(videos):
-            starts, ends, labels, scores = finalize(
-                *self.candidates(outputs, b),
-                c.min_score,
-                c.max_detections,
-                c.nms_method,
-                c.nms_sigma,
-                c.nms_iou,
-            )
-            segments = [
-                Segment(int(s), int(e), classes[int(k)], float(p))
-                for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
-            ]
-            out.append(Timeline(video, c.input_length, segments))
-        return out
+        return decode_detections(self, outputs, videos, classes, self.config.input_length)
 
 
 def add(terms: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:
