@@ -90,6 +90,7 @@ def main() -> None:
     )
     ap.add_argument("--max-videos", type=int, default=None, help="subset of videos (Breakfast has 1712)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default=None, help="results/segmentation_<name>.json (default: the dataset)")
     ap.add_argument("--work", default=str(HERE / "work"), help="scratch folder for data and runs")
     ap.add_argument("--set", action="append", default=[], help="extra override, e.g. train.lr=1e-3")
     ap.add_argument(
@@ -118,7 +119,7 @@ def main() -> None:
     results = []
     for model in args.models.split(","):
         for split in [int(s) for s in args.splits.split(",")]:
-            run = work / "runs" / f"{args.dataset}-{model}-split{split}"
+            run = work / "runs" / f"{args.name or args.dataset}-{model}-split{split}"
             log = run / "log.jsonl"
             records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             if args.reuse_runs and len(records) == args.epochs:
@@ -133,7 +134,7 @@ def main() -> None:
                 train_s = time.perf_counter() - t0
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
-            pred = work / "preds" / f"{args.dataset}-{model}-split{split}"
+            pred = work / "preds" / f"{args.name or args.dataset}-{model}-split{split}"
             timelines = predict_segmentation(run, data, videos, pred)
             preds = [np.asarray(data.classes, dtype=object)[t.to_labels(data.classes)] for t in timelines]
             gts = [np.asarray(data.label_names(v), dtype=object) for v in videos]
@@ -181,7 +182,7 @@ def main() -> None:
         "summary": summary,
         "runs": results,
     }
-    out = HERE / "results" / f"segmentation_{args.dataset}"
+    out = HERE / "results" / f"segmentation_{args.name or args.dataset}"
     atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=1))
     lines = [
         f"Synthetic features on real {args.dataset} labels (D={args.feature_dim}), splits {args.splits}, "
