@@ -85,7 +85,7 @@ def speed_curve(run: Path, data: SegmentationData, train_videos: list[str], test
             mean_len.setdefault(int(cls), []).append(length)
     rate = {k: float(np.mean(v)) for k, v in mean_len.items()}
     rows = []
-    videos = test_videos[:5]
+    videos = test_videos[:8]
     for n in [c for c in counts if c <= len(transcripts)]:
         mucon_t, nnv_t = [], []
         with torch.inference_mode():
@@ -224,7 +224,7 @@ def to_markdown(r: dict) -> str:
     if "speed" in r:
         lines += [
             "",
-            "Inference seconds per video (median of 5 test videos) against the number of distinct training "
+            "Inference seconds per video (median of 8 test videos) against the number of distinct training "
             "transcripts:",
             "",
             "| transcripts | MuCon-full | NNV-style alignment |",
