@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader, Dataset
@@ -28,7 +27,7 @@ from actionline.data.layout import carve_validation
 from actionline.engine import segmentation
 from actionline.engine.distributed import DistInfo
 from actionline.engine.predictor import load_run
-from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
+from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
 from actionline.errors import CheckpointError, ConfigError, DataError
 from actionline.io import atomic_write_text
 from actionline.metrics.detection import ACTIVITYNET_TIOU, Instance, evaluate_detection
@@ -238,9 +237,7 @@ def train_detection(
     """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
     dist = dist or DistInfo()
     console = console or Console(stderr=True)
-    run_dir = Path(run_dir)
-    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
-        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    run_dir = prepare_run_dir(run_dir, resume)
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
     data_cfg = build(DetectionDataConfig, settings.get("data"), where="data")
     subset = subset or data.default_subsets()[0]
@@ -263,9 +260,7 @@ def train_detection(
         "train_videos": train_videos,
         "val_videos": val_videos,
     }
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    write_run_config(run_dir, resolved, dist)
     meta = {
         "model": model_name,
         "model_config": as_dict(model.config),
@@ -286,15 +281,10 @@ def train_detection(
         dist,
         console,
     )
-    if resume and trainer.resume() and dist.is_main:
-        console.print(f"resumed from epoch {trainer.epoch}")
-    if dist.is_main:
-        n_params = sum(p.numel() for p in model.parameters())
-        console.print(
-            f"training {model_name} ({n_params:,} parameters) on {len(train_set)} clips of {len(train_videos)} "
-            f"videos, validating on {len(val_videos)} held out of {subset!r}"
-        )
-    return trainer.fit()
+    return trainer.run(
+        resume,
+        f"{len(train_set)} clips of {len(train_videos)} videos, validating on {len(val_videos)} held out of {subset!r}",
+    )
 
 
 def predict_detection(

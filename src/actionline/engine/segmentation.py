@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 from torch.utils.data import DataLoader
 
@@ -17,9 +16,8 @@ from actionline.data.layout import SegmentationData, carve_validation
 from actionline.engine.batching import SegmentationVideos, collate
 from actionline.engine.distributed import DistInfo
 from actionline.engine.supervision import Supervision
-from actionline.engine.trainer import TrainConfig, Trainer, seed_everything
+from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
 from actionline.errors import ConfigError, DataError
-from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model, model_class
 
@@ -87,9 +85,7 @@ def train_segmentation(
     epoch."""
     dist = dist or DistInfo()
     console = console or Console(stderr=True)
-    run_dir = Path(run_dir)
-    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
-        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    run_dir = prepare_run_dir(run_dir, resume)
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
     allowed = getattr(model_class(model_name), "supervisions", ("full",))
     sup = Supervision.parse(supervision or allowed[0])
@@ -118,9 +114,7 @@ def train_segmentation(
         "val_videos": val_videos,
         "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)},
     }
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    write_run_config(run_dir, resolved, dist)
     meta = {
         "model": model_name,
         "model_config": as_dict(model.config),
@@ -137,12 +131,7 @@ def train_segmentation(
     trainer = Trainer(
         model, train_cfg, run_dir, train_set, collate, val_set, make_validate(data.classes), meta, dist, console
     )
-    if resume and trainer.resume() and dist.is_main:
-        console.print(f"resumed from epoch {trainer.epoch}")
-    if dist.is_main:
-        n_params = sum(p.numel() for p in model.parameters())
-        console.print(
-            f"training {model_name} ({n_params:,} parameters) on {len(train_videos)} videos, "
-            f"validating on {len(val_videos)} held out of the training split {split}"
-        )
-    return trainer.fit()
+    return trainer.run(
+        resume,
+        f"{len(train_videos)} videos, validating on {len(val_videos)} held out of the training split {split}",
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn.parallel import DistributedDataParallel
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
 from actionline.errors import CheckpointError, ConfigError
+from actionline.io import atomic_write_text
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "multistep", "plateau", "cosine")
@@ -97,6 +99,21 @@ def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig):
     if c.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, c.epochs)
     return None
+
+
+def prepare_run_dir(run_dir: str | Path, resume: bool) -> Path:
+    """A run folder that holds no run, or one to resume; an existing run without ``resume`` is an error."""
+    run_dir = Path(run_dir)
+    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
+        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    return run_dir
+
+
+def write_run_config(run_dir: Path, resolved: dict[str, Any], dist: DistInfo) -> None:
+    """``run_dir/config.yaml`` (the resolved settings), written once by the main process."""
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -188,6 +205,15 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
     # --- the loop ---------------------------------------------------------------------------------------------
+    def run(self, resume: bool, what: str) -> dict[str, Any]:
+        """Resume if asked (and possible), announce ``training <model> (<n> parameters) on <what>``, `fit`."""
+        if resume and self.resume() and self.dist.is_main:
+            self.console.print(f"resumed from epoch {self.epoch}")
+        if self.dist.is_main:
+            n_params = sum(p.numel() for p in self.model.parameters())
+            self.console.print(f"training {self.meta.get('model')} ({n_params:,} parameters) on {what}")
+        return self.fit()
+
     def fit(self) -> dict[str, Any]:
         c = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)

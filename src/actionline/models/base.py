@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.timeline import Timeline
+from actionline.timeline import Segment, Timeline
 
 
 @dataclass
@@ -67,3 +68,45 @@ class SegmentationModel(nn.Module):
             Timeline.from_labels(v, label[b, :n].cpu().numpy(), classes, scores=score[b, :n].cpu().numpy())
             for b, (v, n) in enumerate(zip(videos, lengths, strict=True))
         ]
+
+
+class DetectionModel(nn.Module):
+    """Base of temporal action detection models: ``candidates(outputs, b)`` gives video ``b``'s scored segments
+    (starts, ends, labels, scores in snippet units) and ``config.input_length`` the snippets per video; `decode`
+    applies the θc filter, class-wise Soft-NMS and the top M2 (``min_score``, ``nms_*``, ``max_detections``)."""
+
+    name: ClassVar[str]
+    task: ClassVar[str] = "detection"
+    Config: ClassVar[type[ModelConfig]]
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+
+    def candidates(self, outputs: dict[str, torch.Tensor], b: int) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def decode(
+        self,
+        outputs: dict[str, torch.Tensor],
+        mask: torch.Tensor,
+        videos: Sequence[str],
+        classes: Sequence[str],
+        targets: dict[str, torch.Tensor] | None = None,
+    ) -> list[Timeline]:
+        """One `Timeline` of ``input_length`` snippets per video, with overlapping scored segments."""
+        from actionline.models.detection.postprocess import finalize
+
+        c = self.config
+        out = []
+        for b, video in enumerate(videos):
+            starts, ends, labels, scores = finalize(
+                *self.candidates(outputs, b), c.min_score, c.max_detections, c.nms_method, c.nms_sigma, c.nms_iou
+            )
+            segments = [
+                Segment(int(s), int(e), classes[int(k)], float(p))
+                for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
+            ]
+            out.append(Timeline(video, c.input_length, segments))
+        return out

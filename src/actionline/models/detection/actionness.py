@@ -8,7 +8,6 @@ Trained with the classification loss of Eq. 5 only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,13 +15,12 @@ import torch
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.models.base import ModelConfig
-from actionline.models.detection.postprocess import decode_detections, segment_means, threshold_runs
+from actionline.models.base import DetectionModel, ModelConfig
+from actionline.models.detection.postprocess import segment_means, threshold_runs
 from actionline.models.detection.tags import SnippetEmbedding, snippet_targets, threshold_range
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
 from actionline.nn.nms import METHODS as NMS_METHODS
-from actionline.timeline import Timeline
 
 
 @dataclass
@@ -55,13 +53,11 @@ class ActionnessConfig(ModelConfig):
 
 
 @register("actionness")
-class Actionness(nn.Module):
-    task = "detection"
+class Actionness(DetectionModel):
     Config = ActionnessConfig
 
     def __init__(self, config: ActionnessConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.embedding = SnippetEmbedding(
             config.input_dim, config.heads, config.head_dim or config.input_dim, config.dropout
         )
@@ -100,14 +96,3 @@ class Actionness(nn.Module):
         class_means = ((prefix[:, end] - prefix[:, start]) / np.maximum(end - start, 1)).T  # [N, K]
         score = segment_means(actionness, np.zeros(len(start), dtype=np.int64), start, end)
         return start, end, class_means.argmax(axis=1), score * class_means.max(axis=1, initial=0.0)
-
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        return decode_detections(self, outputs, videos, classes, self.config.num_snippets)

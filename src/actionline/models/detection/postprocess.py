@@ -6,12 +6,9 @@ applies the score threshold and class-wise Soft-NMS and keeps the top M2.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from actionline.nn.nms import soft_nms
-from actionline.timeline import Segment, Timeline
 
 
 def threshold_runs(rows: np.ndarray, thresholds: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,22 +76,3 @@ def finalize(
         shifted, scores, method=nms_method, sigma=nms_sigma, iou_threshold=nms_iou, top_k=max_detections
     )
     return starts[kept], ends[kept], labels[kept], kept_scores
-
-
-def decode_detections(
-    model, outputs: dict, videos: Sequence[str], classes: Sequence[str], length: int
-) -> list[Timeline]:
-    """Shared ``decode`` of detection models: ``model.candidates(outputs, b)`` -> `finalize` with the model's
-    θc / M2 / Soft-NMS settings -> one `Timeline` of ``length`` snippets per video (segments may overlap)."""
-    c = model.config
-    out = []
-    for b, video in enumerate(videos):
-        starts, ends, labels, scores = finalize(
-            *model.candidates(outputs, b), c.min_score, c.max_detections, c.nms_method, c.nms_sigma, c.nms_iou
-        )
-        segments = [
-            Segment(int(s), int(e), classes[int(k)], float(p))
-            for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
-        ]
-        out.append(Timeline(video, length, segments))
-    return out

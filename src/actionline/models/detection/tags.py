@@ -40,12 +40,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.models.base import ModelConfig
-from actionline.models.detection.postprocess import decode_detections, segment_max, segment_means, threshold_runs
+from actionline.models.base import DetectionModel, ModelConfig
+from actionline.models.detection.postprocess import segment_max, segment_means, threshold_runs
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
 from actionline.nn.nms import METHODS as NMS_METHODS
-from actionline.timeline import Timeline
 
 PROPOSAL_MODES = ("first_last", "runs")
 
@@ -228,15 +227,13 @@ def snippet_targets(
 
 
 @register("tags")
-class Tags(nn.Module):
+class Tags(DetectionModel):
     """TAGS (``scales=[1, 2]``) / GSMT (``scales=[1]``) detector. See the module docstring."""
 
-    task = "detection"
     Config = TagsConfig
 
     def __init__(self, config: TagsConfig):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.branches = nn.ModuleList(ScaleBranch(config, s) for s in config.scales)
         self.register_buffer("thresholds", torch.tensor(config.mask_thresholds), persistent=False)
 
@@ -318,18 +315,6 @@ class Tags(nn.Module):
             factor = max(c.scales) // scale
             parts.append((start * factor, end * factor, label[top][row], class_score[top][row] * mask_score))
         return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        """One `Timeline` per video in finest-scale snippet units with overlapping, scored segments."""
-        return decode_detections(self, outputs, videos, classes, self.config.input_length)
 
 
 def add(terms: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:

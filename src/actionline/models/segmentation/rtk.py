@@ -217,11 +217,20 @@ class RTK(SegmentationModel):
         total = (
             c.lambda_action * terms["action"] + c.lambda_class * terms["class"] + c.lambda_boundary * terms["boundary"]
         )
-        if c.graph_matching and self.phase >= 1:
-            terms["perm"] = self._graph_matching_loss(outputs, labels)
+        matching, refining = c.graph_matching and self.phase >= 1, c.refinement and self.phase >= 2
+        perm, refine = [], []
+        for b, row in enumerate(labels.cpu().numpy() if matching or refining else []):
+            row = row[: int((row != IGNORE_INDEX).sum())]
+            candidates = self._candidates(outputs, b, len(row))  # shared by both terms
+            if matching:
+                perm.append(self._graph_matching_loss(outputs["features"][b], row, candidates))
+            if refining and len(candidates[0]):
+                refine.append(self._refinement_loss(outputs["features"][b], row, candidates))
+        if matching:
+            terms["perm"] = torch.stack(perm).mean()
             total = total + terms["perm"]
-        if c.refinement and self.phase >= 2:
-            terms["refine"] = self._refinement_loss(outputs, labels)
+        if refining:
+            terms["refine"] = torch.stack(refine).mean() if refine else outputs["features"].sum() * 0.0
             total = total + terms["refine"]
         terms["total"] = total
         return terms
@@ -255,23 +264,21 @@ class RTK(SegmentationModel):
         times = torch.as_tensor(pos, device=features.device, dtype=features.dtype)
         return self.graph(nodes, times, self.config.graph_scale * length)
 
-    def _graph_matching_loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        losses = []
-        for b, row in enumerate(labels.cpu().numpy()):
-            n = int((row != IGNORE_INDEX).sum())
-            starts, ends, _ = runs(row[:n])
-            t_pos = np.concatenate([starts[1:], (starts + ends - 1) // 2])
-            t_kind = np.concatenate([np.full(len(starts) - 1, BOUNDARY), np.full(len(starts), ACTION)])
-            order = np.argsort(t_pos, kind="stable")
-            t_pos, t_kind = t_pos[order], t_kind[order]
-            c_pos, c_kind, _ = self._candidates(outputs, b, n)
-            s_pos = self._sample_source(t_pos, t_kind, c_pos, c_kind, starts, ends, n)
-            feats = outputs["features"][b]
-            target = self._graph_embed(feats, t_pos, t_kind, n)
-            source = self._graph_embed(feats, s_pos, t_kind, n)
-            soft = self.matcher(source, target)
-            losses.append(permutation_loss(soft, torch.arange(len(t_pos), device=soft.device)))
-        return torch.stack(losses).mean()
+    def _graph_matching_loss(self, feats: torch.Tensor, labels: np.ndarray, candidates: tuple) -> torch.Tensor:
+        """Permutation loss of one video: target graph from its ground-truth points, source graph sampled from its
+        ``candidates`` (positions, kinds, scores)."""
+        n = len(labels)
+        starts, ends, _ = runs(labels)
+        t_pos = np.concatenate([starts[1:], (starts + ends - 1) // 2])
+        t_kind = np.concatenate([np.full(len(starts) - 1, BOUNDARY), np.full(len(starts), ACTION)])
+        order = np.argsort(t_pos, kind="stable")
+        t_pos, t_kind = t_pos[order], t_kind[order]
+        c_pos, c_kind, _ = candidates
+        s_pos = self._sample_source(t_pos, t_kind, c_pos, c_kind, starts, ends, n)
+        target = self._graph_embed(feats, t_pos, t_kind, n)
+        source = self._graph_embed(feats, s_pos, t_kind, n)
+        soft = self.matcher(source, target)
+        return permutation_loss(soft, torch.arange(len(t_pos), device=soft.device))
 
     def _sample_source(self, t_pos, t_kind, c_pos, c_kind, starts, ends, length) -> np.ndarray:
         """One source point per target point (Sec. 3.2): a random candidate of its region, else a random point of
@@ -302,34 +309,30 @@ class RTK(SegmentationModel):
             parts.insert(0, self._graph_embed(features, pos, kind, length))
         return self.reclassify(self.refine(torch.cat(parts, dim=1)))
 
-    def _refinement_loss(self, outputs: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    def _refinement_loss(self, feats: torch.Tensor, labels: np.ndarray, candidates: tuple) -> torch.Tensor:
+        """L_CR of one video over its (non-empty) ``candidates``; targets as in the module docstring (item 6)."""
         c = self.config
-        losses = []
-        half = c.boundary_region / 2
-        for b, row in enumerate(labels.cpu().numpy()):
-            n = int((row != IGNORE_INDEX).sum())
-            pos, kind, _ = self._candidates(outputs, b, n)
-            if not len(pos):
-                continue
-            starts = runs(row[:n])[0][1:]
-            target = row[pos].astype(np.int64)  # action: its segment's class; boundary: the segment it opens
-            if len(starts):
-                near = np.abs(pos[:, None] - starts[None, :]).min(axis=1) <= half
-            else:
-                near = np.zeros(len(pos), dtype=bool)
-            target[(kind == BOUNDARY) & ~near] = c.num_classes  # spurious boundary
-            logits = self._refined_logits(outputs["features"][b], pos, kind, n)
-            losses.append(F.cross_entropy(logits, torch.as_tensor(target, device=logits.device)))
-        if not losses:
-            return outputs["features"].sum() * 0.0
-        return torch.stack(losses).mean()
+        pos, kind, _ = candidates
+        starts = runs(labels)[0][1:]
+        target = labels[pos].astype(np.int64)  # action: its segment's class; boundary: the segment it opens
+        if len(starts):
+            near = np.abs(pos[:, None] - starts[None, :]).min(axis=1) <= c.boundary_region / 2
+        else:
+            near = np.zeros(len(pos), dtype=bool)
+        target[(kind == BOUNDARY) & ~near] = c.num_classes  # spurious boundary
+        logits = self._refined_logits(feats, pos, kind, len(labels))
+        return F.cross_entropy(logits, torch.as_tensor(target, device=logits.device))
 
     # --- inference ------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def keypoints(self, outputs: dict[str, torch.Tensor], b: int, length: int) -> Keypoints:
-        """The final (refined) keypoints of video ``b`` before re-assembling."""
+    def keypoints(
+        self, outputs: dict[str, torch.Tensor], b: int, length: int, probs: np.ndarray | None = None
+    ) -> Keypoints:
+        """The final (refined) keypoints of video ``b`` before re-assembling; ``probs`` [C, length] are the last
+        stage's class probabilities when the caller already has them."""
         c = self.config
-        probs = torch.softmax(outputs["logits"][-1, b, :, :length].float(), dim=0).cpu().numpy()
+        if probs is None:
+            probs = torch.softmax(outputs["logits"][-1, b, :, :length].float(), dim=0).cpu().numpy()
         pos, kind, score = self._candidates(outputs, b, length)
         cls = probs[:, pos].argmax(axis=0)
         conf = score * probs[:, pos].max(axis=0)
@@ -359,10 +362,10 @@ class RTK(SegmentationModel):
             return super().decode(outputs, mask, videos, classes, targets)
         out = []
         for b, (video, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True)):
-            probs = torch.softmax(outputs["logits"][-1, b, :, :n].float(), dim=0)
-            fallback = int(probs.mean(dim=1).argmax())
-            starts, ends, cls = reassemble(self.keypoints(outputs, b, n), n, fallback)
+            probs = torch.softmax(outputs["logits"][-1, b, :, :n].float(), dim=0).cpu().numpy()
+            fallback = int(probs.mean(axis=1).argmax())
+            starts, ends, cls = reassemble(self.keypoints(outputs, b, n, probs), n, fallback)
             labels = np.repeat(cls, ends - starts)
-            score = probs.max(dim=0).values.cpu().numpy()
+            score = probs.max(axis=0)
             out.append(Timeline.from_labels(video, labels, classes, scores=score))
         return out
