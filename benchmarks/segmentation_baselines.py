@@ -94,6 +94,13 @@ def main() -> None:
     ap.add_argument("--work", default=str(HERE / "work"), help="scratch folder for data and runs")
     ap.add_argument("--set", action="append", default=[], help="extra override, e.g. train.lr=1e-3")
     ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="an extra row LABEL=MODEL:KEY=VALUE,...: the model's preset with these overrides, e.g. "
+        "rtk-lambda1=rtk:model.lambda_action=1,model.lambda_boundary=1",
+    )
+    ap.add_argument(
         "--reuse-runs",
         action="store_true",
         help="skip training where a finished run exists (training time is read from its log): use it to "
@@ -116,10 +123,17 @@ def main() -> None:
         )
     data = SegmentationData(data_dir)
     settings = SegmentationSettings()  # MS-TCN script conventions: only 'background' excluded
+    rows = {m: (m, []) for m in args.models.split(",")}  # label -> (model, overrides)
+    for spec in args.variant:
+        label, _, rest = spec.partition("=")
+        model, _, overrides = rest.partition(":")
+        if not label or not model:
+            ap.error(f"--variant {spec!r}: expected LABEL=MODEL:KEY=VALUE,...")
+        rows[label] = (model, [o for o in overrides.split(",") if o])
     results = []
-    for model in args.models.split(","):
+    for label, (model, overrides) in rows.items():
         for split in [int(s) for s in args.splits.split(",")]:
-            run = work / "runs" / f"{args.name or args.dataset}-{model}-split{split}"
+            run = work / "runs" / f"{args.name or args.dataset}-{label}-split{split}"
             log = run / "log.jsonl"
             records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             if args.reuse_runs and len(records) == args.epochs:
@@ -128,13 +142,13 @@ def main() -> None:
             else:
                 shutil.rmtree(run, ignore_errors=True)
                 cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
-                cfg = merge(cfg, parse_overrides(args.set))
+                cfg = merge(cfg, parse_overrides([*args.set, *overrides]))
                 t0 = time.perf_counter()
                 best = train_segmentation(model, data, split, run, cfg)
                 train_s = time.perf_counter() - t0
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
-            pred = work / "preds" / f"{args.name or args.dataset}-{model}-split{split}"
+            pred = work / "preds" / f"{args.name or args.dataset}-{label}-split{split}"
             timelines = predict_segmentation(run, data, videos, pred)
             preds = [np.asarray(data.classes, dtype=object)[t.to_labels(data.classes)] for t in timelines]
             gts = [np.asarray(data.label_names(v), dtype=object) for v in videos]
@@ -142,7 +156,7 @@ def main() -> None:
             n_params = sum(p.numel() for p in load_run(run)[0].parameters())
             results.append(
                 {
-                    "model": model,
+                    "model": label,
                     "split": split,
                     "params": n_params,
                     **scores.as_dict(),
@@ -155,15 +169,15 @@ def main() -> None:
             )
             print(json.dumps({k: v for k, v in results[-1].items() if k != "settings"}))
     summary = {}
-    for model in args.models.split(","):
-        rows = [r for r in results if r["model"] == model]
+    for model in rows:
+        runs = [r for r in results if r["model"] == model]
         summary[model] = {
-            k: float(np.mean([r[k] for r in rows]))
+            k: float(np.mean([r[k] for r in runs]))
             for k in ("acc", "edit", "f1@10", "f1@25", "f1@50", "train_s_per_video_epoch", "infer_s_per_video")
         }
-        summary[model]["params"] = rows[0]["params"]
+        summary[model]["params"] = runs[0]["params"]
         summary[model]["keypoints"] = {
-            k: float(np.mean([r["keypoints"][k] for r in rows])) for k in rows[0]["keypoints"]
+            k: float(np.mean([r["keypoints"][k] for r in runs])) for k in runs[0]["keypoints"]
         }
     payload = {
         "benchmark": "segmentation_baselines",
@@ -173,6 +187,7 @@ def main() -> None:
         "splits": args.splits,
         "epochs": args.epochs,
         "max_videos": args.max_videos,
+        "variants": {label: overrides for label, (_, overrides) in rows.items() if overrides},
         "settings": settings.describe(),
         "machine": {
             "cpu_threads": torch.get_num_threads(),
@@ -211,6 +226,7 @@ def main() -> None:
             f"| {model} | {k['action_acc']:.1f} | {k['action_rec']:.1f} | {k['boundary_acc']:.1f} | "
             f"{k['boundary_rec']:.1f} |"
         )
+    lines += [f"\nVariant {label}: {model} with {', '.join(o)}." for label, (model, o) in rows.items() if o]
     atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 

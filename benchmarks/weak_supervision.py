@@ -61,11 +61,13 @@ def predict(run: Path, data: SegmentationData, videos: list[str], variant: str |
 
 
 def train(name: str, data: SegmentationData, run: Path, epochs: int, seed: int, supervision: str, extra=None):
-    if (run / "checkpoints" / "last.pt").is_file():
+    """Train into ``run``; a finished run is kept and an interrupted one resumes from its last checkpoint."""
+    started = (run / "checkpoints" / "last.pt").is_file()
+    if started and len((run / "log.jsonl").read_text().splitlines()) >= epochs:
         return
     settings = merge(load_yaml(PRESETS / f"{name}.yaml"), {"train": {"epochs": epochs, "seed": seed}})
     settings = merge(settings, extra or {})
-    train_segmentation(name, data, 1, run, settings, supervision=supervision)
+    train_segmentation(name, data, 1, run, settings, resume=started, supervision=supervision)
 
 
 def speed_curve(run: Path, data: SegmentationData, train_videos: list[str], test_videos: list[str], counts):

@@ -157,7 +157,8 @@ def test_rtk_parameters_near_the_paper():
 
 def test_rtk_phases_losses_and_gradients():
     x, mask, labels = _toy_batch()
-    model = build_model("rtk", {"input_dim": 16, "num_classes": 3})
+    # prior 0.5: an untrained model then has candidates above the thresholds, so the refinement stages get gradient
+    model = build_model("rtk", {"input_dim": 16, "num_classes": 3, "keypoint_prior": 0.5})
     model.set_epoch(1, 120)
     assert model.phase == 0
     model.set_epoch(81, 120)
@@ -172,6 +173,18 @@ def test_rtk_phases_losses_and_gradients():
     assert all(p.grad is not None for p in model.parameters())
     model.phase = 0
     assert set(model.loss(model(x, mask), {"labels": labels, "mask": mask})) == {"action", "class", "boundary", "total"}
+
+
+def test_rtk_keypoint_logits_start_at_the_focal_prior():
+    x, mask, _ = _toy_batch()
+    model = build_model("rtk", {"input_dim": 16, "num_classes": 3}).eval()
+    with torch.no_grad():
+        out = model(x, mask)
+    for key in ("action", "boundary"):
+        median = torch.sigmoid(out[key][:, 0]).median().item()
+        assert 0.003 < median < 0.03, (key, median)
+    with pytest.raises(ConfigError):
+        build_model("rtk", {"keypoint_prior": 0.0})
 
 
 def test_rtk_decode_and_ablations():

@@ -22,11 +22,19 @@ SET = torch.tensor([0, 1])
 WEIGHTS = torch.tensor([0.001, 1.0, 1.0])
 
 
+def test_sct_log_space_losses_keep_learning_from_saturated_regions():
+    logits = torch.tensor([[30.0, 30.0], [-30.0, -30.0]], requires_grad=True)  # class 1 has probability ~1e-26
+    log_probs = torch.log_softmax(logits, dim=0)
+    loss = W.sct_set_loss(log_probs, torch.tensor([1]), torch.ones(2)) + W.sct_region_loss(log_probs, torch.tensor([1]))
+    loss.backward()
+    assert float(loss) > 50 and logits.grad[1].le(-0.5).all()
+
+
 def test_sct_losses_hand_values():
-    assert float(W.sct_set_loss(A, SET, WEIGHTS)) == pytest.approx(
+    assert float(W.sct_set_loss(A.log(), SET, WEIGHTS)) == pytest.approx(
         (0.001 * -math.log(0.8) - math.log(0.6)) / 1.001, rel=1e-5
     )
-    assert float(W.sct_region_loss(A, SET)) == pytest.approx(-(math.log(0.6) + math.log(0.8)) / 2, rel=1e-5)
+    assert float(W.sct_region_loss(A.log(), SET)) == pytest.approx(-(math.log(0.6) + math.log(0.8)) / 2, rel=1e-5)
     assert float(W.sct_inverse_sparsity(A, SET, WEIGHTS)) == pytest.approx((0.001 * 0.5 + 0.6) / 1.001, rel=1e-5)
     assert float(W.sct_temporal_consistency(A, SET)) == pytest.approx(0.6 + 0.4, rel=1e-5)
     assert float(W.sct_length_regulariser(torch.tensor([2.0, -3.0, 0.5]))) == pytest.approx(3.0)

@@ -181,8 +181,8 @@ def train(
 ) -> None:
     """Train a model; checkpoints are selected on a validation part of the training data, never the test split.
 
-    Segmentation models (mstcn, asformer, baformer) read an MS-TCN folder; detection models (tags, actionness) read
-    annotations.json + features/*.npy [T, D] and train on a subset.
+    Segmentation models (mstcn, asformer, baformer, rtk, mucon, sct) read an MS-TCN folder; detection models
+    (tags, actionness) read annotations.json + features/*.npy [T, D] and train on a subset.
 
     Example: actionline train --model mstcn --data data/toy --split 1 --out runs/mstcn --epochs 20 --set train.lr=1e-3
     Example: actionline train --model tags --config gsmt --data data/anet --out runs/gsmt --epochs 15

@@ -10,16 +10,21 @@ from torch.nn import functional as F
 
 
 # --- SCT (action sets) ------------------------------------------------------------------------------------------
-def sct_set_loss(region_probs: torch.Tensor, action_set: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """L_S [C]: BCE(max_k A[a, k], 1) over the set's classes a, weighted mean (background weight 0.001)."""
-    top = region_probs[action_set].max(dim=1).values.clamp(1e-7, 1.0)
+def sct_set_loss(region_log_probs: torch.Tensor, action_set: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """L_S [C]: BCE(max_k A[a, k], 1) over the set's classes a, weighted mean (background weight 0.001).
+
+    Takes log A [C, K]: ``-log max_k A = -max_k log A`` keeps its gradient when the sharp softmax (temperature
+    0.1) puts a class near 0, where ``-log(clamp(A))`` would stop learning (measured: a seed that started there
+    never moved)."""
+    top = region_log_probs[action_set].max(dim=1).values
     w = weights[action_set]
-    return (-torch.log(top) * w).sum() / w.sum().clamp_min(1e-12)
+    return (-top * w).sum() / w.sum().clamp_min(1e-12)
 
 
-def sct_region_loss(region_probs: torch.Tensor, action_set: torch.Tensor) -> torch.Tensor:
-    """L_R: every region should belong to some class of the set: ``-(1/K) Σ_k log max_{m∈set} A[m, k]``."""
-    return -torch.log(region_probs[action_set].max(dim=0).values.clamp_min(1e-7)).mean()
+def sct_region_loss(region_log_probs: torch.Tensor, action_set: torch.Tensor) -> torch.Tensor:
+    """L_R: every region should belong to some class of the set: ``-(1/K) Σ_k log max_{m∈set} A[m, k]``, from
+    log A [C, K] as in `sct_set_loss`."""
+    return -region_log_probs[action_set].max(dim=0).values.mean()
 
 
 def sct_inverse_sparsity(region_probs: torch.Tensor, action_set: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

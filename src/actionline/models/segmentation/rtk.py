@@ -11,6 +11,10 @@ bottom:
    heatmap Ŷ^cc), one action-point localisation logit (Ŷ^cl) and one boundary logit (Ŷ^b).
 3. **Keypoint losses** (Eqs. 1-3) on every stage: focal losses on Ŷ^cl (γ = 0.75) and Ŷ^b (γ = 0.8), α = 2,
    β = 4, and frame-wise cross-entropy on Ŷ^cc; λ1 = λ3 = 100, λ2 = 1. Targets: `actionline.nn.keypoints`.
+   The two keypoint logits start at the prior probability π = 0.01, as the focal loss paper the RTK paper cites
+   ([25], "Initialization") prescribes: at the default zero bias every frame predicts 0.5, the boundary loss
+   (normalised by the few positives K) starts near 100 per stage, and ×λ3 its first Adam steps wreck the shared
+   backbone (measured: training total 7,130 -> 787 in the first epoch with the prior).
 4. **Candidates** (Sec. 3.2): local maxima of the last stage's heatmaps above 0.4 (action, on Ŷ^cl) and 0.2
    (boundary), the N_max = αT (α = 0.1) most confident in total.
 5. **Graph matching** (Sec. 3.2, Fig. 4), training only: the target graph holds the ground-truth boundary and
@@ -89,6 +93,7 @@ class RTKConfig(ModelConfig):
     lambda_action: float = 100.0
     lambda_class: float = 1.0
     lambda_boundary: float = 100.0
+    keypoint_prior: float = 0.01  # initial heatmap probability (focal loss [25], Sec. 4.1 of Lin et al.)
     smooth_weight: float = 0.15  # frame-wise ablation only (ASFormer's loss)
     # candidates (Sec. 3.2, 4.1, Table 4)
     action_threshold: float = 0.4
@@ -108,6 +113,8 @@ class RTKConfig(ModelConfig):
             raise ConfigError("model.refinement and model.graph_matching need model.keypoints=true")
         if self.graph_matching and not self.gcn:
             raise ConfigError("model.graph_matching supervises the GCN: it needs model.gcn=true")
+        if not 0 < self.keypoint_prior < 1:
+            raise ConfigError("model.keypoint_prior must be a probability in (0, 1)")
         if len(self.schedule) != 2 or not 0 <= self.schedule[0] <= self.schedule[1] <= 1:
             raise ConfigError("model.schedule must be two increasing fractions of the epochs")
 
@@ -141,6 +148,9 @@ class RTK(SegmentationModel):
             for s in range(c.num_decoders)
         )
         self.head = Pointwise(c.num_f_maps, self.head_channels)
+        if c.keypoints:  # prior-probability initialisation of the focal-loss logits (see item 3 above)
+            with torch.no_grad():
+                self.head.bias[c.num_classes :] = -math.log((1 - c.keypoint_prior) / c.keypoint_prior)
         d = c.num_f_maps
         if c.gcn:
             self.point_type = nn.Embedding(2, d)

@@ -84,7 +84,8 @@ class SCT(SegmentationModel):
         c = self.config
         final, taps = self.backbone(features, taps=(c.frame_tap,))
         z_regions = self.post(final)
-        regions = torch.softmax(self.action_head(z_regions) / c.temperature, dim=1)  # [B, C, K]
+        region_log_probs = torch.log_softmax(self.action_head(z_regions) / c.temperature, dim=1)  # [B, C, K]
+        regions = region_log_probs.exp()
         lengths = self.length_head(z_regions)[:, 0]  # [B, K]
         frames = F.interpolate(self.frame_head(taps[c.frame_tap]), size=features.shape[-1], mode="nearest")
         upsampled = []
@@ -92,7 +93,13 @@ class SCT(SegmentationModel):
             k = max(1, round(n * regions.shape[-1] / features.shape[-1]))
             y = region_upsample(regions[b, :, :k], lengths[b, :k], n)
             upsampled.append(F.pad(y, (0, features.shape[-1] - n)))
-        return {"upsampled": torch.stack(upsampled), "regions": regions, "lengths": lengths, "frame_logits": frames}
+        return {
+            "upsampled": torch.stack(upsampled),
+            "regions": regions,
+            "region_log_probs": region_log_probs,
+            "lengths": lengths,
+            "frame_logits": frames,
+        }
 
     def frame_probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return outputs["upsampled"]
@@ -107,14 +114,15 @@ class SCT(SegmentationModel):
             n = int(mask[b].sum())
             k = max(1, round(n * outputs["regions"].shape[-1] / mask.shape[-1]))
             regions, lengths = outputs["regions"][b, :, :k], outputs["lengths"][b, :k]
+            log_regions = outputs["region_log_probs"][b, :, :k]
             action_set = targets["set"][b]
             action_set = action_set[action_set >= 0]
             terms = {
                 "self": sct_self_supervision(
                     outputs["upsampled"][b, :, :n], outputs["frame_logits"][b, :, :n], action_set, w
                 ),
-                "set": sct_set_loss(regions, action_set, w),
-                "region": sct_region_loss(regions, action_set),
+                "set": sct_set_loss(log_regions, action_set, w),
+                "region": sct_region_loss(log_regions, action_set),
                 "consistency": sct_temporal_consistency(regions, action_set),
                 "sparsity": sct_inverse_sparsity(regions, action_set, w),
                 "length": sct_length_regulariser(lengths),
