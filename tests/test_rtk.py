@@ -187,6 +187,18 @@ def test_rtk_keypoint_logits_start_at_the_focal_prior():
         build_model("rtk", {"keypoint_prior": 0.0})
 
 
+def test_rtk_uses_the_refinement_stages_only_once_they_are_trained():
+    x, mask, _ = _toy_batch()
+    model = build_model("rtk", {"input_dim": 16, "num_classes": 3, "keypoint_prior": 0.5}).eval()
+    with torch.no_grad():
+        model.reclassify.bias[-1] = 50.0  # the refinement head calls every boundary spurious
+        out = model(x, mask)
+    model.set_epoch(1, 30)  # keypoint-generator phase: the raw candidates
+    assert len(model.keypoints(out, 0, 200).boundary_pos) > 0
+    model.set_epoch(30, 30)  # refinement phase: spurious boundaries dropped
+    assert len(model.keypoints(out, 0, 200).boundary_pos) == 0
+
+
 def test_rtk_decode_and_ablations():
     x, mask, labels = _toy_batch()
     model = build_model("rtk", {"input_dim": 16, "num_classes": 3}).eval()

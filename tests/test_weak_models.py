@@ -92,6 +92,12 @@ def test_mucon_shapes_gradients_and_inference_variants():
         assert [s.label for s in tl.segments] == ["a", "c", "b"]
 
 
+def test_mucon_full_aligns_a_transcript_too_short_for_the_maximum_segment_length():
+    model = build_model("mucon", {"input_dim": 8, "num_classes": 3, "max_segment": 100, "viterbi_step": 10})
+    labels = model._viterbi(torch.randn(3, 450), [2], np.array([450.0]))
+    assert len(labels) == 450 and (labels == 2).all()
+
+
 def test_sct_shapes_and_gradients():
     model = build_model("sct", {"input_dim": 8, "num_classes": 3, "channels": 32})
     batch = _batch("set")

@@ -210,14 +210,18 @@ class MuCon(SegmentationModel):
 
     # --- inference ------------------------------------------------------------------------------------------
     def _viterbi(self, y: torch.Tensor, transcript: list[int], lengths: np.ndarray) -> np.ndarray:
-        """Align ``transcript`` to frame logits y [N, T] with per-class Poisson rates = mean predicted lengths."""
+        """Align ``transcript`` to frame logits y [N, T] with per-class Poisson rates = mean predicted lengths.
+
+        The maximum segment length is widened to ``ceil(T / M)`` when a predicted transcript is too short to cover
+        the video otherwise (e.g. one segment over a long video), so every prediction gets an alignment."""
         c = self.config
         n = y.shape[1]
         transcript = transcript[: max(1, n // max(c.viterbi_step, 1))]
         lengths = lengths[: len(transcript)]
         rates = np.array([lengths[[i for i, a in enumerate(transcript) if a == cls]].mean() for cls in transcript])
         log_probs = torch.log_softmax(y.float(), dim=0).T.cpu().numpy()
-        return viterbi_align(log_probs, np.array(transcript), rates, c.viterbi_step, c.max_segment)
+        longest = max(c.max_segment, -(-n // len(transcript)) + c.viterbi_step)
+        return viterbi_align(log_probs, np.array(transcript), rates, c.viterbi_step, longest)
 
     @torch.no_grad()
     def segment_labels(

@@ -28,7 +28,8 @@ bottom:
    The paper does not say what is re-classified; here action candidates learn the class of the ground-truth
    segment they lie in, boundary candidates the class of the segment they open, and the extra output C marks a
    *spurious* boundary (no ground-truth boundary within r_b / 2). At inference action points take the refined
-   class and boundaries judged spurious (p > 0.5) are dropped (Table 6: RS trades recall for accuracy).
+   class and boundaries judged spurious (p > 0.5) are dropped (Table 6: RS trades recall for accuracy). Before
+   the refinement phase (validation during training) decoding uses the keypoint generator alone.
 7. **Staged training** (Sec. 4.1): the first 2/3 of the epochs train the keypoint generator only (80 of 120),
    graph matching joins for the next 1/6, refinement for the last 1/6 (end to end). ``Trainer`` tells the model
    the epoch through `set_epoch`.
@@ -347,7 +348,7 @@ class RTK(SegmentationModel):
         cls = probs[:, pos].argmax(axis=0)
         conf = score * probs[:, pos].max(axis=0)
         keep = np.ones(len(pos), dtype=bool)
-        if c.refinement and len(pos):
+        if c.refinement and self.phase >= 2 and len(pos):  # before its phase the refinement head is untrained
             refined = torch.softmax(self._refined_logits(outputs["features"][b], pos, kind, length), dim=1)
             refined = refined.float().cpu().numpy()
             is_action = kind == ACTION
