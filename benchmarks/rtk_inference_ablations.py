@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--dataset", default="50salads")
     ap.add_argument("--runs", default="rtk,rtk-lambda1", help="row labels of segmentation_baselines.py")
     ap.add_argument("--split", type=int, default=1)
+    ap.add_argument("--checkpoint", default="best", help="best (chosen on validation) or last")
     ap.add_argument("--work", default=str(HERE / "work"))
     args = ap.parse_args()
     variants = {
@@ -62,13 +63,14 @@ def main() -> None:
             raise SystemExit(f"no trained run {run}: run segmentation_baselines.py first")
         data = SegmentationData(load_yaml(run / "config.yaml")["data"])
         videos = data.split("test", args.split)
-        model, _ = load_run(run, device="cpu")
+        model, _ = load_run(run, which=args.checkpoint, device="cpu")
         for name, variant in variants.items():
             preds = predict(model, data, videos, variant)
             scores = evaluate_segmentation(preds, [data.labels(v) for v in videos], classes=data.classes)
             rows[f"{label}: {name}"] = {k: v for k, v in scores.as_dict().items() if k in METRICS}
             print(f"{label}: {name}", json.dumps(rows[f"{label}: {name}"]), flush=True)
-    out = HERE / "results" / f"rtk_inference_{args.dataset}"
+    suffix = "" if args.checkpoint == "best" else f"_{args.checkpoint}"
+    out = HERE / "results" / f"rtk_inference_{args.dataset}{suffix}"
     atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=1))
     lines = ["| RTK inference | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
     lines += [f"| {n} | " + " | ".join(f"{r[k]:.1f}" for k in METRICS) + " |" for n, r in rows.items()]

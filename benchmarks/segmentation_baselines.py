@@ -123,7 +123,7 @@ def main() -> None:
         )
     data = SegmentationData(data_dir)
     settings = SegmentationSettings()  # MS-TCN script conventions: only 'background' excluded
-    rows = {m: (m, []) for m in args.models.split(",")}  # label -> (model, overrides)
+    rows = {m: (m, []) for m in args.models.split(",") if m}  # label -> (model, overrides)
     for spec in args.variant:
         label, _, rest = spec.partition("=")
         model, _, overrides = rest.partition(":")
