@@ -103,8 +103,9 @@ def main() -> None:
     ap.add_argument(
         "--reuse-runs",
         action="store_true",
-        help="skip training where a finished run exists (training time is read from its log): use it to "
-        "re-measure inference on a quiet machine",
+        help="skip training where a finished run exists and continue an interrupted one from its last "
+        "checkpoint (training time is read from its log): use it to re-measure inference on a quiet machine "
+        "or to finish runs after an interruption",
     )
     args = ap.parse_args()
 
@@ -137,15 +138,15 @@ def main() -> None:
             log = run / "log.jsonl"
             records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             if args.reuse_runs and len(records) == args.epochs:
-                train_s = records[-1]["elapsed_s"]
                 best = load_run(run)[1]["best"]
             else:
-                shutil.rmtree(run, ignore_errors=True)
+                resume = args.reuse_runs and (run / "checkpoints" / "last.pt").is_file()
+                if not resume:
+                    shutil.rmtree(run, ignore_errors=True)
                 cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
                 cfg = merge(cfg, parse_overrides([*args.set, *overrides]))
-                t0 = time.perf_counter()
-                best = train_segmentation(model, data, split, run, cfg)
-                train_s = time.perf_counter() - t0
+                best = train_segmentation(model, data, split, run, cfg, resume=resume)
+            train_s = json.loads(log.read_text().splitlines()[-1])["elapsed_s"]  # training time, resumes included
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
             pred = work / "preds" / f"{args.name or args.dataset}-{label}-split{split}"

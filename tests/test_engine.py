@@ -43,6 +43,12 @@ def test_resume_continues_exactly(tmp_path, toy_data):
     a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.pt")["model_state"]
     b = load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # the logged training time carries on from the interrupted run instead of restarting at zero
+    records = [json.loads(line) for line in (tmp_path / "broken" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert 0 < records[0]["elapsed_s"] < records[1]["elapsed_s"]
+    ckpt = load_checkpoint(tmp_path / "broken" / "checkpoints" / "last.pt")
+    assert ckpt["elapsed_s"] == pytest.approx(records[1]["elapsed_s"], abs=1e-3)
 
 
 def test_existing_run_is_not_overwritten(tmp_path, toy_data):

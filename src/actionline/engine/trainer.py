@@ -53,7 +53,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     val_every: int = 1
     select_metric: str = "mean"  # validation metric that picks `best`; "mean" = mean of acc, edit, F1s
-    max_minutes: float | None = None  # stop cleanly after this much training time (checkpoints kept)
+    max_minutes: float | None = None  # stop cleanly after this much training time, resumes included (checkpoints kept)
     find_unused_parameters: bool = False  # DDP: set for models whose heads are not all used every step
     device: str = "auto"
 
@@ -154,6 +154,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model.parameters(), config)
         self.scheduler = build_scheduler(self.optimizer, config)
         self.epoch = 0
+        self.elapsed_s = 0.0  # training time of the epochs done so far, carried across resumes
         self.best: dict[str, Any] = {"epoch": None, "value": -math.inf, "metrics": {}}
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.log_path = self.run_dir / "log.jsonl"
@@ -164,6 +165,7 @@ class Trainer:
             **self.meta,
             "model_state": self.model.state_dict(),
             "epoch": self.epoch,
+            "elapsed_s": self.elapsed_s,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "best": self.best,
@@ -193,12 +195,22 @@ class Trainer:
         if self.scheduler is not None and ckpt.get("scheduler") is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         self.epoch, self.best = int(ckpt["epoch"]), ckpt["best"]
+        self.elapsed_s = float(ckpt.get("elapsed_s", self._logged_elapsed(self.epoch)))
         torch.set_rng_state(ckpt["rng"]["torch"])
         if ckpt["rng"].get("cuda") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         np.random.set_state(ckpt["rng"]["numpy"])
         random.setstate(ckpt["rng"]["python"])
         return True
+
+    def _logged_elapsed(self, epoch: int) -> float:
+        """Training time logged for ``epoch`` (checkpoints written before ``elapsed_s`` was stored), else 0."""
+        if self.log_path.is_file():
+            for line in self.log_path.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                if record.get("epoch") == epoch:
+                    return float(record.get("elapsed_s", 0.0))
+        return 0.0
 
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.log_path, "a", encoding="utf-8") as f:
@@ -234,7 +246,7 @@ class Trainer:
                 find_unused_parameters=c.find_unused_parameters,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
             )
-        started = time.monotonic()
+        started = time.monotonic() - self.elapsed_s  # elapsed time counts the epochs before a resume too
         show = self.dist.is_main
         with Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
@@ -275,11 +287,12 @@ class Trainer:
                 elif self.scheduler is not None:
                     self.scheduler.step()
                 self.epoch = epoch
+                self.elapsed_s = time.monotonic() - started
                 record: dict[str, Any] = {
                     "epoch": epoch,
                     "lr": self.optimizer.param_groups[0]["lr"],
                     "train": means,
-                    "elapsed_s": round(time.monotonic() - started, 3),
+                    "elapsed_s": round(self.elapsed_s, 3),
                 }
                 if show:
                     self._end_epoch(record)
