@@ -134,6 +134,13 @@ def _train_args(data, run):
     return ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *SMALL]
 
 
+def test_usage_errors_are_a_message_and_status_2(capsys):
+    assert main(["train", "--no-such-option"]) == 2
+    captured = capsys.readouterr()
+    assert "No such option: --no-such-option" in captured.err and "Traceback" not in captured.err
+    assert main(["--help"]) == 0 and "train" in capsys.readouterr().out
+
+
 def test_missing_data_folder(tmp_path, capsys):
     assert main(_train_args(tmp_path / "nope", tmp_path / "run")) == 2
     assert "not found" in _error_line(capsys)

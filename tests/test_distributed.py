@@ -8,40 +8,33 @@ import sys
 import pytest
 import torch.distributed as dist
 
+pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch built without distributed support")
 
-@pytest.mark.skipif(not dist.is_available(), reason="torch built without distributed support")
-def test_torchrun_two_processes_on_cpu(tmp_path, toy_data):
-    run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "actionline",
-        "train",
-        "--model",
-        "mstcn",
-        "--data",
-        str(toy_data),
-        "--out",
-        str(run),
-        "--epochs",
-        "2",
-        "--set",
-        "model.num_stages=1",
-        "--set",
-        "model.num_layers=2",
-        "--set",
-        "model.num_f_maps=8",
-        "--set",
-        "train.device=cpu",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+def _torchrun_train(data, run, model, epochs, settings):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += ["-m", "actionline", "train", "--model", model, "--data", str(data), "--out", str(run)]
+    cmd += ["--epochs", str(epochs), "--set", "train.device=cpu"]
+    for setting in settings:
+        cmd += ["--set", setting]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path, toy_data):
+    small = ["model.num_stages=1", "model.num_layers=2", "model.num_f_maps=8"]
+    records = _torchrun_train(toy_data, tmp_path / "run", "mstcn", 2, small)
     assert [r["epoch"] for r in records] == [1, 2]  # one log, written by rank 0 only
-    assert (run / "checkpoints" / "best.pt").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").is_file()
+
+
+def test_torchrun_rtk_through_all_training_phases(tmp_path, toy_data):
+    """RTK's graph matcher and refinement stages run in `loss` and join only in their phase (Sec. 4.1): DDP must
+    see them (the trainer wraps forward + loss) and tolerate their absence in the earlier phases."""
+    small = ["model.encoder_layers=2", "model.num_decoders=1", "model.decoder_layers=2", "model.num_f_maps=8"]
+    low = ["model.action_threshold=0.001", "model.boundary_threshold=0.001"]  # candidates even when untrained
+    records = _torchrun_train(toy_data, tmp_path / "run", "rtk", 6, small + low)
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert "perm" not in records[0]["train"] and records[-1]["train"]["perm"] > 0
+    assert records[-1]["train"]["refine"] > 0

@@ -116,7 +116,7 @@ def test_permutation_loss_decreases_on_a_toy_matching_problem():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
     assert (soft.argmax(1) == perm).float().mean() >= 0.75
 

@@ -16,6 +16,11 @@ from rich.console import Console
 
 from actionline.errors import ActionlineError, ConfigError
 
+try:  # typer before 0.2x runs on click; later versions vendor it and derive its errors from TyperException
+    from click import ClickException as _UsageError
+except ModuleNotFoundError:
+    from typer import TyperException as _UsageError
+
 app = typer.Typer(
     help="Turn long, untrimmed videos into timelines of actions.\n\n"
     "Example: actionline synth segmentation --out data/toy && "
@@ -561,17 +566,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: checkpoints already written are intact; continue with --resume")
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    except _UsageError as exc:  # unknown option, missing argument, bad value: click's message and status 2
+        if hasattr(exc, "show"):
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+        else:
+            err.print(f"error: {exc}", highlight=False, markup=False)
+        return exc.exit_code
     return 0
 
 

@@ -35,6 +35,18 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "step", "multistep", "plateau", "cosine")
 
 
+class TrainingStep(torch.nn.Module):
+    """``model.loss(model(features, mask), batch)`` as one module call: DDP then sees every parameter the loss
+    uses, including those only `loss` runs (RTK's graph matching and refinement stages, Sec. 3.2)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return self.model.loss(self.model(batch["features"], batch["mask"]), batch)
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 50
@@ -239,11 +251,12 @@ class Trainer:
             collate_fn=self.collate,
             generator=generator,
         )
-        net: torch.nn.Module = self.model
+        step_fn: torch.nn.Module = TrainingStep(self.model)
         if self.dist.enabled:
-            net = DistributedDataParallel(
-                self.model,
-                find_unused_parameters=c.find_unused_parameters,
+            step_fn = DistributedDataParallel(
+                step_fn,
+                # staged schedules and optional heads leave some parameters without gradient in some steps
+                find_unused_parameters=c.find_unused_parameters or getattr(self.model, "varying_parameters", False),
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
             )
         started = time.monotonic() - self.elapsed_s  # elapsed time counts the epochs before a resume too
@@ -271,8 +284,7 @@ class Trainer:
                 sums: dict[str, float] = {}
                 for step, batch in enumerate(loader, 1):
                     batch = _to(batch, self.device)
-                    outputs = net(batch["features"], batch["mask"])
-                    terms = self.model.loss(outputs, batch)
+                    terms = step_fn(batch)
                     self.optimizer.zero_grad(set_to_none=True)
                     terms["total"].backward()
                     if c.clip_grad_norm:

@@ -33,6 +33,7 @@ class SegmentationModel(nn.Module):
     name: ClassVar[str]
     task: ClassVar[str] = "segmentation"
     Config: ClassVar[type[ModelConfig]]
+    varying_parameters: ClassVar[bool] = False  # some parameters get no gradient in some steps (DDP must look)
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -136,6 +136,7 @@ def _asformer_config(c: RTKConfig, layers: int) -> ASFormerConfig:
 @register("rtk")
 class RTK(SegmentationModel):
     Config = RTKConfig
+    varying_parameters = True  # the graph matcher and refinement stages join only in their phase (item 7)
 
     def __init__(self, config: RTKConfig):
         super().__init__(config)
