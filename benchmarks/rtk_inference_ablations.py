@@ -26,10 +26,11 @@ HERE = Path(__file__).resolve().parent
 METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
 
 
-def predict(model, data: SegmentationData, videos: list[str], variant: str) -> list[np.ndarray]:
-    """Full-rate frame labels per video under one inference ``variant``."""
+def predict(model, data: SegmentationData, videos: list[str], variant: str, phase: int) -> list[np.ndarray]:
+    """Full-rate frame labels per video under one inference ``variant``; ``phase`` is the training phase of the
+    checkpoint (refinement stages only from phase 2 on: before it they are untrained)."""
     sr = data.info.sample_rate
-    model.phase = 0 if variant == "no_refinement" else 2
+    model.phase = 0 if variant == "no_refinement" else phase
     preds = []
     with torch.inference_mode():
         for v in videos:
@@ -63,9 +64,14 @@ def main() -> None:
             raise SystemExit(f"no trained run {run}: run segmentation_baselines.py first")
         data = SegmentationData(load_yaml(run / "config.yaml")["data"])
         videos = data.split("test", args.split)
-        model, _ = load_run(run, which=args.checkpoint, device="cpu")
+        model, meta = load_run(run, which=args.checkpoint, device="cpu")
+        phase = model.phase  # load_run restores the phase of the checkpoint's epoch
         for name, variant in variants.items():
-            preds = predict(model, data, videos, variant)
+            if variant == "full" and phase < 2:
+                continue  # the checkpoint precedes the refinement phase: the row would equal the next one
+            if variant == "no_refinement" and phase < 2:
+                name += f" (epoch {meta['epoch']} precedes the refinement phase)"
+            preds = predict(model, data, videos, variant, phase)
             scores = evaluate_segmentation(preds, [data.labels(v) for v in videos], classes=data.classes)
             rows[f"{label}: {name}"] = {k: v for k, v in scores.as_dict().items() if k in METRICS}
             print(f"{label}: {name}", json.dumps(rows[f"{label}: {name}"]), flush=True)

@@ -229,3 +229,17 @@ def test_rtk_trains_and_predicts_through_the_cli(toy_data, tmp_path):
     assert main([*args, *[x for s in small for x in ("--set", s)]]) == 0
     assert main(["predict", "--run", str(run), "--data", str(toy_data), "--out", str(tmp_path / "pred")]) == 0
     assert (tmp_path / "pred" / "timelines.json").is_file()
+
+
+def test_a_checkpoint_loads_in_the_training_phase_it_was_written_in(toy_data, tmp_path):
+    """A `best` checkpoint chosen before the refinement phase must not decode with the untrained refinement head."""
+    from actionline.data.layout import SegmentationData
+    from actionline.engine.predictor import load_run
+    from actionline.engine.segmentation import train_segmentation
+
+    small = {"encoder_layers": 2, "decoder_layers": 2, "num_decoders": 1, "num_f_maps": 8, "schedule": [0.3, 0.6]}
+    data, run = SegmentationData(toy_data), tmp_path / "run"
+    train_segmentation("rtk", data, 1, run, {"model": small, "train": {"epochs": 1}})
+    assert load_run(run, "last")[0].phase == 0  # epoch 1 of 1: keypoint generator only
+    train_segmentation("rtk", data, 1, run, {"model": small, "train": {"epochs": 3}}, resume=True)
+    assert load_run(run, "last")[0].phase == 2  # epoch 3 of 3: refinement trained

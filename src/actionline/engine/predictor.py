@@ -40,6 +40,9 @@ def load_run(
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit model {ckpt['model']!r}: {str(exc)[:200]}") from exc
+    if hasattr(model, "set_epoch") and ckpt.get("epoch") and ckpt.get("train_config"):
+        # staged models (RTK Sec. 4.1) decode as they did when this checkpoint was validated and chosen
+        model.set_epoch(int(ckpt["epoch"]), int(ckpt["train_config"]["epochs"]))
     model.to(resolve_device(device)).eval()
     meta = {k: v for k, v in ckpt.items() if k not in ("model_state", "optimizer", "scheduler", "rng")}
     return model, meta
