@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
 from actionline.engine.predictor import predict_segmentation
 from actionline.io import atomic_write_text
@@ -23,14 +24,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="50salads")
     ap.add_argument("--split", type=int, default=1)
+    ap.add_argument("--name", default=None, help="the --name given to segmentation_baselines.py (default: dataset)")
     ap.add_argument("--work", default=str(HERE / "work"))
     args = ap.parse_args()
-    work = Path(args.work)
-    run = work / "runs" / f"{args.dataset}-baformer-split{args.split}"
-    data_dirs = sorted(work.glob(f"{args.dataset}-d*"))
-    if not run.is_dir() or not data_dirs:
-        raise SystemExit(f"no trained BaFormer run for {args.dataset} in {work}: run segmentation_baselines.py first")
-    data = SegmentationData(data_dirs[-1])
+    work, name = Path(args.work), args.name or args.dataset
+    run = work / "runs" / f"{name}-baformer-split{args.split}"
+    if not (run / "config.yaml").is_file():
+        raise SystemExit(f"no trained BaFormer run {run}: run segmentation_baselines.py first")
+    data = SegmentationData(load_yaml(run / "config.yaml")["data"])  # the data the run was trained on
     videos = data.split("test", args.split)
     short = max(1, 100 // data.info.sample_rate)  # the released code relabels runs of <= 100 full-rate frames
     variants = {
@@ -42,20 +43,20 @@ def main() -> None:
     }
     rows = {}
     for name, overrides in variants.items():
-        out = work / "preds" / f"{args.dataset}-baformer-ablation-{len(rows)}"
+        out = work / "preds" / f"{name}-baformer-ablation-{len(rows)}"
         timelines = predict_segmentation(run, data, videos, out, overrides=overrides)
         scores = evaluate_segmentation(
             [t.to_labels(data.classes) for t in timelines], [data.labels(v) for v in videos], classes=data.classes
         )
         rows[name] = {k: v for k, v in scores.as_dict().items() if k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
         print(name, json.dumps(rows[name]))
-    atomic_write_text(HERE / "results" / f"baformer_inference_{args.dataset}.json", json.dumps(rows, indent=1))
+    atomic_write_text(HERE / "results" / f"baformer_inference_{name}.json", json.dumps(rows, indent=1))
     lines = ["| BaFormer inference | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
     lines += [
         f"| {n} | " + " | ".join(f"{r[k]:.1f}" for k in ("acc", "edit", "f1@10", "f1@25", "f1@50")) + " |"
         for n, r in rows.items()
     ]
-    atomic_write_text(HERE / "results" / f"baformer_inference_{args.dataset}.md", "\n".join(lines) + "\n")
+    atomic_write_text(HERE / "results" / f"baformer_inference_{name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
