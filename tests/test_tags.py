@@ -39,7 +39,7 @@ def test_classification_loss_hard_negatives_are_the_highest_scoring_other_classe
     logits = torch.tensor([[0.0, 3.0, -3.0, 1.0, 0.0]])  # label 0; K = 4, |N| = 1 -> class 1 (logit 3)
     value = L.classification_loss(logits, torch.tensor([0]), focal_weight=0.0, alpha=1.0)
     expected = -math.log(1 / (1 + math.exp(-0.0))) - math.log(1 - 1 / (1 + math.exp(-3.0)))
-    assert float(value) == pytest.approx(expected, rel=1e-5)
+    assert value.item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_mask_loss_zero_for_perfect_masks_and_hand_value_for_empty_prediction():
@@ -89,7 +89,7 @@ def test_consistency_loss_hand_value_and_gradient():
     f_clf = np.array([2.0, 1.0])  # top-k of the action row of E_p
     f_mask = np.sort(1 / (1 + np.exp(-np.array([1.0, 3.0]))))[::-1]
     expected = 1 - f_clf @ f_mask / np.linalg.norm(f_clf) / np.linalg.norm(f_mask)
-    assert float(value) == pytest.approx(expected, rel=1e-5)
+    assert value.item() == pytest.approx(expected, rel=1e-5)
     value.backward()
     assert class_feats.grad.abs().sum() > 0 and mask_feats.grad.abs().sum() > 0
 
@@ -183,11 +183,11 @@ def test_tags_learns_a_toy_problem():
     first = None
     for _ in range(60):
         terms = model.loss(model(batch["features"]), batch)
-        first = first if first is not None else float(terms["total"])
+        first = first if first is not None else terms["total"].item()
         opt.zero_grad()
         terms["total"].backward()
         opt.step()
-    assert float(terms["total"]) < 0.6 * first
+    assert terms["total"].item() < 0.6 * first
 
 
 def test_actionness_loss_and_decode():

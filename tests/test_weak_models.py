@@ -27,7 +27,7 @@ def test_sct_log_space_losses_keep_learning_from_saturated_regions():
     log_probs = torch.log_softmax(logits, dim=0)
     loss = W.sct_set_loss(log_probs, torch.tensor([1]), torch.ones(2)) + W.sct_region_loss(log_probs, torch.tensor([1]))
     loss.backward()
-    assert float(loss) > 50 and logits.grad[1].le(-0.5).all()
+    assert loss.item() > 50 and logits.grad[1].le(-0.5).all()
 
 
 def test_sct_losses_hand_values():
@@ -42,14 +42,14 @@ def test_sct_losses_hand_values():
     frame_logits = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
     expected = (math.log(1 + math.exp(-1.0)) + math.log(1 + math.exp(-1.5))) / 2
     value = W.sct_self_supervision(upsampled, frame_logits, torch.tensor([0, 1]), torch.ones(2))
-    assert float(value) == pytest.approx(expected, rel=1e-5)
+    assert value.item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_mucon_losses_hand_values():
     y = torch.tensor([[2.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])  # [T, N]
     masks = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]])
     value = W.mutual_consistency_loss(y, masks, torch.tensor([2.0, 2.0]), torch.tensor([0, 1]))
-    assert float(value) == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-5)
+    assert value.item() == pytest.approx(math.log(1 + math.exp(-2.0)), rel=1e-5)
     steps = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
     assert float(W.transcript_loss(steps, torch.tensor([0, 0]))) == pytest.approx(
         math.log(2) + math.log(1 + math.exp(-1.0)), rel=1e-5
