@@ -42,14 +42,14 @@ def main() -> None:
         f"+ released relabelling (<= {short * data.info.sample_rate} frames)": {"relabel_short": short},
     }
     rows = {}
-    for name, overrides in variants.items():
+    for variant, overrides in variants.items():
         out = work / "preds" / f"{name}-baformer-ablation-{len(rows)}"
         timelines = predict_segmentation(run, data, videos, out, overrides=overrides)
         scores = evaluate_segmentation(
             [t.to_labels(data.classes) for t in timelines], [data.labels(v) for v in videos], classes=data.classes
         )
-        rows[name] = {k: v for k, v in scores.as_dict().items() if k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
-        print(name, json.dumps(rows[name]))
+        rows[variant] = {k: v for k, v in scores.as_dict().items() if k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
+        print(variant, json.dumps(rows[variant]))
     atomic_write_text(HERE / "results" / f"baformer_inference_{name}.json", json.dumps(rows, indent=1))
     lines = ["| BaFormer inference | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
     lines += [
