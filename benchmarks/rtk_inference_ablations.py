@@ -31,14 +31,13 @@ def predict(model, data: SegmentationData, videos: list[str], variant: str, phas
     checkpoint (refinement stages only from phase 2 on: before it they are untrained)."""
     sr = data.info.sample_rate
     model.phase = 0 if variant == "no_refinement" else phase
+    decode = SegmentationModel.decode if variant == "frame_wise" else type(model).decode
     preds = []
     with torch.inference_mode():
         for v in videos:
             x = torch.from_numpy(np.ascontiguousarray(data.features(v)[:, ::sr]))[None]
             mask = torch.ones(1, x.shape[-1])
-            out = model(x, mask)
-            decode = SegmentationModel.decode if variant == "frame_wise" else type(model).decode
-            (tl,) = decode(model, out, mask, [v], data.classes)
+            (tl,) = decode(model, model(x, mask), mask, [v], data.classes)
             n = len(data.labels(v))
             preds.append(np.repeat(tl.to_labels(data.classes), sr)[:n])
     return preds

@@ -30,7 +30,7 @@ from actionline.engine.predictor import load_run
 from actionline.engine.segmentation import train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
-from actionline.nn.viterbi import viterbi_align
+from actionline.nn.viterbi import covering_max_length, viterbi_align
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
@@ -107,7 +107,7 @@ def speed_curve(run: Path, data: SegmentationData, test_videos: list[str], label
                     if len(t) * 30 > len(log_probs):
                         continue
                     rates = np.array([rate.get(c, 100.0) for c in t])
-                    longest = max(2000, -(-len(log_probs) // len(t)) + 30)  # as MuCon-full does
+                    longest = covering_max_length(2000, len(log_probs), len(t), 30)  # as MuCon-full does
                     _, s = viterbi_align(log_probs, np.array(t), rates, 30, longest, return_score=True)
                     best = max(best, s)
                 nnv_t.append(time.perf_counter() - t0)

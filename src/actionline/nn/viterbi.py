@@ -26,6 +26,12 @@ def poisson_log_pmf(lengths: np.ndarray, rate: float) -> np.ndarray:
     return raw(np.asarray(lengths, dtype=np.float64)) - raw(float(round(rate)))
 
 
+def covering_max_length(max_length: int, num_frames: int, num_segments: int, step: int) -> int:
+    """``max_length`` widened so that ``num_segments`` segments on the ``step`` grid can cover ``num_frames``
+    (one predicted segment over a long video would otherwise have no alignment): ``max(L, ceil(T / M) + step)``."""
+    return max(max_length, -(-num_frames // max(num_segments, 1)) + step)
+
+
 def viterbi_align(
     log_probs: np.ndarray,
     transcript: np.ndarray,

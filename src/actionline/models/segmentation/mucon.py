@@ -41,7 +41,7 @@ from actionline.models.registry import register
 from actionline.nn.losses import IGNORE_INDEX, smoothing_loss
 from actionline.nn.tcb import TemporalBackbone
 from actionline.nn.temporal_sampling import TEMPLATES, absolute_lengths, template_masks
-from actionline.nn.viterbi import viterbi_align
+from actionline.nn.viterbi import covering_max_length, viterbi_align
 from actionline.nn.weak_losses import length_regulariser, mutual_consistency_loss, transcript_loss
 from actionline.timeline import Timeline
 
@@ -220,7 +220,7 @@ class MuCon(SegmentationModel):
         lengths = lengths[: len(transcript)]
         rates = np.array([lengths[[i for i, a in enumerate(transcript) if a == cls]].mean() for cls in transcript])
         log_probs = torch.log_softmax(y.float(), dim=0).T.cpu().numpy()
-        longest = max(c.max_segment, -(-n // len(transcript)) + c.viterbi_step)
+        longest = covering_max_length(c.max_segment, n, len(transcript), c.viterbi_step)
         return viterbi_align(log_probs, np.array(transcript), rates, c.viterbi_step, longest)
 
     @torch.no_grad()
