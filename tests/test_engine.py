@@ -118,3 +118,24 @@ def test_videos_with_different_feature_dimensions(tmp_path, toy_data):
     np.save(tmp_path / "d" / "features" / f"{v}.npy", np.zeros((3, len(data.labels(v))), dtype=np.float32))
     with pytest.raises(DataError, match="dimensions"):
         _train(tmp_path / "d", tmp_path / "run", epochs=1)
+
+
+def test_resume_with_a_longer_schedule_applies_its_milestones(tmp_path, toy_data):
+    """Extending a run (more epochs, new milestones): the resumed run follows the new schedule, including a
+    milestone it has already passed; an unchanged schedule keeps the checkpoint's learning rate."""
+    run = tmp_path / "run"
+    _train(toy_data, run, epochs=2, extra={"scheduler": "multistep", "milestones": [10]})
+    _train(toy_data, run, epochs=3, resume=True, extra={"scheduler": "multistep", "milestones": [1, 10]})
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == [0.005, 0.005, 0.0025]
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert sorted(ckpt["scheduler"]["milestones"]) == [1, 10]
+    _train(toy_data, run, epochs=4, resume=True, extra={"scheduler": "multistep", "milestones": [1, 10]})
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["lr"] == 0.0025
+    # a run trained without a scheduler, extended with one: milestones count from the start of the run
+    plain = tmp_path / "plain"
+    _train(toy_data, plain, epochs=2)
+    _train(toy_data, plain, epochs=4, resume=True, extra={"scheduler": "multistep", "milestones": [3]})
+    records = [json.loads(line) for line in (plain / "log.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == [0.005, 0.005, 0.005, 0.0025]  # each epoch logs the rate it trained with

@@ -169,7 +169,13 @@ def train(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out from its last checkpoint. With more --epochs or other schedule "
+            "settings (--set train.milestones=...) the new learning-rate schedule applies from the resumed epoch."
+        ),
+    ] = False,
     subset: Annotated[
         str | None, typer.Option(help="Detection: training subset (default: training, or Validation for THUMOS14).")
     ] = None,

@@ -113,6 +113,26 @@ def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig):
     return None
 
 
+# Settings that shape the learning-rate schedule; resuming with any of them changed follows the new schedule.
+SCHEDULE_SETTINGS = ("lr", "scheduler", "milestones", "step_size", "gamma", "epochs")
+# The torch scheduler state entries that are settings rather than progress.
+SCHEDULER_SETTINGS = ("milestones", "gamma", "step_size", "T_max", "factor", "patience")
+
+
+def scheduled_lr(c: TrainConfig, epoch: int) -> float | None:
+    """The learning rate the config's schedule gives after ``epoch`` finished epochs (closed form), or None where
+    it depends on the run's history (``plateau``)."""
+    if c.scheduler == "step":
+        return c.lr * c.gamma ** (epoch // c.step_size)
+    if c.scheduler == "multistep":
+        return c.lr * c.gamma ** sum(m <= epoch for m in c.milestones)
+    if c.scheduler == "cosine":
+        return c.lr * (1 + math.cos(math.pi * min(epoch, c.epochs) / c.epochs)) / 2
+    if c.scheduler == "plateau":
+        return None
+    return c.lr
+
+
 def prepare_run_dir(run_dir: str | Path, resume: bool) -> Path:
     """A run folder that holds no run, or one to resume; an existing run without ``resume`` is an error."""
     run_dir = Path(run_dir)
@@ -204,9 +224,8 @@ class Trainer:
                 f"settings ({str(exc).splitlines()[0]})"
             ) from None
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        if self.scheduler is not None and ckpt.get("scheduler") is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler"])
         self.epoch, self.best = int(ckpt["epoch"]), ckpt["best"]
+        self._restore_schedule(ckpt)
         self.elapsed_s = float(ckpt.get("elapsed_s", self._logged_elapsed(self.epoch)))
         torch.set_rng_state(ckpt["rng"]["torch"])
         if ckpt["rng"].get("cuda") is not None and torch.cuda.is_available():
@@ -214,6 +233,31 @@ class Trainer:
         np.random.set_state(ckpt["rng"]["numpy"])
         random.setstate(ckpt["rng"]["python"])
         return True
+
+    def _restore_schedule(self, ckpt: dict[str, Any]) -> None:
+        """The scheduler's progress comes from the checkpoint; its settings from the config resumed with.
+
+        Resuming with the schedule unchanged continues bit-exactly. Resuming with it changed (e.g. more epochs and
+        new milestones, to extend a run) sets the learning rate the new schedule gives at the resumed epoch, so a
+        milestone that the run has already passed takes effect at once.
+        """
+        saved = ckpt.get("train_config") or {}
+        if self.scheduler is not None:
+            if ckpt.get("scheduler") is not None and saved.get("scheduler") == self.config.scheduler:
+                fresh = self.scheduler.state_dict()
+                settings = {k: fresh[k] for k in SCHEDULER_SETTINGS if k in fresh}
+                self.scheduler.load_state_dict({**ckpt["scheduler"], **settings})
+            else:  # a scheduler new to this run counts from the resumed epoch
+                self.scheduler.last_epoch = self.epoch
+        if all(saved.get(k) == getattr(self.config, k) for k in SCHEDULE_SETTINGS):
+            return
+        lr = scheduled_lr(self.config, self.epoch)
+        if lr is None:
+            return
+        for group in self.optimizer.param_groups:
+            group["lr"], group["initial_lr"] = lr, self.config.lr
+        if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
 
     def _logged_elapsed(self, epoch: int) -> float:
         """Training time logged for ``epoch`` (checkpoints written before ``elapsed_s`` was stored), else 0."""
@@ -281,6 +325,7 @@ class Trainer:
                 if hasattr(self.model, "set_epoch"):  # staged training schedules (e.g. RTK Sec. 4.1)
                     self.model.set_epoch(epoch, c.epochs)
                 self.model.train()
+                lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trains with (logged as such)
                 sums: dict[str, float] = {}
                 for step, batch in enumerate(loader, 1):
                     batch = _to(batch, self.device)
@@ -302,7 +347,7 @@ class Trainer:
                 self.elapsed_s = time.monotonic() - started
                 record: dict[str, Any] = {
                     "epoch": epoch,
-                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "lr": lr,
                     "train": means,
                     "elapsed_s": round(self.elapsed_s, 3),
                 }
