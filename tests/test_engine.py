@@ -7,6 +7,7 @@ from actionline.data.layout import SegmentationData
 from actionline.engine.checkpoint import load_checkpoint
 from actionline.engine.predictor import MSTCN_HEADER, predict_segmentation
 from actionline.engine.segmentation import train_segmentation
+from actionline.engine.trainer import TrainConfig, build_scheduler, scheduled_lr
 from actionline.errors import CheckpointError, ConfigError
 
 SMALL = {"model": {"num_stages": 2, "num_layers": 3, "num_f_maps": 8}}
@@ -139,3 +140,24 @@ def test_resume_with_a_longer_schedule_applies_its_milestones(tmp_path, toy_data
     _train(toy_data, plain, epochs=4, resume=True, extra={"scheduler": "multistep", "milestones": [3]})
     records = [json.loads(line) for line in (plain / "log.jsonl").read_text().splitlines()]
     assert [r["lr"] for r in records] == [0.005, 0.005, 0.005, 0.0025]  # each epoch logs the rate it trained with
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"scheduler": "step", "step_size": 3, "gamma": 0.1},
+        {"scheduler": "multistep", "milestones": [2, 5], "gamma": 0.5},
+        {"scheduler": "cosine", "epochs": 8},
+        {"scheduler": "none"},
+    ],
+)
+def test_scheduled_lr_is_what_torch_schedulers_reach(settings):
+    config = TrainConfig(lr=1e-3, **{"epochs": 8, **settings})
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler = build_scheduler(optimizer, config)
+    for epoch in range(9):
+        assert scheduled_lr(config, epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-9)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    assert scheduled_lr(TrainConfig(scheduler="plateau"), 3) is None
