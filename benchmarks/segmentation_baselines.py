@@ -146,7 +146,8 @@ def main() -> None:
                 cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
                 cfg = merge(cfg, parse_overrides([*args.set, *overrides]))
                 best = train_segmentation(model, data, split, run, cfg, resume=resume)
-            train_s = json.loads(log.read_text().splitlines()[-1])["elapsed_s"]  # training time, resumes included
+            last = json.loads(log.read_text().splitlines()[-1])  # a train.max_minutes budget may stop it early
+            train_s, trained = last["elapsed_s"], last["epoch"]  # training time, resumes included
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
             pred = work / "preds" / f"{args.name or args.dataset}-{label}-split{split}"
@@ -162,8 +163,8 @@ def main() -> None:
                     "params": n_params,
                     **scores.as_dict(),
                     "best_epoch": best.get("epoch"),
-                    "epochs": args.epochs,
-                    "train_s_per_video_epoch": train_s / (args.epochs * n_train),
+                    "epochs": trained,
+                    "train_s_per_video_epoch": train_s / (trained * n_train),
                     "infer_s_per_video": inference_seconds(run, data, videos),
                     "keypoints": keypoint_scores(run, data, videos, timelines),
                 }
