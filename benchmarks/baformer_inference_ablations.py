@@ -30,10 +30,15 @@ def main() -> None:
     ap.add_argument("--dataset", default="50salads")
     ap.add_argument("--split", type=int, default=1)
     ap.add_argument("--name", default=None, help="the --name given to segmentation_baselines.py (default: dataset)")
+    ap.add_argument(
+        "--label",
+        default="baformer",
+        help="the row of segmentation_baselines.py to use: baformer, or the label of a BaFormer --variant",
+    )
     ap.add_argument("--work", default=str(HERE / "work"))
     args = ap.parse_args()
     work, name = Path(args.work), args.name or args.dataset
-    run = work / "runs" / f"{name}-baformer-split{args.split}"
+    run = work / "runs" / f"{name}-{args.label}-split{args.split}"
     if not (run / "config.yaml").is_file():
         raise SystemExit(f"no trained BaFormer run {run}: run segmentation_baselines.py first")
     data = SegmentationData(load_yaml(run / "config.yaml")["data"])  # the data the run was trained on
@@ -57,9 +62,9 @@ def main() -> None:
 
     rows, val_mean = {}, {}
     for i, (variant, overrides) in enumerate(variants.items()):
-        rows[variant] = scores(overrides, videos, work / "preds" / f"{name}-baformer-ablation-{i}")
+        rows[variant] = scores(overrides, videos, work / "preds" / f"{name}-{args.label}-ablation-{i}")
         if overrides.get("boundaries") != "ground_truth" and val_videos:
-            val = scores(overrides, val_videos, work / "preds" / f"{name}-baformer-ablation-{i}-val")
+            val = scores(overrides, val_videos, work / "preds" / f"{name}-{args.label}-ablation-{i}-val")
             val_mean[variant] = sum(val.values()) / len(val)
         print(variant, json.dumps(rows[variant]), f"validation mean {val_mean.get(variant, float('nan')):.1f}")
     if val_mean:

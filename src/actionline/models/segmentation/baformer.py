@@ -15,7 +15,9 @@ Read top to bottom like the paper:
    the fixed ordered-class / transcript matchings of Table 1.
 5. Losses (Eq. 7): class CE with the no-action class down-weighted (0.01) and label smoothing 0.1, mask focal (x5)
    + dice (x1), boundary BCE with ``pos_weight`` on a binary target (the code) or a Gaussian heatmap (the paper);
-   deep supervision on every prediction set (``aux_loss``).
+   deep supervision on every prediction set (``aux_loss``). As in the code, torch's weighted CE weights the
+   smoothing term by the weight of each class it spreads to, not of the target, so no-action queries still carry
+   their full smoothing term.
 6. Inference (Sec. 3.5): Algorithm 1 (boundary peaks -> class-agnostic segment proposals -> the query with the
    largest mask mass in a segment gives its class), Algorithm 2 (frame voting) as an option, peak vs NMS boundary
    selection (Table 4), ground-truth boundaries for the Table 5 analysis, and the released code's short-segment
