@@ -38,7 +38,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(HERE / "work"))
     args = ap.parse_args()
     work, name = Path(args.work), args.name or args.dataset
-    run = work / "runs" / f"{name}-{args.label}-split{args.split}"
+    stem = f"{name}-{args.label}"  # segmentation_baselines.py names runs <name>-<row label>-split<k>
+    run = work / "runs" / f"{stem}-split{args.split}"
     if not (run / "config.yaml").is_file():
         raise SystemExit(f"no trained BaFormer run {run}: run segmentation_baselines.py first")
     data = SegmentationData(load_yaml(run / "config.yaml")["data"])  # the data the run was trained on
@@ -62,9 +63,10 @@ def main() -> None:
 
     rows, val_mean = {}, {}
     for i, (variant, overrides) in enumerate(variants.items()):
-        rows[variant] = scores(overrides, videos, work / "preds" / f"{name}-{args.label}-ablation-{i}")
+        out = work / "preds" / f"{stem}-ablation-{i}"
+        rows[variant] = scores(overrides, videos, out)
         if overrides.get("boundaries") != "ground_truth" and val_videos:
-            val = scores(overrides, val_videos, work / "preds" / f"{name}-{args.label}-ablation-{i}-val")
+            val = scores(overrides, val_videos, out.with_name(out.name + "-val"))
             val_mean[variant] = sum(val.values()) / len(val)
         print(variant, json.dumps(rows[variant]), f"validation mean {val_mean.get(variant, float('nan')):.1f}")
     if val_mean:
