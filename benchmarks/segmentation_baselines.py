@@ -43,9 +43,8 @@ def preset(model: str, dataset: str) -> dict:
     return {}
 
 
-def inference_seconds(run: Path, data: SegmentationData, videos: list[str]) -> float:
+def inference_seconds(model: torch.nn.Module, classes: list[str], data: SegmentationData, videos: list[str]) -> float:
     """Median seconds per video for forward + decode at the training sample rate (features in memory)."""
-    model, meta = load_run(run)
     sr = data.info.sample_rate
     times = []
     with torch.inference_mode():
@@ -53,15 +52,14 @@ def inference_seconds(run: Path, data: SegmentationData, videos: list[str]) -> f
             x = torch.from_numpy(np.ascontiguousarray(data.features(v)[:, ::sr]))[None]
             mask = torch.ones(1, x.shape[-1])
             t0 = time.perf_counter()
-            model.decode(model(x, mask), mask, [v], meta["classes"])
+            model.decode(model(x, mask), mask, [v], classes)
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def keypoint_scores(run: Path, data: SegmentationData, videos: list[str], timelines) -> dict[str, float]:
+def keypoint_scores(model: torch.nn.Module, data: SegmentationData, videos: list[str], timelines) -> dict[str, float]:
     """RTK Table 6 at full frame rate (boundaries within 5 frames): RTK's refined keypoints, or the keypoints of
     a frame-wise model's predicted segments (segment mid-points and starts)."""
-    model, _ = load_run(run)
     sr = data.info.sample_rate
     counts = []
     with torch.inference_mode():
@@ -155,7 +153,8 @@ def main() -> None:
             preds = [np.asarray(data.classes, dtype=object)[t.to_labels(data.classes)] for t in timelines]
             gts = [np.asarray(data.label_names(v), dtype=object) for v in videos]
             scores = evaluate_segmentation(preds, gts, settings, videos)
-            n_params = sum(p.numel() for p in load_run(run)[0].parameters())
+            net, meta = load_run(run)  # the `best` checkpoint, loaded once for the measurements below
+            n_params = sum(p.numel() for p in net.parameters())
             results.append(
                 {
                     "model": label,
@@ -165,8 +164,8 @@ def main() -> None:
                     "best_epoch": best.get("epoch"),
                     "epochs": trained,
                     "train_s_per_video_epoch": train_s / (trained * n_train),
-                    "infer_s_per_video": inference_seconds(run, data, videos),
-                    "keypoints": keypoint_scores(run, data, videos, timelines),
+                    "infer_s_per_video": inference_seconds(net, meta["classes"], data, videos),
+                    "keypoints": keypoint_scores(net, data, videos, timelines),
                 }
             )
             print(json.dumps({k: v for k, v in results[-1].items() if k != "settings"}))
