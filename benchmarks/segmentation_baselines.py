@@ -129,7 +129,18 @@ def main() -> None:
         "checkpoint (training time is read from its log): use it to re-measure inference on a quiet machine "
         "or to finish runs after an interruption",
     )
+    ap.add_argument(
+        "--continue-from",
+        default=None,
+        metavar="NAME",
+        help="start each row from a copy of the run that --name NAME left (same row label and split) and train it "
+        "on to --epochs; the original run is not changed. Implies --reuse-runs",
+    )
     args = ap.parse_args()
+    if args.continue_from:
+        if args.continue_from == (args.name or args.dataset):
+            ap.error("--continue-from needs a --name other than the run it continues")
+        args.reuse_runs = True
 
     from actionline.config import merge, parse_overrides
 
@@ -159,6 +170,11 @@ def main() -> None:
     for label, (model, overrides) in rows.items():
         for split in [int(s) for s in args.splits.split(",")]:
             run = work / "runs" / f"{args.name or args.dataset}-{label}-split{split}"
+            if args.continue_from and not run.exists():
+                source = work / "runs" / f"{args.continue_from}-{label}-split{split}"
+                if not (source / "checkpoints" / "last.pt").is_file():
+                    raise SystemExit(f"--continue-from {args.continue_from}: no checkpointed run {source}")
+                shutil.copytree(source, run)
             log = run / "log.jsonl"
             records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             if args.reuse_runs and len(records) == args.epochs:
