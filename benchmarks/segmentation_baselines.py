@@ -35,6 +35,12 @@ from actionline.metrics.segmentation import SegmentationSettings, evaluate_segme
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
 PRESETS = HERE.parent / "src" / "actionline" / "configs"
+LAST_CHECKPOINT = Path("checkpoints") / "last.pt"  # what the trainer resumes from
+
+
+def run_dir(work: Path, name: str, label: str, split: int) -> Path:
+    """Where the run of one table row and split lives (the ablation scripts read the same layout)."""
+    return work / "runs" / f"{name}-{label}-split{split}"
 
 
 def preset(model: str, dataset: str) -> dict:
@@ -137,8 +143,9 @@ def main() -> None:
         "on to --epochs; the original run is not changed. Implies --reuse-runs",
     )
     args = ap.parse_args()
+    name = args.name or args.dataset  # names the runs, predictions and result files
     if args.continue_from:
-        if args.continue_from == (args.name or args.dataset):
+        if args.continue_from == name:
             ap.error("--continue-from needs a --name other than the run it continues")
         args.reuse_runs = True
 
@@ -169,10 +176,10 @@ def main() -> None:
     results = []
     for label, (model, overrides) in rows.items():
         for split in [int(s) for s in args.splits.split(",")]:
-            run = work / "runs" / f"{args.name or args.dataset}-{label}-split{split}"
+            run = run_dir(work, name, label, split)
             if args.continue_from and not run.exists():
-                source = work / "runs" / f"{args.continue_from}-{label}-split{split}"
-                if not (source / "checkpoints" / "last.pt").is_file():
+                source = run_dir(work, args.continue_from, label, split)
+                if not (source / LAST_CHECKPOINT).is_file():
                     raise SystemExit(f"--continue-from {args.continue_from}: no checkpointed run {source}")
                 shutil.copytree(source, run)
             log = run / "log.jsonl"
@@ -180,7 +187,7 @@ def main() -> None:
             if args.reuse_runs and len(records) == args.epochs:
                 best = load_run(run)[1]["best"]
             else:
-                resume = args.reuse_runs and (run / "checkpoints" / "last.pt").is_file()
+                resume = args.reuse_runs and (run / LAST_CHECKPOINT).is_file()
                 if not resume:
                     shutil.rmtree(run, ignore_errors=True)
                 cfg = merge(preset(model, args.dataset), {"train": {"epochs": args.epochs, "seed": args.seed}})
@@ -190,7 +197,7 @@ def main() -> None:
             train_s, trained = last["elapsed_s"], last["epoch"]  # training time, resumes included
             n_train = len(load_yaml(run / "config.yaml")["train_videos"])
             videos = data.split("test", split)
-            pred = work / "preds" / f"{args.name or args.dataset}-{label}-split{split}"
+            pred = work / "preds" / run.name
             timelines = predict_segmentation(run, data, videos, pred)
             preds = [np.asarray(data.classes, dtype=object)[t.to_labels(data.classes)] for t in timelines]
             gts = [np.asarray(data.label_names(v), dtype=object) for v in videos]
@@ -241,7 +248,7 @@ def main() -> None:
         "summary": summary,
         "runs": results,
     }
-    out = HERE / "results" / f"segmentation_{args.name or args.dataset}"
+    out = HERE / "results" / f"segmentation_{name}"
     atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=1))
     lines = [
         f"Synthetic features on real {args.dataset} labels (D={args.feature_dim}), splits {args.splits}, "
