@@ -17,7 +17,7 @@ from pathlib import Path
 
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
-from actionline.engine.predictor import predict_segmentation
+from actionline.engine.segmentation import predict_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import evaluate_segmentation
 

@@ -26,8 +26,8 @@ import torch
 from actionline.config import load_yaml
 from actionline.data.layout import META_FILE, SegmentationData, write_info
 from actionline.data.synthetic import synthesize_segmentation
-from actionline.engine.predictor import load_run, predict_segmentation
-from actionline.engine.segmentation import train_segmentation
+from actionline.engine.predictor import load_run
+from actionline.engine.segmentation import predict_segmentation, train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.keypoints import keypoint_counts, keypoint_quality, keypoints_from_labels
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation

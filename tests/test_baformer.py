@@ -161,8 +161,7 @@ def test_decode_with_ground_truth_boundaries_gives_exact_boundaries():
 
 def test_train_and_predict_end_to_end(tmp_path, toy_data):
     from actionline.data.layout import SegmentationData
-    from actionline.engine.predictor import predict_segmentation
-    from actionline.engine.segmentation import train_segmentation
+    from actionline.engine.segmentation import predict_segmentation, train_segmentation
 
     data = SegmentationData(toy_data)
     settings = {

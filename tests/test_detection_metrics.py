@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from actionline.cli import main
-from actionline.data.instances import instances_to_timeline, read_annotations, read_submission, timeline_to_instances
+from actionline.data.instances import read_annotations, read_submission
 from actionline.metrics.detection import (
     ACTIVITYNET_TIOU,
     Instance,
@@ -16,6 +16,7 @@ from actionline.metrics.detection import (
     parse_thresholds,
 )
 from actionline.nn.nms import nms, soft_nms
+from actionline.timeline import instances_to_timeline, timeline_to_instances
 from conftest import shared
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from actionline.data.layout import SegmentationData
+from actionline.data.predictions import MSTCN_HEADER
 from actionline.engine.checkpoint import load_checkpoint
-from actionline.engine.predictor import MSTCN_HEADER, predict_segmentation
-from actionline.engine.segmentation import train_segmentation
+from actionline.engine.segmentation import predict_segmentation, train_segmentation
 from actionline.engine.trainer import TrainConfig, build_scheduler, scheduled_lr
 from actionline.errors import CheckpointError, ConfigError
 

@@ -15,11 +15,12 @@ from actionline.data.detection import DetectionData
 from actionline.data.synthetic import synthesize_detection
 from actionline.engine.detection import Clip, clip_instances, merge_windows
 from actionline.errors import DataError
-from actionline.metrics.detection import Instance
-from actionline.models.detection.postprocess import finalize, segment_means, threshold_runs
-from actionline.models.detection.tags import TagsConfig, snippet_targets
+from actionline.models.detection.tags import TagsConfig
 from actionline.models.registry import build_model
 from actionline.nn import detection_losses as L
+from actionline.nn.detection_postprocess import finalize, segment_means, threshold_runs
+from actionline.nn.snippets import snippet_targets
+from actionline.timeline import Instance
 
 
 # --- losses -----------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""The ``actionline`` command: synthesise data, train, predict, evaluate, profile, view.
+"""The ``actionline`` command: synthesise data, train, predict, evaluate, export, profile, view.
 
+Thin commands: options (declared in `cli_options`) go to `engine.commands`, which picks the task; nothing here
+branches on it.
 Bad input prints one line (``error: ...``) and exits with status 2; ``--debug`` shows the traceback.
 """
 
@@ -7,14 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib import resources
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from actionline.errors import ActionlineError, ConfigError
+from actionline import cli_options as o
+from actionline.errors import ActionlineError
 
 try:  # typer before 0.2x runs on click; later versions vendor it and derive its errors from TyperException
     from click import ClickException as _UsageError
@@ -43,233 +45,119 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
 
 
 # --- synth ------------------------------------------------------------------------------------------------------------
-def _write_with_progress(generate, out_dir: Path, **kwargs) -> Path:
-    """Run a dataset generator with a transient progress bar over the videos it writes."""
+def _write_with_progress(generate, settings: dict) -> None:
+    """Run a dataset generator (``settings`` = the command's options) with a transient progress bar."""
     from rich.progress import Progress
 
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("writing videos", total=None)
-        return generate(out_dir, progress=lambda i, n: progress.update(task, completed=i, total=n), **kwargs)
+        path = generate(progress=lambda i, n: progress.update(task, completed=i, total=n), **settings)
+    err.print(f"wrote synthetic dataset to {path}", markup=False)
 
 
 @synth_app.command("segmentation")
 def synth_segmentation(
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (MS-TCN layout).")],
-    num_videos: Annotated[int, typer.Option(help="Videos to generate from the built-in grammar.")] = 40,
-    feature_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 64,
-    difficulty: Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 0,
-    splits: Annotated[int, typer.Option(help="Cross-validation splits (grammar data).")] = 4,
-    labels_from: Annotated[
-        Path | None,
-        typer.Option(
-            help="Reuse real label sequences, mapping and splits from an MS-TCN folder, e.g. ../shared/data/50salads."
-        ),
-    ] = None,
-    max_videos: Annotated[int | None, typer.Option(help="With --labels-from: keep only this many videos.")] = None,
-    length_scale: Annotated[float, typer.Option(help="Scale of grammar segment lengths.")] = 1.0,
+    out: o.Out,
+    num_videos: o.GrammarVideos = 40,
+    feature_dim: o.FeatureDim = 64,
+    difficulty: o.Difficulty = 1.0,
+    seed: o.Seed = 0,
+    num_splits: o.Splits = 4,
+    labels_from: o.LabelsFrom = None,
+    max_videos: o.MaxVideos = None,
+    length_scale: o.LengthScale = 1.0,
 ) -> None:
-    """Synthesise a segmentation dataset with label-conditioned features.
+    """Synthesise a segmentation dataset (MS-TCN layout) with label-conditioned features.
 
     Example: actionline synth segmentation --out data/salads --labels-from ../shared/data/50salads --feature-dim 64
     """
+    settings = dict(locals())  # the options, named as the generator's arguments
     from actionline.data.synthetic import synthesize_segmentation
 
-    path = _write_with_progress(
-        synthesize_segmentation,
-        out_dir,
-        num_videos=num_videos,
-        feature_dim=feature_dim,
-        difficulty=difficulty,
-        seed=seed,
-        num_splits=splits,
-        labels_from=labels_from,
-        max_videos=max_videos,
-        length_scale=length_scale,
-    )
-    err.print(f"wrote synthetic dataset to {path}")
+    _write_with_progress(synthesize_segmentation, settings)
 
 
 @synth_app.command("detection")
 def synth_detection(
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (annotations.json + features/).")],
-    annotations_from: Annotated[
-        Path | None,
-        typer.Option(
-            help="Real instance timings from an ActivityNet-style or BSN-style file, e.g. "
-            "../shared/data/thumos14/annotations/thumos14.json."
-        ),
-    ] = None,
-    subset: Annotated[str | None, typer.Option(help="With --annotations-from: only this subset.")] = None,
-    max_videos: Annotated[int | None, typer.Option(help="With --annotations-from: keep this many videos.")] = None,
-    num_videos: Annotated[int, typer.Option(help="Generated videos (without --annotations-from).")] = 80,
-    num_classes: Annotated[int, typer.Option(help="Generated action classes.")] = 10,
-    feature_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 64,
-    difficulty: Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")] = 1.0,
-    stride: Annotated[int, typer.Option(help="Video frames per feature (snippet).")] = 16,
-    fps: Annotated[float, typer.Option(help="Video frame rate.")] = 30.0,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 0,
+    out: o.Out,
+    annotations_from: o.AnnotationsFrom = None,
+    subset: o.FromSubset = None,
+    max_videos: o.MaxVideos = None,
+    num_videos: o.DetectionVideos = 80,
+    num_classes: o.NumClasses = 10,
+    feature_dim: o.FeatureDim = 64,
+    difficulty: o.Difficulty = 1.0,
+    stride: o.Stride = 16,
+    fps: o.VideoFps = 30.0,
+    seed: o.Seed = 0,
 ) -> None:
-    """Synthesise a temporal action detection dataset with instance-conditioned snippet features.
+    """Synthesise a detection dataset (annotations.json + features/) with instance-conditioned snippet features.
 
     Example: actionline synth detection --out data/thumos --annotations-from data/thumos14/annotations/thumos14.json
     """
+    settings = dict(locals())  # the options, named as the generator's arguments
     from actionline.data.synthetic import synthesize_detection
 
-    path = _write_with_progress(
-        synthesize_detection,
-        out_dir,
-        annotations_from=annotations_from,
-        subset=subset,
-        max_videos=max_videos,
-        num_videos=num_videos,
-        num_classes=num_classes,
-        feature_dim=feature_dim,
-        difficulty=difficulty,
-        fps=fps,
-        stride=stride,
-        seed=seed,
-    )
-    err.print(f"wrote synthetic detection dataset to {path}")
+    _write_with_progress(synthesize_detection, settings)
 
 
-# --- train ------------------------------------------------------------------------------------------------
-def _preset(model: str, dataset: str, config: str | None) -> dict:
-    from actionline.config import load_yaml
-
-    if config is not None:
-        path = Path(config)
-        if path.is_file():
-            return load_yaml(path)
-        name = config
-    else:
-        name = f"{model}_{dataset}"
-    presets = resources.files("actionline.configs")
-    for candidate in (f"{name}.yaml", f"{model}.yaml") if config is None else (f"{name}.yaml",):
-        res = presets / candidate
-        if res.is_file():
-            with resources.as_file(res) as p:
-                return load_yaml(p)
-    if config is not None:
-        known = sorted(p.name[:-5] for p in presets.iterdir() if p.name.endswith(".yaml"))
-        raise ConfigError(f"config {config!r} is neither a file nor a preset (presets: {', '.join(known)})")
-    return {}
-
-
+# --- train / predict ---------------------------------------------------------------------------------------
 @app.command()
 def train(
-    model: Annotated[
-        str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")
-    ],
-    data: Annotated[Path, typer.Option(help="Dataset folder in the MS-TCN layout.")],
-    run: Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")],
-    split: Annotated[int, typer.Option(help="Split number N of splits/train.splitN.bundle.")] = 1,
-    epochs: Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")] = None,
-    config: Annotated[str | None, typer.Option(help="YAML file or preset name (default: <model>_<dataset>).")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option(
-            help="Continue the run in --out from its last checkpoint. With more --epochs or other schedule "
-            "settings (--set train.milestones=...) the new learning-rate schedule applies from the resumed epoch."
-        ),
-    ] = False,
-    subset: Annotated[
-        str | None, typer.Option(help="Detection: training subset (default: training, or Validation for THUMOS14).")
-    ] = None,
-    supervision: Annotated[
-        str | None,
-        typer.Option(
-            help="Segmentation labels to learn from: full, transcript (mucon), set (sct) or mixed:P (P% of videos "
-            "fully labelled, mucon). Default: the model's own."
-        ),
-    ] = None,
-    annotations: Annotated[
-        Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")
-    ] = None,
+    model: o.Model,
+    data: o.Data,
+    run: o.RunOut,
+    split: o.Split = 1,
+    epochs: o.Epochs = None,
+    config: o.Config = None,
+    set_: o.Set = None,
+    resume: o.Resume = False,
+    subset: o.Subset = None,
+    supervision: o.Supervision = None,
+    annotations: o.Annotations = None,
 ) -> None:
     """Train a model; checkpoints are selected on a validation part of the training data, never the test split.
 
-    Segmentation models (mstcn, asformer, baformer, rtk, mucon, sct) read an MS-TCN folder; detection models
-    (tags, actionness) read annotations.json + features/*.npy [T, D] and train on a subset.
+    The model decides the task. Segmentation models (mstcn, asformer, baformer, rtk, mucon, sct) read an MS-TCN
+    folder; detection models (tags, actionness) read annotations.json + features/*.npy [T, D].
 
     Example: actionline train --model mstcn --data data/toy --split 1 --out runs/mstcn --epochs 20 --set train.lr=1e-3
     Example: actionline train --model tags --config gsmt --data data/anet --out runs/gsmt --epochs 15
     Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
     """
-
     from actionline.config import parse_overrides
-    from actionline.engine.distributed import init_distributed, shutdown
-    from actionline.engine.trainer import resolve_device
-    from actionline.models.registry import model_class
+    from actionline.engine import commands
+    from actionline.engine.task import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
         overrides.setdefault("train", {})["epochs"] = epochs
-    if getattr(model_class(model), "task", "segmentation") == "detection":
-        from actionline.data.detection import DetectionData
-        from actionline.engine import detection
-
-        dataset = DetectionData(data, annotations)
-        settings = detection.resolve_settings(model, _preset(model, "", config), overrides)
-
-        def run_training(dist):
-            return detection.train_detection(model, dataset, subset, run, settings, resume, dist, err)
-    else:
-        from actionline.data.layout import SegmentationData
-        from actionline.engine.segmentation import resolve_settings, train_segmentation
-
-        dataset = SegmentationData(data)
-        preset = _preset(model, dataset.info.name.removeprefix("synthetic-"), config)
-        settings = resolve_settings(model, preset, overrides)
-
-        def run_training(dist):
-            return train_segmentation(
-                model, dataset, split, run, settings, resume=resume, dist=dist, console=err, supervision=supervision
-            )
-
-    device = resolve_device(settings.get("train", {}).get("device", "auto"))
-    dist = init_distributed(device)
-    try:
-        best = run_training(dist)
-    finally:
-        shutdown(dist)
-    if dist.is_main:
+    options = TaskOptions(split=split, subset=subset, annotations=annotations, supervision=supervision)
+    best, is_main = commands.train(model, data, run, options, config, overrides, resume, err)
+    if is_main:
         chosen = (
             f"best epoch {best.get('epoch')} ({best.get('metric')} {best.get('value', float('nan')):.2f})"
             if best.get("metric")
             else f"no validation part, so best = last epoch ({best.get('epoch')})"
         )
-        err.print(f"{chosen}; checkpoints in {run / 'checkpoints'}")
+        err.print(f"{chosen}; checkpoints in {run / 'checkpoints'}", markup=False)
 
 
-# --- predict ----------------------------------------------------------------------------------------------
 @app.command()
 def predict(
-    run: Annotated[Path, typer.Option(help="Run folder written by `actionline train` (or a checkpoint file).")],
-    data: Annotated[Path, typer.Option(help="Dataset folder with features/ and mapping.txt.")],
-    pred: Annotated[Path, typer.Option("--out", help="Output folder for label files and timelines.json.")],
-    split: Annotated[int, typer.Option(help="Predict the test videos of this split.")] = 1,
-    all_videos: Annotated[bool, typer.Option("--all", help="Predict every features/*.npy instead of a split.")] = False,
-    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: best or last.")] = "best",
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Inference-time model setting, e.g. --set model.voting=frame (BaFormer Table 3)."),
-    ] = None,
-    subset: Annotated[
-        str | None, typer.Option(help="Detection: subset to detect (default: validation, or Test for THUMOS14).")
-    ] = None,
-    annotations: Annotated[
-        Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")
-    ] = None,
-    video_scores: Annotated[
-        Path | None,
-        typer.Option(help="Detection, optional: JSON {video: {class: score}} of external video-level class scores."),
-    ] = None,
+    run: o.Run,
+    data: o.Data,
+    pred: o.PredOut,
+    split: o.Split = 1,
+    all_videos: o.AllVideos = False,
+    checkpoint: o.Checkpoint = "best",
+    set_: o.InferenceSet = None,
+    subset: o.Subset = None,
+    annotations: o.Annotations = None,
+    video_scores: o.VideoScores = None,
 ) -> None:
-    """Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
+    """Predict with a trained run; the run's task decides the output.
+    Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
     Detection: results.json (ActivityNet submission format, seconds) plus timelines.json.
 
     Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
@@ -277,209 +165,67 @@ def predict(
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     """
     from actionline.config import parse_overrides
-    from actionline.data.layout import SegmentationData
-    from actionline.engine.predictor import predict_segmentation
+    from actionline.engine import commands
+    from actionline.engine.task import TaskOptions
 
-    if checkpoint not in ("best", "last"):
-        raise ConfigError(f"--checkpoint must be best or last, got {checkpoint!r}")
-    if annotations is not None or ((data / "annotations.json").is_file() and not (data / "mapping.txt").is_file()):
-        _predict_detection(run, data, pred, checkpoint, set_, subset, annotations, video_scores, all_videos)
-        return
-    dataset = SegmentationData(data)
-    if all_videos:
-        videos = sorted(p.stem for p in (dataset.root / "features").glob("*.npy"))
-        if not videos:
-            raise ActionlineError(f"{dataset.root / 'features'}: no .npy feature files")
-    else:
-        videos = dataset.split("test", split)
-    overrides = parse_overrides(set_ or [])
-    unknown = sorted(set(overrides) - {"model"})
-    if unknown:
-        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
-    timelines = predict_segmentation(run, dataset, videos, pred, which=checkpoint, overrides=overrides.get("model"))
-    err.print(f"wrote {len(timelines)} predictions to {pred}")
+    options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
+    err.print(commands.predict(run, data, pred, options, checkpoint, parse_overrides(set_ or [])), markup=False)
 
 
-def _predict_detection(run, data, pred, checkpoint, set_, subset, annotations, video_scores, all_videos) -> None:
-    from actionline.config import parse_overrides
-    from actionline.data.detection import DetectionData
-    from actionline.engine.detection import predict_detection
-    from actionline.io import read_json
-
-    dataset = DetectionData(data, annotations)
-    if all_videos:
-        videos = sorted(v for v in dataset.annotations.durations if (dataset.root / "features" / f"{v}.npy").is_file())
-    else:
-        videos = dataset.videos(subset or dataset.default_subsets()[1])
-    overrides = parse_overrides(set_ or [])
-    if sorted(set(overrides) - {"model"}):
-        raise ConfigError("predict --set only takes model.* settings")
-    scores = read_json(video_scores) if video_scores is not None else None
-    found = predict_detection(
-        run, dataset, videos, pred, checkpoint, overrides=overrides.get("model"), video_scores=scores
-    )
-    err.print(f"wrote {len(found)} detections in {len(videos)} videos to {pred / 'results.json'}")
-
-
-# --- evaluate ---------------------------------------------------------------------------------------------
+# --- evaluate, export, profile, view -----------------------------------------------------------------------
 @app.command()
 def evaluate(
-    pred: Annotated[
-        Path,
-        typer.Option(
-            help="Segmentation: prediction folder or timelines.json. Detection: a "
-            "submission JSON ({'results': {video: [{segment, label, score}]}})."
-        ),
-    ],
-    data: Annotated[
-        Path | None, typer.Option(help="Segmentation: dataset folder (groundTruth/, mapping, splits).")
-    ] = None,
-    split: Annotated[int, typer.Option(help="Segmentation: evaluate the test videos of this split.")] = 1,
-    background: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Segmentation: label excluded from Edit/F1 and MoF-BG; repeat for several. Default: 'background' "
-            "(as the MS-TCN script). Use --background none to exclude nothing."
-        ),
-    ] = None,
-    gt: Annotated[
-        Path | None,
-        typer.Option(
-            help="Detection: ground truth, ActivityNet-style ('database') or "
-            "BSN-style JSON (video_info_new.csv beside it gives subsets)."
-        ),
-    ] = None,
-    subset: Annotated[str | None, typer.Option(help="Detection: only videos of this subset, e.g. validation.")] = None,
-    tiou: Annotated[
-        str | None,
-        typer.Option(
-            help="Detection: thresholds start:stop:step or a list; default "
-            "0.3:0.7:0.1 (THUMOS) or 0.5:0.95:0.05 with --subset."
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
-    task: Annotated[str, typer.Option(help="segmentation or detection.")] = "segmentation",
+    pred: o.Pred,
+    data: o.EvalData = None,
+    split: o.Split = 1,
+    background: o.Background = None,
+    gt: o.GroundTruth = None,
+    subset: o.Subset = None,
+    tiou: o.Tiou = None,
+    as_json: o.Json = False,
+    task: o.TaskName = None,
 ) -> None:
     """Score predictions. Segmentation: Acc, Edit, F1@{10,25,50} and more at full frame rate (MS-TCN conventions).
     Detection: mAP per tIoU threshold and its average (ActivityNet evaluator semantics).
 
     Example: actionline evaluate --pred preds/mstcn --data data/toy --split 1 --json
-    Example: actionline evaluate --task detection --pred results.json --gt thumos14.json --subset Test --json
+    Example: actionline evaluate --pred results.json --gt thumos14.json --subset Test --json
     """
-    if task == "detection":
-        _evaluate_detection(pred, gt, subset, tiou, as_json)
-    elif task == "segmentation":
-        if data is None:
-            raise ActionlineError("--data is required for segmentation evaluation")
-        _evaluate_segmentation(pred, data, split, background, as_json)
-    else:
-        raise ConfigError(f"--task must be segmentation or detection, got {task!r}")
+    from actionline.engine import commands
+    from actionline.engine.task import TaskOptions
 
-
-def _evaluate_segmentation(pred: Path, data: Path, split: int, background: list[str] | None, as_json: bool) -> None:
-    import numpy as np
-
-    from actionline.data.layout import SegmentationData
-    from actionline.data.predictions import read_predictions
-    from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
-
-    dataset = SegmentationData(data)
-    bg = tuple(background) if background else ("background",)
-    if bg == ("none",):
-        bg = ()
-    elif background:
-        unknown_bg = [b for b in bg if b not in dataset.class_index]
-        if unknown_bg:
-            raise ActionlineError(f"--background {unknown_bg[0]!r} is not a class of {dataset.root / 'mapping.txt'}")
-    videos = dataset.split("test", split)
-    preds = read_predictions(pred, videos)
-    pred_idx = []
-    for v in videos:
-        try:
-            pred_idx.append(
-                np.fromiter((dataset.class_index[x] for x in preds[v]), dtype=np.int64, count=len(preds[v]))
-            )
-        except KeyError as exc:
-            raise ActionlineError(
-                f"prediction of {v} uses label {exc.args[0]!r}, which is not in mapping.txt"
-            ) from None
-    gts = [dataset.labels(v) for v in videos]
-    scores = evaluate_segmentation(pred_idx, gts, SegmentationSettings(background=bg), videos, dataset.classes)
+    options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
+    report = commands.evaluate(pred, data, options, task)
     if as_json:
-        print(json.dumps(scores.as_dict()))
+        print(json.dumps(report.as_dict))
         return
-    out.print(f"[bold]{scores.headline()}[/bold]")
-    out.print(
-        f"MoF-BG {scores.acc_no_bg:.1f}  matching {scores.matching:.1f}  IoU {scores.iou:.1f}  "
-        f"IoD {scores.iod:.1f}  ({scores.num_videos} videos, {scores.num_frames} frames)"
-    )
-    out.print(f"settings: {scores.settings.describe()}", markup=False)
+    out.print(Text(report.headline, style="bold"))
+    for line in report.details:
+        out.print(line, markup=False, highlight=False)
 
 
-def _evaluate_detection(pred: Path, gt: Path | None, subset: str | None, tiou: str | None, as_json: bool) -> None:
-    from actionline.data.instances import read_annotations, read_submission
-    from actionline.metrics.detection import ACTIVITYNET_TIOU, THUMOS_TIOU, evaluate_detection, parse_thresholds
-
-    if gt is None:
-        raise ActionlineError("--gt is required for detection evaluation")
-    annotations = read_annotations(gt).select(subset)
-    thresholds = (
-        parse_thresholds(tiou)
-        if tiou
-        else (ACTIVITYNET_TIOU if subset and subset.lower() in ("validation", "training", "testing") else THUMOS_TIOU)
-    )
-    preds = read_submission(pred)  # predictions on videos without ground truth count as false positives
-    scores = evaluate_detection(annotations.instances, preds, thresholds)
-    if as_json:
-        print(json.dumps(scores.as_dict()))
-        return
-    out.print(f"[bold]{scores.headline()}[/bold]")
-    out.print(
-        f"{len(annotations.classes)} classes, {scores.num_videos} videos, {scores.num_predictions} predictions; "
-        "AP averaged over classes in the ground truth, all-point interpolation",
-        markup=False,
-    )
-
-
-# --- export -----------------------------------------------------------------------------------------------------
 @app.command()
-def export(
-    pred: Annotated[Path, typer.Option(help="timelines.json written by `actionline predict`.")],
-    out_path: Annotated[Path, typer.Option("--out", help="CSV file, or a folder for one .srt per video.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or srt.")] = "csv",
-    fps: Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")] = None,
-    skip: Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")] = None,
-) -> None:
+def export(pred: o.Timelines, out_path: o.ExportOut, fmt: o.Format = "csv", fps: o.Fps = None, skip: o.Skip = None):
     """Export predicted timelines as a CSV table of segments or as SRT subtitles (one file per video).
 
     Example: actionline export --pred preds/mstcn/timelines.json --format srt --skip background --out subtitles/
     """
-    from actionline.export import to_csv, to_srt
-    from actionline.io import atomic_write_text
-    from actionline.timeline import load_timelines
+    from actionline.export import export_timelines
 
-    timelines = load_timelines(pred)
-    if fmt == "csv":
-        atomic_write_text(out_path, to_csv(timelines, fps))
-    elif fmt == "srt":
-        for tl in timelines:
-            atomic_write_text(out_path / f"{tl.video}.srt", to_srt(tl, fps, skip or ()))
-    else:
-        raise ConfigError(f"--format must be csv or srt, got {fmt!r}")
-    err.print(f"wrote {len(timelines)} timelines to {out_path}")
+    count = export_timelines(pred, out_path, fmt, fps, tuple(skip or ()))
+    err.print(f"wrote {count} timelines to {out_path}", markup=False)
 
 
-# --- profile ----------------------------------------------------------------------------------------------
 @app.command()
 def profile(
-    model: Annotated[str, typer.Argument(help="Model name.")],
-    input_dim: Annotated[int, typer.Option(help="Feature dimension D.")] = 2048,
-    num_classes: Annotated[int, typer.Option(help="Number of classes K.")] = 19,
-    length: Annotated[int, typer.Option(help="Input length T in frames.")] = 5750,
-    repeats: Annotated[int, typer.Option(help="Timed repetitions (median reported).")] = 5,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Model setting, e.g. --set num_stages=2.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    model: o.ModelName,
+    input_dim: o.InputDim = 2048,
+    num_classes: o.NumClasses = 19,
+    length: o.Length = 5750,
+    repeats: o.Repeats = 5,
+    device: o.Device = "cpu",
+    set_: o.ModelSet = None,
+    as_json: o.Json = False,
 ) -> None:
     """Parameters, GMACs (conv + linear, as the papers count), latency (median) and peak memory.
 
@@ -488,27 +234,21 @@ def profile(
     from actionline.config import parse_overrides
     from actionline.engine.profiler import profile_model
 
-    settings = parse_overrides(set_ or [])
-    p = profile_model(model, input_dim, num_classes, length, repeats, device, settings)
+    p = profile_model(model, input_dim, num_classes, length, repeats, device, parse_overrides(set_ or []))
     if as_json:
         print(json.dumps(p.as_dict()))
         return
-    out.print(
-        f"[bold]{model}[/bold]: {p.params:,} parameters, {p.gmacs:.2f} GMACs (conv+linear; "
-        f"{p.gmacs_total:.2f} with attention products), latency {p.latency_ms:.1f} ms, "
-        f"peak memory {p.peak_mem_mb:.0f} MB  [T={length}, {p.device}, {p.threads} threads]"
-    )
+    out.print(p.describe(), markup=False, highlight=False)
 
 
-# --- view -------------------------------------------------------------------------------------------------
 @app.command()
 def view(
-    pred: Annotated[Path, typer.Option(help="Prediction folder or timelines.json.")],
-    data: Annotated[Path, typer.Option(help="Dataset folder (for ground truth and class names).")],
-    image: Annotated[Path, typer.Option("--out", help="Output image (.png).")],
-    videos: Annotated[list[str] | None, typer.Argument(help="Videos to draw (default: first of the split).")] = None,
-    split: Annotated[int, typer.Option(help="Split whose test videos are drawn when none are named.")] = 1,
-    max_videos: Annotated[int, typer.Option(help="At most this many videos when none are named.")] = 6,
+    pred: o.ViewPred,
+    data: o.ViewData,
+    image: o.Image,
+    videos: o.Videos = None,
+    split: o.ViewSplit = 1,
+    max_videos: o.ViewMax = 6,
 ) -> None:
     """Draw ground truth and predictions per video, one colour per class, with a legend. Segmentation: colour
     bars; detection (a results.json as --pred): instances on a seconds axis, the best predictions with scores.
@@ -516,48 +256,9 @@ def view(
     Example: actionline view --pred preds/mstcn --data data/toy --out timelines.png video_0003 video_0007
     Example: actionline view --pred preds/gsmt/results.json --data data/anet --out detections.png
     """
-    import numpy as np
+    from actionline.engine import commands
 
-    from actionline.data.layout import SegmentationData
-
-    if pred.suffix == ".json" and pred.name != "timelines.json":
-        _view_detection(pred, data, image, videos, max_videos)
-        return
-    from actionline.data.predictions import read_predictions
-    from actionline.timeline import Timeline
-    from actionline.viz.timeline_plot import plot_timelines
-
-    dataset = SegmentationData(data)
-    names = list(videos) if videos else dataset.split("test", split)[:max_videos]
-    preds = read_predictions(pred, names)
-    rows = []
-    for v in names:
-        gt_path = dataset.root / "groundTruth" / f"{v}.txt"
-        gt = Timeline.from_labels(v, dataset.labels(v), dataset.classes) if gt_path.is_file() else None
-        p = np.fromiter((dataset.class_index.get(x, -1) for x in preds[v]), dtype=np.int64)
-        if (p < 0).any():
-            raise ActionlineError(f"prediction of {v} uses labels not in mapping.txt")
-        rows.append((v, gt, Timeline.from_labels(v, p, dataset.classes)))
-    path = plot_timelines(rows, dataset.classes, image, background=dataset.info.background)
-    err.print(f"wrote {path}")
-
-
-def _view_detection(pred: Path, data: Path, image: Path, videos: list[str] | None, max_videos: int) -> None:
-    from actionline.data.detection import DetectionData
-    from actionline.data.instances import read_submission
-    from actionline.viz.timeline_plot import plot_detections
-
-    dataset = DetectionData(data)
-    preds = read_submission(pred)
-    by_video: dict[str, list] = {}
-    for p in preds:
-        by_video.setdefault(p.video, []).append(p)
-    names = list(videos) if videos else sorted(by_video)[:max_videos]
-    missing = [v for v in names if v not in dataset.annotations.durations]
-    if missing:
-        raise ActionlineError(f"videos not in the annotation file: {', '.join(missing[:5])}")
-    rows = [(v, dataset.duration(v), dataset.instances(v), by_video.get(v, [])) for v in names]
-    err.print(f"wrote {plot_detections(rows, dataset.classes, image)}")
+    err.print(f"wrote {commands.view(pred, data, image, videos, max_videos, split)}", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -567,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ActionlineError, NotImplementedError) as exc:
         if STATE["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: checkpoints already written are intact; continue with --resume")

@@ -1,4 +1,6 @@
-"""Typed configs: dataclasses built from YAML / ``--set key=value`` with unknown keys and bad types rejected."""
+"""Typed configs: dataclasses built from YAML / ``--set key=value`` with unknown keys and bad types rejected.
+
+Option fields are ``Literal[...]``: a value outside the literal's options is an error naming them."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ T = TypeVar("T")
 
 def _coerce(value: Any, kind: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        options = typing.get_args(kind)
+        if any(value == o and type(value) is type(o) for o in options):
+            return value
+        raise ConfigError(f"{where} must be one of {', '.join(map(str, options))}, got {value!r}")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(kind)
         if value is None and type(None) in options:

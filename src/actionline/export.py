@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from pathlib import Path
 
 from actionline.errors import ActionlineError
-from actionline.timeline import Timeline
+from actionline.io import atomic_write_text
+from actionline.timeline import Timeline, load_timelines
 
 
 def _needs_fps(timeline: Timeline, fps: float | None) -> Timeline:
@@ -57,3 +59,15 @@ def to_srt(timeline: Timeline, fps: float | None = None, skip: Iterable[str] = (
         text = s.label if s.score is None else f"{s.label} ({s.score:.2f})"
         cues.append(f"{len(cues) + 1}\n{_srt_time(tl.seconds(s.start))} --> {_srt_time(tl.seconds(s.end))}\n{text}\n")
     return "\n".join(cues)
+
+
+def export_timelines(pred: Path, out: Path, fmt: str, fps: float | None, skip: Iterable[str] = ()) -> int:
+    """``pred`` (a timelines.json) as one CSV file (``fmt="csv"``) or a folder of SRT files; returns the count."""
+    if fmt not in ("csv", "srt"):
+        raise ActionlineError(f"--format must be csv or srt, got {fmt!r}")
+    timelines = load_timelines(pred)
+    if fmt == "csv":
+        atomic_write_text(out, to_csv(timelines, fps))
+    for tl in timelines if fmt == "srt" else ():
+        atomic_write_text(out / f"{tl.video}.srt", to_srt(tl, fps, skip))
+    return len(timelines)

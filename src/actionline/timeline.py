@@ -1,7 +1,10 @@
-"""`Segment` and `Timeline`: the one result type that flows from models to metrics, exporters and viewers.
+"""The result types that flow from models to metrics, exporters and viewers: `Segment`, `Timeline` and, for
+detections in seconds, `Instance`.
 
-Positions are in *frame units* of the timeline (half-open ``[start, end)``); ``fps`` and ``offset`` give
-the conversion to seconds. Dense per-frame labels convert to segments and back losslessly.
+Positions in a `Timeline` are in *frame units* (half-open ``[start, end)``); ``fps`` and ``offset`` give the one
+conversion to seconds (`Timeline.seconds`), used for snippets, frames and detections alike. Dense per-frame labels
+convert to segments and back losslessly; instances convert to and from timelines (`instances_to_timeline`,
+`timeline_to_instances`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,22 @@ class Segment:
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One action instance in seconds (a detection or a ground-truth annotation); ``score`` is set for predictions."""
+
+    video: str
+    start: float
+    end: float
+    label: str
+    score: float = 1.0
+
+
+def canonical_video_id(video: str) -> str:
+    """``v_QOlSCBRmfWY`` and ``QOlSCBRmfWY`` name the same ActivityNet video."""
+    return video[2:] if video.startswith("v_") and len(video) == 13 else video
 
 
 @dataclass
@@ -134,6 +153,41 @@ def runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     starts = np.concatenate(([0], change))
     ends = np.concatenate((change, [len(labels)]))
     return starts, ends, labels[starts]
+
+
+def transcript_of(labels: np.ndarray) -> np.ndarray:
+    """Ordered labels of the segments (consecutive repeats collapsed): a video's transcript (MuCon)."""
+    return runs(np.asarray(labels))[2]
+
+
+def action_set_of(labels: np.ndarray) -> np.ndarray:
+    """Distinct labels, sorted: a video's action set (SCT)."""
+    return np.unique(np.asarray(labels))
+
+
+def instances_to_timeline(video: str, instances: Iterable[Instance], duration: float, fps: float) -> Timeline:
+    """Instances (seconds) of one video as a `Timeline` with ``fps`` frames per second, ordered by start.
+
+    Times round to the nearest frame; every instance keeps at least one frame, so no detection is lost."""
+    segments = []
+    for i in sorted(instances, key=lambda i: (i.start, i.end, -i.score)):
+        start = round(i.start * fps)
+        segments.append(Segment(start, max(start + 1, round(i.end * fps)), i.label, i.score))
+    return Timeline(video, max(1, round(duration * fps)), segments, fps)
+
+
+def timeline_to_instances(timeline: Timeline) -> list[Instance]:
+    """The segments of ``timeline`` as instances in seconds (through `Timeline.seconds`)."""
+    return [
+        Instance(
+            timeline.video,
+            timeline.seconds(s.start),
+            timeline.seconds(s.end),
+            s.label,
+            1.0 if s.score is None else s.score,
+        )
+        for s in timeline.segments
+    ]
 
 
 def upsample_labels(labels: np.ndarray, factor: int, num_frames: int) -> np.ndarray:

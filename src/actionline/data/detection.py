@@ -14,7 +14,7 @@ import numpy as np
 
 from actionline.data.instances import DetectionAnnotations, FeatureTiming, read_annotations
 from actionline.errors import DataError
-from actionline.metrics.detection import Instance
+from actionline.timeline import Instance
 
 # Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
 # THUMOS14 trains on `Validation` and reports `Test`.

@@ -12,7 +12,6 @@ Instances convert losslessly to and from `Timeline` s given the frame rate of th
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,7 @@ import numpy as np
 
 from actionline.errors import DataError
 from actionline.io import read_json
-from actionline.metrics.detection import Instance, canonical_video_id
-from actionline.timeline import Segment, Timeline
+from actionline.timeline import Instance, canonical_video_id
 
 
 @dataclass
@@ -108,29 +106,6 @@ def read_submission(path: str | Path) -> list[Instance]:
                 raise DataError(f"{path}: video {video}, prediction {k} has no score")
         out += _instances(canonical_video_id(video), entries, path)
     return out
-
-
-def instances_to_timeline(video: str, instances: Sequence[Instance], duration: float, fps: float) -> Timeline:
-    """Instances (seconds) of one video as a `Timeline` with ``fps`` frames per second (rounded to frames)."""
-    segments = []
-    for i in sorted(instances, key=lambda i: (i.start, i.end)):
-        start, end = round(i.start * fps), round(i.end * fps)
-        if end > start:
-            segments.append(Segment(start, end, i.label, i.score))
-    return Timeline(video, max(1, round(duration * fps)), segments, fps)
-
-
-def timeline_to_instances(timeline: Timeline) -> list[Instance]:
-    return [
-        Instance(
-            timeline.video,
-            timeline.seconds(s.start),
-            timeline.seconds(s.end),
-            s.label,
-            1.0 if s.score is None else s.score,
-        )
-        for s in timeline.segments
-    ]
 
 
 # --- feature timing -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Reading segmentation predictions in the formats people have.
+"""Reading and writing segmentation predictions in the formats people have.
 
 - MS-TCN files: one file per video named like the ground truth without ``.txt``; line 1 is a header, line 2 the
   frame labels separated by spaces (what the MS-TCN/ASFormer code writes);
@@ -8,11 +8,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from actionline.errors import DataError
+from actionline.io import atomic_write_text
 from actionline.timeline import load_timelines
+
+MSTCN_HEADER = "### Frame level recognition: ###"
+
+
+def write_mstcn_prediction(path: Path, names: Sequence[str]) -> None:
+    """One MS-TCN prediction file: the header line, then the frame labels separated by spaces."""
+    atomic_write_text(path, f"{MSTCN_HEADER}\n{' '.join(names)}\n")
 
 
 def _parse_file(path: Path) -> list[str]:
@@ -57,4 +67,17 @@ def read_predictions(pred: str | Path, videos: Sequence[str]) -> dict[str, list[
                 break
         else:
             raise DataError(f"{pred}: no prediction for video {v} (looked for '{v}' and '{v}.txt')")
+    return out
+
+
+def label_indices(
+    preds: Mapping[str, Sequence[str]], videos: Sequence[str], class_index: Mapping[str, int]
+) -> list[np.ndarray]:
+    """Frame labels (names) of ``videos`` as class indices; a name outside ``class_index`` is a `DataError`."""
+    out = []
+    for v in videos:
+        try:
+            out.append(np.fromiter((class_index[x] for x in preds[v]), dtype=np.int64, count=len(preds[v])))
+        except KeyError as exc:
+            raise DataError(f"prediction of {v} uses label {exc.args[0]!r}, which is not in mapping.txt") from None
     return out

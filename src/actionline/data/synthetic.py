@@ -248,7 +248,7 @@ __all__ = ["GRAMMAR_CLASSES", "FeatureStyle", "synthesize_segmentation"]
 # --- detection ----------------------------------------------------------------------------------------------------
 def _generated_annotations(rng: np.random.Generator, num_videos: int, num_classes: int):
     """Durations 60-240 s, ~Poisson(4) instances of 2-30 s per video, 75% training / 25% validation."""
-    from actionline.metrics.detection import Instance
+    from actionline.timeline import Instance
 
     classes = [f"action_{k:02d}" for k in range(num_classes)]
     durations, subsets, instances = {}, {}, []

@@ -14,18 +14,7 @@ import numpy as np
 
 from actionline.data.layout import SegmentationData, write_labels
 from actionline.errors import DataError
-from actionline.timeline import runs
-
-
-def transcript_of(labels: np.ndarray) -> np.ndarray:
-    """Ordered labels of the segments (consecutive repeats collapsed)."""
-    return runs(np.asarray(labels))[2]
-
-
-def action_set_of(labels: np.ndarray) -> np.ndarray:
-    """Distinct labels, sorted."""
-    return np.unique(np.asarray(labels))
-
+from actionline.timeline import action_set_of, transcript_of
 
 KINDS = {"transcripts": transcript_of, "sets": action_set_of}
 

@@ -1,4 +1,5 @@
-"""Training, validation and prediction of temporal action detection models (TAGS/GSMT, actionness).
+"""The detection task: training, validation, prediction, evaluation and drawing of temporal action detection
+models (TAGS/GSMT, actionness) on annotations.json + features/ datasets.
 
 Each video (or, with ``data.window``, each window of ``window`` features sliding with ``overlap``: the protocol
 for long THUMOS-style videos) is resampled to the model's fixed number of snippets by linear interpolation
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,25 @@ from torch.utils.data import DataLoader, Dataset
 
 from actionline.config import as_dict, build
 from actionline.data.detection import DetectionData
-from actionline.data.instances import resample_features, sliding_windows
+from actionline.data.instances import read_annotations, read_submission, resample_features, sliding_windows
 from actionline.data.layout import carve_validation
-from actionline.engine import segmentation
 from actionline.engine.distributed import DistInfo
 from actionline.engine.predictor import load_run
-from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
-from actionline.errors import CheckpointError, ConfigError, DataError
-from actionline.io import atomic_write_text
-from actionline.metrics.detection import ACTIVITYNET_TIOU, Instance, evaluate_detection
-from actionline.models.detection.postprocess import finalize
-from actionline.models.registry import build_model
-from actionline.timeline import Segment, Timeline, save_timelines
-
-CONFIG_KEYS = ("model", "train", "data")
+from actionline.engine.recipe import train_run
+from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.engine.trainer import TrainConfig
+from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
+from actionline.io import atomic_write_text, read_json
+from actionline.metrics.detection import (
+    ACTIVITYNET_TIOU,
+    THUMOS_TIOU,
+    evaluate_detection,
+    parse_thresholds,
+)
+from actionline.models.base import TemporalModel
+from actionline.nn.detection_postprocess import finalize
+from actionline.timeline import Instance, Timeline, instances_to_timeline, save_timelines, timeline_to_instances
+from actionline.viz.timeline_plot import plot_detections
 
 
 @dataclass
@@ -155,12 +161,10 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def timeline_seconds(timeline: Timeline, clip: Clip) -> list[Instance]:
-    """Segments in snippet units of a clip -> instances in seconds of the video."""
-    scale = (clip.end_s - clip.start_s) / timeline.num_frames
-    return [
-        Instance(clip.video, clip.start_s + s.start * scale, clip.start_s + s.end * scale, s.label, float(s.score or 0))
-        for s in timeline.segments
-    ]
+    """Segments in snippet units of a clip -> instances in seconds of the video (`Timeline.seconds` with the
+    clip's snippet rate and start)."""
+    fps = timeline.num_frames / (clip.end_s - clip.start_s)
+    return timeline_to_instances(replace(timeline, video=clip.video, fps=fps, offset=clip.start_s))
 
 
 def merge_windows(instances: Sequence[Instance], classes: Sequence[str], model_config: Any) -> list[Instance]:
@@ -220,81 +224,12 @@ def make_validate(data: DetectionData, videos: Sequence[str], classes: Sequence[
     return validate
 
 
-def resolve_settings(model: str, preset: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    return segmentation.resolve_settings(model, preset, overrides, CONFIG_KEYS, task="detection")
-
-
-def train_detection(
-    model_name: str,
-    data: DetectionData,
-    subset: str | None,
-    run_dir: str | Path,
-    settings: dict[str, Any],
-    resume: bool = False,
-    dist: DistInfo | None = None,
-    console: Console | None = None,
-) -> dict[str, Any]:
-    """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
-    dist = dist or DistInfo()
-    console = console or Console(stderr=True)
-    run_dir = prepare_run_dir(run_dir, resume)
-    train_cfg = build(TrainConfig, settings.get("train"), where="train")
-    data_cfg = build(DetectionDataConfig, settings.get("data"), where="data")
-    subset = subset or data.default_subsets()[0]
-    train_videos, val_videos = carve_validation(data.videos(subset), train_cfg.val_fraction, train_cfg.seed)
-    classes = data.classes
-    probe = data.features(train_videos[0])
-    seed_everything(train_cfg.seed)
-    model_settings = {**settings.get("model", {}), "input_dim": int(probe.shape[1]), "num_classes": len(classes)}
-    model = build_model(model_name, model_settings)
-    length = model.config.input_length
-    train_set = DetectionClips(data, train_videos, length, data_cfg, classes)
-    val_set = DetectionClips(data, val_videos, length, data_cfg, classes, with_targets=False) if val_videos else None
-    resolved = {
-        "model_name": model_name,
-        "data": str(data.root),
-        "subset": subset,
-        "model": as_dict(model.config),
-        "train": as_dict(train_cfg),
-        "data_settings": as_dict(data_cfg),
-        "train_videos": train_videos,
-        "val_videos": val_videos,
-    }
-    write_run_config(run_dir, resolved, dist)
-    meta = {
-        "model": model_name,
-        "model_config": as_dict(model.config),
-        "classes": list(classes),
-        "task": "detection",
-        "data_settings": as_dict(data_cfg),
-        "dataset": {"root": str(data.root), "subset": subset},
-    }
-    trainer = Trainer(
-        model,
-        train_cfg,
-        run_dir,
-        train_set,
-        collate_clips,
-        val_set,
-        make_validate(data, val_videos, classes, data_cfg),
-        meta,
-        dist,
-        console,
-    )
-    return trainer.run(
-        resume,
-        f"{len(train_set)} clips of {len(train_videos)} videos, validating on {len(val_videos)} held out of {subset!r}",
-    )
-
-
-def predict_detection(
-    run: str | Path,
+def predict_instances(
+    model: TemporalModel,
+    meta: dict,
     data: DetectionData,
     videos: Sequence[str],
     out: str | Path,
-    which: str = "best",
-    device: str = "auto",
-    overrides: dict | None = None,
     video_scores: dict[str, dict[str, float]] | None = None,
 ) -> list[Instance]:
     """Detect actions in ``videos``; write ``out/results.json`` (ActivityNet submission format, seconds) and
@@ -303,9 +238,6 @@ def predict_detection(
     ``video_scores`` (optional, the ActivityNet convention): per video, class -> video-level score; each
     detection's score is multiplied by its class's score (0 when the class is missing).
     """
-    model, meta = load_run(run, which, device, overrides)
-    if meta.get("task") != "detection":
-        raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
     classes = list(meta["classes"])
     unknown = sorted({i.label for v in videos for i in data.instances(v)} - set(classes))
     if unknown:
@@ -330,27 +262,146 @@ def predict_detection(
     return instances
 
 
+TIMELINE_FPS = 100.0  # timelines.json of detections: 100 frames per second (10 ms)
+
+
 def write_submission(
     out: Path, instances: Sequence[Instance], videos: Sequence[str], data: DetectionData, classes: Sequence[str]
 ) -> None:
+    """``out/results.json`` (submission format, detections by descending score) and ``out/timelines.json``."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list] = {v: [] for v in videos}
+    by_video: dict[str, list[Instance]] = {v: [] for v in videos}
     for i in sorted(instances, key=lambda i: -i.score):
         results[i.video].append({"segment": [round(i.start, 3), round(i.end, 3)], "label": i.label, "score": i.score})
+        by_video[i.video].append(i)
     atomic_write_text(
         out / "results.json", json.dumps({"version": "actionline", "results": results, "external_data": {}})
     )
-    fps = 100.0
-    timelines = []
-    for v in videos:
-        segments = [
-            Segment(
-                round(i["segment"][0] * fps),
-                max(round(i["segment"][0] * fps) + 1, round(i["segment"][1] * fps)),
-                i["label"],
-                i["score"],
-            )
-            for i in results[v]
-        ]
-        timelines.append(Timeline(v, max(1, round(data.duration(v) * fps)), segments, fps))
+    timelines = [instances_to_timeline(v, by_video[v], data.duration(v), TIMELINE_FPS) for v in videos]
     save_timelines(out / "timelines.json", timelines, classes)
+
+
+def evaluation_thresholds(tiou: str | None, subset: str | None) -> tuple[float, ...]:
+    """``--tiou`` when given, else ActivityNet's 0.5:0.05:0.95 for its subsets and THUMOS' 0.3:0.1:0.7."""
+    if tiou:
+        return parse_thresholds(tiou)
+    anet = subset is not None and subset.lower() in ("validation", "training", "testing")
+    return ACTIVITYNET_TIOU if anet else THUMOS_TIOU
+
+
+class DetectionTask(Task):
+    """Options read: ``subset``, ``annotations`` (train, predict), ``all_videos``, ``video_scores`` (predict),
+    ``gt``, ``tiou`` (evaluate)."""
+
+    name = "detection"
+    config_keys = ("model", "train", "data")
+
+    def open_data(self, path: Path, options: TaskOptions) -> DetectionData:
+        return DetectionData(path, options.annotations)
+
+    def plan_training(
+        self, model_cls: type[TemporalModel], data: DetectionData, train: TrainConfig, settings: dict, options
+    ) -> TrainingPlan:
+        """Train on the videos of ``options.subset`` (default: the dataset's training subset) minus a carved
+        validation part; clips are built once the model fixes their length."""
+        data_cfg = build(DetectionDataConfig, settings.get("data"), where="data")
+        subset = options.subset or data.default_subsets()[0]
+        train_videos, val_videos = carve_validation(data.videos(subset), train.val_fraction, train.seed)
+        classes = list(data.classes)
+
+        def build_data(model: TemporalModel) -> TrainingData:
+            length = model.config.input_length
+            train_set = DetectionClips(data, train_videos, length, data_cfg, classes)
+            val_set = (
+                DetectionClips(data, val_videos, length, data_cfg, classes, with_targets=False) if val_videos else None
+            )
+            summary = (
+                f"{len(train_set)} clips of {len(train_videos)} videos, validating on {len(val_videos)} held out "
+                f"of {subset!r}"
+            )
+            validate = make_validate(data, val_videos, classes, data_cfg)
+            return TrainingData(train_set, collate_clips, val_set, validate, summary)
+
+        return TrainingPlan(
+            input_dim=int(data.features(train_videos[0]).shape[1]),
+            classes=classes,
+            train_videos=train_videos,
+            val_videos=val_videos,
+            build=build_data,
+            selection={"subset": subset},
+            settings_record={"data_settings": as_dict(data_cfg)},
+            meta={"data_settings": as_dict(data_cfg)},
+            dataset_meta={"root": str(data.root), "subset": subset},
+        )
+
+    def predict(self, model, meta, data: DetectionData, options: TaskOptions, out: Path) -> tuple[list, str]:
+        if options.all_videos:
+            videos = sorted(v for v in data.annotations.durations if (data.root / "features" / f"{v}.npy").is_file())
+        else:
+            videos = data.videos(options.subset or data.default_subsets()[1])
+        scores = read_json(options.video_scores) if options.video_scores is not None else None
+        found = predict_instances(model, meta, data, videos, out, scores)
+        return found, f"wrote {len(found)} detections in {len(videos)} videos to {out / 'results.json'}"
+
+    def claims(self, pred: Path) -> bool:
+        return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()
+
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        gt = options.gt or options.annotations or (data / "annotations.json" if data is not None else None)
+        if gt is None:
+            raise ActionlineError("--gt (or --data with an annotations.json) is required for detection evaluation")
+        annotations = read_annotations(gt).select(options.subset)
+        thresholds = evaluation_thresholds(options.tiou, options.subset)
+        submission = pred / "results.json" if pred.is_dir() else pred
+        preds = read_submission(submission)  # predictions on videos without ground truth count as false positives
+        s = evaluate_detection(annotations.instances, preds, thresholds)
+        details = [
+            f"{len(annotations.classes)} classes, {s.num_videos} videos, {s.num_predictions} predictions; "
+            "AP averaged over classes in the ground truth, all-point interpolation"
+        ]
+        return Report(s.headline(), details, s.as_dict())
+
+    def view(self, pred, data, image, videos, max_videos, split) -> Path:
+        dataset = DetectionData(data)
+        by_video: dict[str, list[Instance]] = {}
+        for p in read_submission(pred / "results.json" if pred.is_dir() else pred):
+            by_video.setdefault(p.video, []).append(p)
+        names = list(videos) if videos else sorted(by_video)[:max_videos]
+        missing = [v for v in names if v not in dataset.annotations.durations]
+        if missing:
+            raise ActionlineError(f"videos not in the annotation file: {', '.join(missing[:5])}")
+        rows = [(v, dataset.duration(v), dataset.instances(v), by_video.get(v, [])) for v in names]
+        return plot_detections(rows, dataset.classes, image)
+
+
+def train_detection(
+    model_name: str,
+    data: DetectionData,
+    subset: str | None,
+    run_dir: str | Path,
+    settings: dict[str, Any],
+    resume: bool = False,
+    dist: DistInfo | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
+    options = TaskOptions(subset=subset)
+    return train_run(DetectionTask(), model_name, data, run_dir, settings, options, resume, dist, console)
+
+
+def predict_detection(
+    run: str | Path,
+    data: DetectionData,
+    videos: Sequence[str],
+    out: str | Path,
+    which: str = "best",
+    device: str = "auto",
+    overrides: dict | None = None,
+    video_scores: dict[str, dict[str, float]] | None = None,
+) -> list[Instance]:
+    """Detect actions in ``videos`` with a trained run (see `predict_instances`)."""
+    model, meta = load_run(run, which, device, overrides)
+    if meta.get("task") != "detection":
+        raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
+    return predict_instances(model, meta, data, videos, out, video_scores)

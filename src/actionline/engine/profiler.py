@@ -29,6 +29,13 @@ class Profile:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def describe(self) -> str:
+        return (
+            f"{self.model}: {self.params:,} parameters, {self.gmacs:.2f} GMACs (conv+linear; "
+            f"{self.gmacs_total:.2f} with attention products), latency {self.latency_ms:.1f} ms, "
+            f"peak memory {self.peak_mem_mb:.0f} MB  [T={self.length}, {self.device}, {self.threads} threads]"
+        )
+
 
 def _layer_macs(model: nn.Module, run) -> int:
     """MACs of Conv1d/Linear layers, counted with forward hooks (output elements x inputs per output)."""

@@ -1,4 +1,7 @@
-"""Training and validation of segmentation models on an MS-TCN-layout dataset (used by the CLI and demo)."""
+"""The segmentation task on MS-TCN-layout datasets: training plan (supervision, validation carve-out), prediction
+at full frame rate (MS-TCN label files + ``timelines.json``), evaluation with the MS-TCN conventions, drawing.
+
+`train_segmentation` and `predict_segmentation` are the Python API for one split."""
 
 from __future__ import annotations
 
@@ -9,19 +12,23 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from rich.progress import track
 from torch.utils.data import DataLoader
 
-from actionline.config import as_dict, build, merge
 from actionline.data.layout import SegmentationData, carve_validation
+from actionline.data.predictions import label_indices, read_predictions, write_mstcn_prediction
 from actionline.engine.batching import SegmentationVideos, collate
 from actionline.engine.distributed import DistInfo
+from actionline.engine.predictor import load_run
+from actionline.engine.recipe import train_run
 from actionline.engine.supervision import Supervision
-from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
-from actionline.errors import ConfigError, DataError
+from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.engine.trainer import TrainConfig
+from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
-from actionline.models.registry import build_model, model_class
-
-CONFIG_KEYS = ("model", "train")
+from actionline.models.base import TemporalModel
+from actionline.timeline import Timeline, save_timelines, upsample_labels
+from actionline.viz.timeline_plot import plot_timelines
 
 
 def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BACKGROUND):
@@ -29,7 +36,7 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
     settings = SegmentationSettings(background=tuple(background))
 
     @torch.no_grad()
-    def validate(model: torch.nn.Module, loader: DataLoader) -> dict[str, float]:
+    def validate(model: TemporalModel, loader: DataLoader) -> dict[str, float]:
         model.eval()
         preds, gts = [], []
         device = next(model.parameters()).device
@@ -49,22 +56,154 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
     return validate
 
 
-def resolve_settings(
-    model: str,
-    preset: dict[str, Any],
-    overrides: dict[str, Any],
-    keys: Sequence[str] = CONFIG_KEYS,
-    task: str = "segmentation",
-) -> dict[str, Any]:
-    """Merge a YAML preset with ``--set`` overrides; check top-level keys and that ``model`` is a ``task`` model."""
-    merged = merge(preset, overrides)
-    unknown = sorted(set(merged) - set(keys))
-    if unknown:
-        raise ConfigError(f"unknown config section(s) {', '.join(unknown)} (known: {', '.join(keys)})")
-    found = getattr(model_class(model), "task", "segmentation")  # unknown names fail here, before data is read
-    if found != task:
-        raise ConfigError(f"model {model!r} is a {found} model, not a {task} model")
-    return merged
+@torch.no_grad()
+def predict_videos(
+    model: TemporalModel, meta: dict, data: SegmentationData, videos: Sequence[str], out: str | Path
+) -> list[Timeline]:
+    """Predict ``videos`` of ``data`` at its sample rate; write ``out/<video>`` MS-TCN label files at full frame
+    rate and ``out/timelines.json``."""
+    classes = list(meta["classes"])
+    if list(data.classes) != classes:
+        raise CheckpointError(
+            f"the run was trained on {len(classes)} classes that differ from {data.root / 'mapping.txt'} "
+            f"({len(data.classes)} classes)"
+        )
+    sr = data.info.sample_rate
+    dev = next(model.parameters()).device
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timelines = []
+    for video in track(videos, description="predicting", transient=True):
+        full = data.features(video)
+        if full.shape[0] != model.config.input_dim:
+            raise CheckpointError(
+                f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
+            )
+        x = torch.from_numpy(np.ascontiguousarray(full[:, ::sr]))[None].to(dev)
+        mask = torch.ones(1, x.shape[-1], device=dev)
+        targets = None
+        if (data.root / "groundTruth" / f"{video}.txt").is_file():  # for oracle analyses only (e.g. BaFormer Table 5)
+            labels = torch.from_numpy(data.labels(video)[: full.shape[1] : sr][: x.shape[-1]])
+            targets = {"labels": labels[None].to(dev)}
+        coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
+        dense = upsample_labels(coarse.to_labels(classes), sr, full.shape[1])
+        seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
+        frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
+        scores = upsample_labels(frame_scores, sr, full.shape[1])
+        timeline = Timeline.from_labels(
+            video, dense, classes, fps=data.info.fps, scores=None if np.isnan(scores).any() else scores
+        )
+        write_mstcn_prediction(out / video, [classes[i] for i in dense])
+        timelines.append(timeline)
+    save_timelines(out / "timelines.json", timelines, classes)
+    return timelines
+
+
+class SegmentationTask(Task):
+    """Options read: ``split``, ``supervision``, ``all_videos`` (predict), ``background`` (evaluate)."""
+
+    name = "segmentation"
+
+    def open_data(self, path: Path, options: TaskOptions) -> SegmentationData:
+        return SegmentationData(path)
+
+    def preset_suffix(self, data: SegmentationData) -> str:
+        return data.info.name.removeprefix("synthetic-")
+
+    def plan_training(
+        self,
+        model_cls: type[TemporalModel],
+        data: SegmentationData,
+        train: TrainConfig,
+        settings: dict,
+        options: TaskOptions,
+    ) -> TrainingPlan:
+        """With weak labels there are no dense labels to validate on: no validation part, ``best`` = last epoch."""
+        allowed = model_cls.supervisions
+        sup = Supervision.parse(options.supervision or allowed[0])
+        if sup.mode not in allowed:
+            raise ConfigError(f"model {model_cls.name} trains with --supervision {' | '.join(allowed)}, not {sup.mode}")
+        fraction = 0.0 if sup.weak else train.val_fraction
+        train_videos, val_videos = carve_validation(data.split("train", options.split), fraction, train.seed)
+        sup.choose_full(train_videos, train.seed)
+        train_set = SegmentationVideos(
+            data, train_videos, supervision=sup if sup.mode != "full" or allowed != ("full",) else None
+        )
+        val_set = SegmentationVideos(data, val_videos) if val_videos else None
+        if val_set is not None and val_set.feature_dim != train_set.feature_dim:
+            raise DataError(
+                f"validation features have {val_set.feature_dim} dimensions, training features {train_set.feature_dim}"
+            )
+        summary = (
+            f"{len(train_videos)} videos, validating on {len(val_videos)} held out of the training split "
+            f"{options.split}"
+        )
+        return TrainingPlan(
+            input_dim=train_set.feature_dim,
+            classes=list(data.classes),
+            train_videos=train_videos,
+            val_videos=val_videos,
+            build=lambda model: TrainingData(train_set, collate, val_set, make_validate(data.classes), summary),
+            selection={"split": options.split},
+            extra_record={
+                "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)}
+            },
+            meta={"supervision": options.supervision or allowed[0]},
+            dataset_meta={
+                "root": str(data.root),
+                "split": options.split,
+                "sample_rate": data.info.sample_rate,
+                "background": list(data.info.background),
+            },
+        )
+
+    def predict(
+        self, model: TemporalModel, meta: dict, data: SegmentationData, options: TaskOptions, out: Path
+    ) -> tuple[list[Timeline], str]:
+        if options.all_videos:
+            videos = sorted(p.stem for p in (data.root / "features").glob("*.npy"))
+            if not videos:
+                raise ActionlineError(f"{data.root / 'features'}: no .npy feature files")
+        else:
+            videos = data.split("test", options.split)
+        timelines = predict_videos(model, meta, data, videos, out)
+        return timelines, f"wrote {len(timelines)} predictions to {out}"
+
+    def claims(self, pred: Path) -> bool:
+        return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"
+
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        if data is None:
+            raise ActionlineError("--data is required for segmentation evaluation")
+        dataset = SegmentationData(data)
+        bg = options.background or ("background",)
+        if bg == ("none",):
+            bg = ()
+        elif options.background:
+            unknown = [b for b in bg if b not in dataset.class_index]
+            if unknown:
+                raise ActionlineError(f"--background {unknown[0]!r} is not a class of {dataset.root / 'mapping.txt'}")
+        videos = dataset.split("test", options.split)
+        preds = label_indices(read_predictions(pred, videos), videos, dataset.class_index)
+        gts = [dataset.labels(v) for v in videos]
+        s = evaluate_segmentation(preds, gts, SegmentationSettings(background=bg), videos, dataset.classes)
+        details = [
+            f"MoF-BG {s.acc_no_bg:.1f}  matching {s.matching:.1f}  IoU {s.iou:.1f}  IoD {s.iod:.1f}  "
+            f"({s.num_videos} videos, {s.num_frames} frames)",
+            f"settings: {s.settings.describe()}",
+        ]
+        return Report(s.headline(), details, s.as_dict())
+
+    def view(self, pred, data, image, videos, max_videos, split) -> Path:
+        dataset = SegmentationData(data)
+        names = list(videos) if videos else dataset.split("test", split)[:max_videos]
+        indices = label_indices(read_predictions(pred, names), names, dataset.class_index)
+        rows = []
+        for v, p in zip(names, indices, strict=True):
+            has_gt = (dataset.root / "groundTruth" / f"{v}.txt").is_file()
+            gt = Timeline.from_labels(v, dataset.labels(v), dataset.classes) if has_gt else None
+            rows.append((v, gt, Timeline.from_labels(v, p, dataset.classes)))
+        return plot_timelines(rows, dataset.classes, image, background=dataset.info.background)
 
 
 def train_segmentation(
@@ -80,58 +219,22 @@ def train_segmentation(
 ) -> dict[str, Any]:
     """Train ``model_name`` on ``split`` of ``data`` into ``run_dir``; returns the best-epoch record.
 
-    ``supervision`` (`Supervision.parse`; default: the model's own, e.g. ``transcript`` for MuCon): with weak
-    labels there are no dense labels to validate on, so no validation part is carved and ``best`` is the last
-    epoch."""
-    dist = dist or DistInfo()
-    console = console or Console(stderr=True)
-    run_dir = prepare_run_dir(run_dir, resume)
-    train_cfg = build(TrainConfig, settings.get("train"), where="train")
-    allowed = getattr(model_class(model_name), "supervisions", ("full",))
-    sup = Supervision.parse(supervision or allowed[0])
-    if sup.mode not in allowed:
-        raise ConfigError(f"model {model_name} trains with --supervision {' | '.join(allowed)}, not {sup.mode}")
-    fraction = 0.0 if sup.weak else train_cfg.val_fraction
-    train_videos, val_videos = carve_validation(data.split("train", split), fraction, train_cfg.seed)
-    sup.choose_full(train_videos, train_cfg.seed)
-    train_set = SegmentationVideos(
-        data, train_videos, supervision=sup if sup.mode != "full" or allowed != ("full",) else None
-    )
-    val_set = SegmentationVideos(data, val_videos) if val_videos else None
-    input_dim = train_set.feature_dim
-    if val_set is not None and val_set.feature_dim != input_dim:
-        raise DataError(f"validation features have {val_set.feature_dim} dimensions, training features {input_dim}")
-    seed_everything(train_cfg.seed)
-    model_settings = {**settings.get("model", {}), "input_dim": input_dim, "num_classes": len(data.classes)}
-    model = build_model(model_name, model_settings)
-    resolved = {
-        "model_name": model_name,
-        "data": str(data.root),
-        "split": split,
-        "model": as_dict(model.config),
-        "train": as_dict(train_cfg),
-        "train_videos": train_videos,
-        "val_videos": val_videos,
-        "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)},
-    }
-    write_run_config(run_dir, resolved, dist)
-    meta = {
-        "model": model_name,
-        "model_config": as_dict(model.config),
-        "classes": list(data.classes),
-        "task": model.task,
-        "supervision": supervision or allowed[0],
-        "dataset": {
-            "root": str(data.root),
-            "split": split,
-            "sample_rate": data.info.sample_rate,
-            "background": list(data.info.background),
-        },
-    }
-    trainer = Trainer(
-        model, train_cfg, run_dir, train_set, collate, val_set, make_validate(data.classes), meta, dist, console
-    )
-    return trainer.run(
-        resume,
-        f"{len(train_videos)} videos, validating on {len(val_videos)} held out of the training split {split}",
-    )
+    ``supervision`` (`Supervision.parse`; default: the model's own, e.g. ``transcript`` for MuCon)."""
+    options = TaskOptions(split=split, supervision=supervision)
+    return train_run(SegmentationTask(), model_name, data, run_dir, settings, options, resume, dist, console)
+
+
+def predict_segmentation(
+    run: str | Path,
+    data: SegmentationData,
+    videos: Sequence[str],
+    out: str | Path,
+    which: str = "best",
+    device: str = "auto",
+    overrides: dict | None = None,
+) -> list[Timeline]:
+    """Predict ``videos`` of ``data`` with a trained run; ``overrides``: inference-time model settings."""
+    model, meta = load_run(run, which, device, overrides)
+    if meta.get("task", "segmentation") != "segmentation":
+        raise CheckpointError(f"{run}: a {meta['task']} run, not a segmentation run")
+    return predict_videos(model, meta, data, videos, out)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,12 +27,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
+from actionline.engine.device import resolve_device
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
 from actionline.errors import CheckpointError, ConfigError
 from actionline.io import atomic_write_text
-
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "step", "multistep", "plateau", "cosine")
+from actionline.models.base import TemporalModel
 
 
 class TrainingStep(torch.nn.Module):
@@ -51,11 +50,11 @@ class TrainingStep(torch.nn.Module):
 class TrainConfig:
     epochs: int = 50
     batch_size: int = 1
-    optimizer: str = "adam"
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = 5e-4
     weight_decay: float = 0.0
     momentum: float = 0.9
-    scheduler: str = "none"
+    scheduler: Literal["none", "step", "multistep", "plateau", "cosine"] = "none"
     milestones: list[int] = field(default_factory=list)
     step_size: int = 30
     gamma: float = 0.5
@@ -70,21 +69,8 @@ class TrainConfig:
     device: str = "auto"
 
     def validate(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise ConfigError(f"train.scheduler must be one of {', '.join(SCHEDULERS)}, got {self.scheduler!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("train.epochs, train.batch_size and train.lr must be positive")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"train.device: {exc}") from exc
 
 
 def seed_everything(seed: int) -> None:
@@ -93,12 +79,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_optimizer(params, c: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(groups: list[dict[str, Any]], c: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser over the model's parameter groups (`TemporalModel.parameter_groups`)."""
     if c.optimizer == "adam":
-        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.Adam(groups, lr=c.lr, weight_decay=c.weight_decay)
     if c.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-    return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        return torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+    return torch.optim.SGD(groups, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
 
 
 def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig):
@@ -161,7 +148,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: TemporalModel,
         config: TrainConfig,
         run_dir: str | Path,
         train_set: Dataset,
@@ -183,7 +170,7 @@ class Trainer:
         self.collate, self.validate_fn = collate, validate
         self.meta = meta or {}
         self.console = console or Console(stderr=True)
-        self.optimizer = build_optimizer(self.model.parameters(), config)
+        self.optimizer = build_optimizer(self.model.parameter_groups(config.weight_decay), config)
         self.scheduler = build_scheduler(self.optimizer, config)
         self.epoch = 0
         self.elapsed_s = 0.0  # training time of the epochs done so far, carried across resumes
@@ -300,7 +287,7 @@ class Trainer:
             step_fn = DistributedDataParallel(
                 step_fn,
                 # staged schedules and optional heads leave some parameters without gradient in some steps
-                find_unused_parameters=c.find_unused_parameters or getattr(self.model, "varying_parameters", False),
+                find_unused_parameters=c.find_unused_parameters or self.model.varying_parameters,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
             )
         started = time.monotonic() - self.elapsed_s  # elapsed time counts the epochs before a resume too
@@ -322,8 +309,7 @@ class Trainer:
                 # Fast-forward the shuffling generator so a resumed run sees the same order as an unbroken one.
                 generator.manual_seed(c.seed + epoch)
                 task = progress.add_task("train", total=len(loader), epoch=f"{epoch}/{c.epochs}", terms="")
-                if hasattr(self.model, "set_epoch"):  # staged training schedules (e.g. RTK Sec. 4.1)
-                    self.model.set_epoch(epoch, c.epochs)
+                self.model.set_epoch(epoch, c.epochs)  # staged training schedules (e.g. RTK Sec. 4.1)
                 self.model.train()
                 lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trains with (logged as such)
                 sums: dict[str, float] = {}

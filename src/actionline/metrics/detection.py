@@ -24,25 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actionline.errors import ActionlineError
+from actionline.timeline import Instance, canonical_video_id
 
 THUMOS_TIOU: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7)
 ACTIVITYNET_TIOU: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One action instance in seconds; ``score`` is set for predictions."""
-
-    video: str
-    start: float
-    end: float
-    label: str
-    score: float = 1.0
-
-
-def canonical_video_id(video: str) -> str:
-    """``v_QOlSCBRmfWY`` and ``QOlSCBRmfWY`` name the same ActivityNet video."""
-    return video[2:] if video.startswith("v_") and len(video) == 13 else video
 
 
 def segment_iou(segment: np.ndarray, candidates: np.ndarray) -> np.ndarray:

@@ -1,18 +1,26 @@
 """The model contract (DESIGN.md): ``forward`` -> dict of tensors, ``loss`` -> named terms + ``total``,
-``decode`` -> one `Timeline` per video. Trainer, predictor, profiler and CLI rely on nothing else."""
+``decode`` -> one `Timeline` per video. Trainer, predictor, profiler and CLI rely on nothing else.
+
+`TemporalModel` declares the whole contract with defaults, so no caller asks ``hasattr``: the task a model solves,
+the supervisions it accepts, the settings that may change at inference, staged schedules (`set_epoch`), optimiser
+parameter groups, and a template `decode` that loops over the videos of a batch and calls `decode_video`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
 from actionline.errors import ConfigError
+from actionline.nn.detection_postprocess import finalize
+from actionline.nn.nms import NMSMethod
 from actionline.timeline import Segment, Timeline
+
+Task = Literal["segmentation", "detection"]
 
 
 @dataclass
@@ -27,12 +35,49 @@ class ModelConfig:
             raise ConfigError(f"input_dim must be > 0 and num_classes > 1, got {self.input_dim}, {self.num_classes}")
 
 
-class SegmentationModel(nn.Module):
-    """Base of frame-wise segmentation models whose final prediction is ``outputs["logits"][-1]`` [B, C, T]."""
+@dataclass
+class DetectionConfig(ModelConfig):
+    """Fields of the snippet-level detectors (TAGS / GSMT, actionness): input, snippet embedding (Eqs. 1-2), the
+    classification loss (Eq. 5) and the shared post-processing (θc, Soft-NMS, M2)."""
+
+    input_dim: int = 2048
+    num_classes: int = 200
+    num_snippets: int = 100  # T at scale 1 (ActivityNet 100; GSMT THUMOS 256)
+    heads: int = 4
+    head_dim: int | None = None  # d_k = d_v; None = the input dimension (released code)
+    dropout: float = 0.1
+    class_focal_weight: float = 0.4  # λ1
+    focal_gamma: float = 2.0
+    class_balance_alpha: float = 10.0
+    hard_negative_fraction: float = 0.1
+    min_score: float = 0.1  # θc
+    max_detections: int = 200  # M2
+    nms_method: NMSMethod = "gaussian"
+    nms_sigma: float = 0.6  # the papers' Soft-NMS parameter: 0.6 ActivityNet, 0.4 THUMOS
+    nms_iou: float = 0.5  # linear / hard NMS only
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_snippets < 2 or self.heads < 1:
+            raise ConfigError(
+                f"model.num_snippets >= 2 and model.heads >= 1 required, got {self.num_snippets}, {self.heads}"
+            )
+
+    @property
+    def input_length(self) -> int:
+        """Snippets a video is resampled to."""
+        return self.num_snippets
+
+
+class TemporalModel(nn.Module):
+    """Base of every model. Subclasses set ``Config`` and ``task`` and implement `forward`, `loss` and
+    `decode_video`; the class attributes below declare the rest of the contract."""
 
     name: ClassVar[str]
-    task: ClassVar[str] = "segmentation"
+    task: ClassVar[Task]
     Config: ClassVar[type[ModelConfig]]
+    supervisions: ClassVar[tuple[str, ...]] = ("full",)  # the first is the default (`engine.supervision`)
+    inference_settings: ClassVar[frozenset[str]] = frozenset()  # config fields `predict --set` may change
     varying_parameters: ClassVar[bool] = False  # some parameters get no gradient in some steps (DDP must look)
 
     def __init__(self, config: ModelConfig):
@@ -45,69 +90,90 @@ class SegmentationModel(nn.Module):
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def set_epoch(self, epoch: int, total: int) -> None:
+        """Called before each training epoch (1-based) and when a checkpoint loads; staged schedules override."""
+
+    def parameter_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """Optimiser parameter groups: by default every parameter with ``weight_decay`` (as the reference codes
+        of MS-TCN, ASFormer and MuCon apply it)."""
+        return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
+
+    @torch.no_grad()
+    def decode(
+        self,
+        outputs: dict[str, torch.Tensor],
+        mask: torch.Tensor | None,
+        videos: Sequence[str],
+        classes: Sequence[str],
+        targets: dict[str, torch.Tensor] | None = None,
+    ) -> list[Timeline]:
+        """The paper's inference, one `Timeline` per video of the batch (``mask`` None: every position is valid).
+
+        ``targets`` (ground-truth ``labels`` when available) serves oracle analyses only (e.g. BaFormer Table 5)."""
+        prepared = self.decode_inputs(outputs)
+        lengths = mask.sum(dim=1).long().tolist() if mask is not None else [None] * len(videos)
+        return [
+            self.decode_video(prepared, b, n, video, classes, targets)
+            for b, (video, n) in enumerate(zip(videos, lengths, strict=True))
+        ]
+
+    def decode_inputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """Batch-level work done once before the per-video hook (e.g. probabilities); default: none."""
+        return outputs
+
+    def decode_video(
+        self,
+        outputs: dict[str, Any],
+        b: int,
+        n: int | None,
+        video: str,
+        classes: Sequence[str],
+        targets: dict[str, torch.Tensor] | None,
+    ) -> Timeline:
+        """The `Timeline` of video ``b`` of the batch, whose first ``n`` positions are valid (None: all)."""
+        raise NotImplementedError
+
+
+class SegmentationModel(TemporalModel):
+    """Base of frame-wise segmentation models whose final prediction is ``outputs["logits"][-1]`` [B, C, T]."""
+
+    task: ClassVar[Task] = "segmentation"
+
     def frame_probabilities(self, outputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """[B, C, T] class probabilities of the final prediction."""
         return torch.softmax(outputs["logits"][-1], dim=1)
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        """Frame-wise argmax (MS-TCN / ASFormer inference); segment scores are mean winning probabilities.
+    def decode_inputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        score, label = self.frame_probabilities(outputs).max(dim=1)
+        return {**outputs, "frame_score": score, "frame_label": label}
 
-        ``targets`` (ground-truth ``labels`` when available) is only for oracle analyses; argmax ignores it.
-        """
-        probs = self.frame_probabilities(outputs)
-        score, label = probs.max(dim=1)
-        lengths = mask.sum(dim=1).long().tolist()
-        return [
-            Timeline.from_labels(v, label[b, :n].cpu().numpy(), classes, scores=score[b, :n].cpu().numpy())
-            for b, (v, n) in enumerate(zip(videos, lengths, strict=True))
-        ]
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
+        """Frame-wise argmax (MS-TCN / ASFormer inference); segment scores are mean winning probabilities."""
+        label, score = outputs["frame_label"][b, :n].cpu().numpy(), outputs["frame_score"][b, :n].cpu().numpy()
+        return Timeline.from_labels(video, label, classes, scores=score)
 
 
-class DetectionModel(nn.Module):
+class DetectionModel(TemporalModel):
     """Base of temporal action detection models: ``candidates(outputs, b)`` gives video ``b``'s scored segments
-    (starts, ends, labels, scores in snippet units) and ``config.input_length`` the snippets per video; `decode`
+    (starts, ends, labels, scores in snippet units) and ``config.input_length`` the snippets per video; decoding
     applies the θc filter, class-wise Soft-NMS and the top M2 (``min_score``, ``nms_*``, ``max_detections``)."""
 
-    name: ClassVar[str]
-    task: ClassVar[str] = "detection"
-    Config: ClassVar[type[ModelConfig]]
+    task: ClassVar[Task] = "detection"
+    inference_settings: ClassVar[frozenset[str]] = frozenset(
+        {"min_score", "max_detections", "nms_method", "nms_sigma", "nms_iou"}
+    )
 
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-
-    def candidates(self, outputs: dict[str, torch.Tensor], b: int) -> tuple[np.ndarray, ...]:
+    def candidates(self, outputs: dict[str, torch.Tensor], b: int) -> tuple:
         raise NotImplementedError
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        """One `Timeline` of ``input_length`` snippets per video, with overlapping scored segments."""
-        from actionline.models.detection.postprocess import finalize
-
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
+        """One `Timeline` of ``input_length`` snippets, with overlapping scored segments."""
         c = self.config
-        out = []
-        for b, video in enumerate(videos):
-            starts, ends, labels, scores = finalize(
-                *self.candidates(outputs, b), c.min_score, c.max_detections, c.nms_method, c.nms_sigma, c.nms_iou
-            )
-            segments = [
-                Segment(int(s), int(e), classes[int(k)], float(p))
-                for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
-            ]
-            out.append(Timeline(video, c.input_length, segments))
-        return out
+        starts, ends, labels, scores = finalize(
+            *self.candidates(outputs, b), c.min_score, c.max_detections, c.nms_method, c.nms_sigma, c.nms_iou
+        )
+        segments = [
+            Segment(int(s), int(e), classes[int(k)], float(p))
+            for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
+        ]
+        return Timeline(video, c.input_length, segments)

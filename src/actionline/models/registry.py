@@ -1,45 +1,39 @@
-"""Model names -> classes. Adding a method = one file under models/ plus a ``@register`` line."""
+"""Model names -> classes. Adding a method = one file under models/ with ``@register("name")``, imported by
+`actionline.models` (the package registers every model, so this module imports none and there is no cycle)."""
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
-
-from torch import nn
 
 from actionline.config import build
 from actionline.errors import ConfigError
+from actionline.models.base import TemporalModel
 
-MODELS: dict[str, type[nn.Module]] = {}
+MODELS: dict[str, type[TemporalModel]] = {}
 
 
 def register(name: str):
-    def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        cls.name = name  # type: ignore[attr-defined]
+    def wrap(cls: type[TemporalModel]) -> type[TemporalModel]:
+        cls.name = name
         MODELS[name] = cls
         return cls
 
     return wrap
 
 
-def _load_all() -> None:
-    # Importing the modules runs their @register decorators.
-    from actionline.models.detection import actionness, tags  # noqa: F401
-    from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct  # noqa: F401
-
-
-def model_class(name: str) -> type[nn.Module]:
-    _load_all()
+def model_class(name: str) -> type[TemporalModel]:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r} (available: {', '.join(sorted(MODELS))})")
     return MODELS[name]
 
 
-def build_model(name: str, settings: dict[str, Any] | None = None) -> nn.Module:
+def build_model(name: str, settings: dict[str, Any] | None = None) -> TemporalModel:
     cls = model_class(name)
-    config = build(cls.Config, settings, where=f"model ({name})")  # type: ignore[attr-defined]
+    config = build(cls.Config, settings, where=f"model ({name})")
     return cls(config)
 
 
-def available_models() -> list[str]:
-    _load_all()
-    return sorted(MODELS)
+def available_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern`` (e.g. ``"*former"``)."""
+    return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))

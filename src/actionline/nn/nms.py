@@ -6,11 +6,15 @@ number of kept segments (``top_k``).
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import numpy as np
 
 from actionline.errors import ActionlineError
 
-METHODS = ("gaussian", "linear", "hard")
+NMSMethod = Literal["gaussian", "linear", "hard"]
+METHODS: tuple[str, ...] = typing.get_args(NMSMethod)
 
 
 def pairwise_iou(segment: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -12,9 +12,13 @@ template coordinates ``J (t + 0.5 - p'_m) / l'_m``. ``overlap`` o widens every m
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import torch
 
-TEMPLATES = ("box", "bell", "trapezoid")
+Template = Literal["box", "bell", "trapezoid"]
+TEMPLATES: tuple[str, ...] = typing.get_args(Template)
 
 
 def absolute_lengths(length_logits: torch.Tensor, total: int) -> torch.Tensor:

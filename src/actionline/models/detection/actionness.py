@@ -14,47 +14,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from actionline.errors import ConfigError
-from actionline.models.base import DetectionModel, ModelConfig
-from actionline.models.detection.postprocess import segment_means, threshold_runs
-from actionline.models.detection.tags import SnippetEmbedding, snippet_targets, threshold_range
+from actionline.models.base import DetectionConfig, DetectionModel
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
-from actionline.nn.nms import METHODS as NMS_METHODS
+from actionline.nn.detection_postprocess import segment_means, threshold_range, threshold_runs
+from actionline.nn.snippets import SnippetEmbedding, snippet_targets
 
 
 @dataclass
-class ActionnessConfig(ModelConfig):
-    input_dim: int = 2048
-    num_classes: int = 200
-    num_snippets: int = 100
-    heads: int = 4
-    head_dim: int | None = None
-    dropout: float = 0.1
-    class_focal_weight: float = 0.4
-    focal_gamma: float = 2.0
-    class_balance_alpha: float = 10.0
-    hard_negative_fraction: float = 0.1
+class ActionnessConfig(DetectionConfig):
     thresholds: list[float] = field(default_factory=lambda: threshold_range(0.1, 0.9, 0.05))
-    min_score: float = 0.1
-    max_detections: int = 200
-    nms_method: str = "gaussian"
-    nms_sigma: float = 0.6
-    nms_iou: float = 0.5
-
-    def validate(self) -> None:
-        super().validate()
-        if self.num_snippets < 2 or self.nms_method not in NMS_METHODS:
-            raise ConfigError(f"model.num_snippets >= 2 and model.nms_method in {', '.join(NMS_METHODS)} required")
-
-    @property
-    def input_length(self) -> int:
-        return self.num_snippets
 
 
 @register("actionness")
 class Actionness(DetectionModel):
     Config = ActionnessConfig
+    inference_settings = DetectionModel.inference_settings | {"thresholds"}
 
     def __init__(self, config: ActionnessConfig):
         super().__init__(config)

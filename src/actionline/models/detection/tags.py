@@ -30,9 +30,9 @@ count for any setting and the README compares.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,35 +40,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.models.base import DetectionModel, ModelConfig
-from actionline.models.detection.postprocess import segment_max, segment_means, threshold_runs
+from actionline.models.base import DetectionConfig, DetectionModel
 from actionline.models.registry import register
 from actionline.nn import detection_losses as losses
-from actionline.nn.nms import METHODS as NMS_METHODS
-
-PROPOSAL_MODES = ("first_last", "runs")
-
-
-def threshold_range(start: float, stop: float, step: float) -> list[float]:
-    return [round(start + step * i, 4) for i in range(round((stop - start) / step) + 1)]
+from actionline.nn.detection_postprocess import segment_max, segment_means, threshold_range, threshold_runs
+from actionline.nn.positional import sinusoid_table
+from actionline.nn.snippets import SnippetEmbedding, snippet_targets
 
 
 @dataclass
-class TagsConfig(ModelConfig):
-    input_dim: int = 2048
-    num_classes: int = 200
-    num_snippets: int = 100  # T at scale 1 (ActivityNet 100; GSMT THUMOS 256)
+class TagsConfig(DetectionConfig):
     scales: list[int] = field(default_factory=lambda: [1, 2])  # [1] = GSMT
-    heads: int = 4
-    head_dim: int | None = None  # d_k = d_v; None = the input dimension (released code)
-    dropout: float = 0.1
     positional_encoding: bool = False
     mask_channels: list[int] = field(default_factory=lambda: [1024, 512, 256])
-    # losses (Eqs. 5-9)
-    class_focal_weight: float = 0.4  # λ1
-    focal_gamma: float = 2.0
-    class_balance_alpha: float = 10.0
-    hard_negative_fraction: float = 0.1
+    # mask losses (Eqs. 6-9)
     erosion_kernel: int = 7
     dice_weight: float = 0.4  # λ2
     mask_bce_weight: float = 0.0  # the released code's class-balanced BCE on the masks (not in the papers)
@@ -82,13 +67,8 @@ class TagsConfig(ModelConfig):
     # inference
     top_snippets: int = 50  # M1
     mask_thresholds: list[float] = field(default_factory=lambda: threshold_range(0.1, 0.9, 0.05))  # Θ
-    proposal_mode: str = "first_last"  # long actions (ActivityNet); "runs" for short ones (THUMOS)
-    mask_score: str = "mean"  # TAGS: mean of the mask over the candidate; GSMT: "max"
-    min_score: float = 0.1  # θc
-    max_detections: int = 200  # M2
-    nms_method: str = "gaussian"
-    nms_sigma: float = 0.6  # the papers' Soft-NMS parameter: 0.6 ActivityNet, 0.4 THUMOS
-    nms_iou: float = 0.5  # linear / hard NMS only
+    proposal_mode: Literal["first_last", "runs"] = "first_last"  # first_last: long actions (ActivityNet); runs: THUMOS
+    mask_score: Literal["mean", "max"] = "mean"  # TAGS: mean of the mask over the candidate; GSMT: "max"
 
     def validate(self) -> None:
         super().validate()
@@ -97,14 +77,8 @@ class TagsConfig(ModelConfig):
         top = max(self.scales)
         if any(top % s for s in self.scales):
             raise ConfigError(f"model.scales must each divide the largest scale, got {self.scales}")
-        if self.num_snippets < 2 or self.heads < 1 or self.erosion_kernel < 1 or self.erosion_kernel % 2 == 0:
-            raise ConfigError("model.num_snippets >= 2, model.heads >= 1 and an odd model.erosion_kernel are required")
-        if self.proposal_mode not in PROPOSAL_MODES:
-            raise ConfigError(f"model.proposal_mode must be one of {', '.join(PROPOSAL_MODES)}")
-        if self.mask_score not in ("mean", "max"):
-            raise ConfigError("model.mask_score must be mean or max")
-        if self.nms_method not in NMS_METHODS:
-            raise ConfigError(f"model.nms_method must be one of {', '.join(NMS_METHODS)}")
+        if self.erosion_kernel < 1 or self.erosion_kernel % 2 == 0:
+            raise ConfigError(f"model.erosion_kernel must be odd and positive, got {self.erosion_kernel}")
         if not self.mask_thresholds or not all(0 < t < 1 for t in self.mask_thresholds):
             raise ConfigError("model.mask_thresholds must be values in (0, 1)")
 
@@ -112,36 +86,6 @@ class TagsConfig(ModelConfig):
     def input_length(self) -> int:
         """Snippets the video is resampled to (the finest scale)."""
         return self.num_snippets * max(self.scales)
-
-
-def sinusoidal_encoding(length: int, dim: int) -> torch.Tensor:
-    pos = torch.arange(length, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    enc = torch.zeros(length, dim)
-    enc[:, 0::2] = torch.sin(pos * freq)
-    enc[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-    return enc
-
-
-class SnippetEmbedding(nn.Module):
-    """Eqs. 1-2 at one scale: pre-norm multi-head self-attention over snippets, MLP (one FC) with residual."""
-
-    def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
-        super().__init__()
-        self.heads, self.head_dim = heads, head_dim
-        self.norm = nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * heads * head_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.mlp = nn.Linear(heads * head_dim, dim)
-        self.out_norm = nn.LayerNorm(dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, T, C] -> E [B, T, C]."""
-        b, t, _ = x.shape
-        q, k, v = self.qkv(self.norm(x)).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        attn = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout.p if self.training else 0.0)
-        heads = attn.transpose(1, 2).reshape(b, t, self.heads * self.head_dim)
-        return self.out_norm(x + self.dropout(self.mlp(heads)))
 
 
 class MaskHead(nn.Module):
@@ -180,7 +124,7 @@ class ScaleBranch(nn.Module):
             self.class_proj = nn.Conv1d(dim, c.num_classes + 1, 1)  # E_p
             self.mask_proj = nn.Conv1d(dim, self.length, 1)  # E_m
         if c.positional_encoding:
-            self.register_buffer("position", sinusoidal_encoding(self.length, dim), persistent=False)
+            self.register_buffer("position", sinusoid_table(self.length, dim), persistent=False)
         else:
             self.position = None
 
@@ -199,38 +143,17 @@ class ScaleBranch(nn.Module):
         return out
 
 
-def snippet_targets(
-    instances: torch.Tensor, counts: torch.Tensor, length: int, num_classes: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Label assignment (Fig. 3a) at ``length`` snippets.
-
-    ``instances`` [B, N, 3] rows (start, end, class) with times as fractions of the video, ``counts`` [B] valid
-    rows. Returns labels [B, T] (``num_classes`` = background) and masks [B, T (position), T (snippet)].
-    """
-    b, n, _ = instances.shape
-    device = instances.device
-    centres = (torch.arange(length, device=device, dtype=instances.dtype) + 0.5) / length
-    start, end, cls = instances[..., 0:1], instances[..., 1:2], instances[..., 2].long()
-    inside = (centres >= start) & (centres < end)  # [B, N, T]
-    mid = ((start + end) / 2 * length).long().clamp(0, length - 1)
-    inside |= F.one_hot(mid.squeeze(-1), length).bool()
-    valid = torch.arange(n, device=device)[None] < counts[:, None]
-    inside &= valid[..., None]
-    span = torch.where(valid, (end - start).squeeze(-1), torch.inf)
-    cost = torch.where(inside, span[..., None], torch.inf)  # shortest covering instance wins
-    best = cost.argmin(dim=1)  # [B, T]
-    covered = inside.any(dim=1)
-    labels = torch.where(covered, cls.gather(1, best), torch.full_like(best, num_classes))
-    masks = inside.gather(1, best[..., None].expand(b, length, length)).to(instances.dtype)  # [B, snippet, pos]
-    masks = masks * covered[..., None]
-    return labels, masks.transpose(1, 2)
-
-
 @register("tags")
 class Tags(DetectionModel):
     """TAGS (``scales=[1, 2]``) / GSMT (``scales=[1]``) detector. See the module docstring."""
 
     Config = TagsConfig
+    inference_settings = DetectionModel.inference_settings | {
+        "top_snippets",
+        "mask_thresholds",
+        "proposal_mode",
+        "mask_score",
+    }
 
     def __init__(self, config: TagsConfig):
         super().__init__(config)

@@ -32,9 +32,8 @@ for 2048-d input, 19 classes and 100 queries, vs. 1,632,652 with it; paper: 1.63
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -44,23 +43,15 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.models.segmentation.asformer import ASFormerConfig, ASFormerStage
+from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import Pointwise
 from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
+from actionline.nn.positional import sinusoid_table
 from actionline.timeline import Timeline, runs
 
-CHOICES = {
-    "feature_levels": ("multi", "single"),
-    "global_query": ("weighted", "mean", "class_token"),
-    "matching": ("instance", "ordered", "transcript"),
-    "class_cost_form": ("log_prob", "prob"),
-    "boundary_target": ("binary", "gaussian"),
-    "voting": ("query", "frame"),
-    "boundary_selection": ("peak", "nms"),
-    "boundaries": ("predicted", "ground_truth"),
-}
+ASFORMER_ATT_CHANNELS = 32  # the encoder's attention width (ASFormer's 64 // r, r = 2)
 
 
 @dataclass
@@ -77,11 +68,11 @@ class BaFormerConfig(ModelConfig):
     dropout: float = 0.5  # inside the encoder blocks
     attn_dropout: float = 0.1
     ffn_dropout: float = 0.1
-    feature_levels: str = "multi"
-    global_query: str = "weighted"
+    feature_levels: Literal["multi", "single"] = "multi"
+    global_query: Literal["weighted", "mean", "class_token"] = "weighted"
     # matching and losses
-    matching: str = "instance"
-    class_cost_form: str = "log_prob"
+    matching: Literal["instance", "ordered", "transcript"] = "instance"
+    class_cost_form: Literal["log_prob", "prob"] = "log_prob"
     class_weight: float = 1.0
     focal_weight: float = 5.0
     dice_weight: float = 1.0
@@ -91,22 +82,19 @@ class BaFormerConfig(ModelConfig):
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
     boundary_pos_weight: float = 300.0
-    boundary_target: str = "binary"
+    boundary_target: Literal["binary", "gaussian"] = "binary"
     boundary_sigma: float = 2.0  # frames, for the Gaussian heatmap target
     aux_loss: bool = True
     # inference
-    voting: str = "query"
-    boundary_selection: str = "peak"
+    voting: Literal["query", "frame"] = "query"
+    boundary_selection: Literal["peak", "nms"] = "peak"
     boundary_threshold: float = 0.3
     nms_radius: int = 8
-    boundaries: str = "predicted"
+    boundaries: Literal["predicted", "ground_truth"] = "predicted"
     relabel_short: int = 0  # frames; the released code uses 100 at full rate. 0 = off
 
     def validate(self) -> None:
         super().validate()
-        for name, options in CHOICES.items():
-            if getattr(self, name) not in options:
-                raise ConfigError(f"model.{name} must be one of {', '.join(options)}, got {getattr(self, name)!r}")
         layers = self.decoder_layers if self.decoder_layers is not None else self.num_layers
         if self.feature_levels == "multi" and layers > self.num_layers:
             raise ConfigError(f"multi-level features need decoder_layers <= num_layers ({self.num_layers})")
@@ -115,16 +103,6 @@ class BaFormerConfig(ModelConfig):
 
 
 # --- 2. Transformer decoder ----------------------------------------------------------------------------------------
-def sinusoid_table(n: int, dim: int) -> torch.Tensor:
-    """Fixed sinusoidal embeddings [n, dim] (Vaswani et al. 2017), added once to the learnable queries."""
-    pos = torch.arange(n, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(n, dim)
-    table[:, 0::2] = torch.sin(pos * freq)
-    table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
-    return table
-
-
 class MaskedCrossAttention(nn.Module):
     """Queries [B, M, C] attend to frames [B, C, T]; logits multiplied by mask probabilities (Eq. 2).
 
@@ -229,6 +207,9 @@ def mlp(dim: int) -> nn.Sequential:
 @register("baformer")
 class BaFormer(SegmentationModel):
     Config = BaFormerConfig
+    inference_settings = frozenset(
+        {"voting", "boundary_selection", "boundary_threshold", "nms_radius", "boundaries", "relabel_short"}
+    )
 
     def __init__(self, config: BaFormerConfig):
         super().__init__(config)
@@ -238,16 +219,8 @@ class BaFormer(SegmentationModel):
         self.num_queries = K if c.matching == "ordered" else c.num_queries
         self.num_decoder_layers = c.decoder_layers if c.decoder_layers is not None else c.num_layers
         # 1. frame-wise encoder-decoder
-        enc = ASFormerConfig(
-            input_dim=c.input_dim,
-            num_classes=K,
-            num_layers=c.num_layers,
-            num_f_maps=C,
-            channel_dropout=c.channel_dropout,
-            dropout=c.dropout,
-        )
         self.channel_dropout = nn.Dropout1d(c.channel_dropout)
-        self.encoder = ASFormerStage(enc, c.input_dim, alpha=1.0, classify=False)
+        self.encoder = ASFormerStage(c.input_dim, c.num_layers, C, ASFORMER_ATT_CHANNELS, c.dropout, alpha=1.0)
         self.mask_features = nn.Conv1d(C, C, 3, padding=1)
         self.level_proj = (
             nn.ModuleList(nn.Conv1d(C, C, 3, padding=1) for _ in range(self.num_decoder_layers))
@@ -418,40 +391,32 @@ class BaFormer(SegmentationModel):
             return nms_peaks(boundary_prob, c.boundary_threshold, c.nms_radius)
         return local_maxima(boundary_prob, c.boundary_threshold)
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        """Boundary-aware voting per video. With ``boundaries="ground_truth"`` the segment proposals come from
+    def decode_inputs(self, outputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Class, mask and boundary probabilities of the last decoder layer, once per batch."""
+        return {
+            "class": F.softmax(outputs["class_logits"][-1].float(), dim=-1).cpu().numpy(),
+            "mask": torch.sigmoid(outputs["mask_logits"][-1].float()).cpu().numpy(),
+            "boundary": torch.sigmoid(outputs["boundary_logits"][-1].float()).cpu().numpy(),
+        }
+
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
+        """Boundary-aware voting. With ``boundaries="ground_truth"`` the segment proposals come from
         ``targets["labels"]`` (Table 5's oracle analysis)."""
         c = self.config
-        K = c.num_classes
-        class_prob = F.softmax(outputs["class_logits"][-1].float(), dim=-1).cpu().numpy()
-        mask_prob = torch.sigmoid(outputs["mask_logits"][-1].float()).cpu().numpy()
-        boundary_prob = torch.sigmoid(outputs["boundary_logits"][-1].float()).cpu().numpy()
-        if c.boundaries == "ground_truth" and targets is None:
-            raise ConfigError("model.boundaries=ground_truth needs ground-truth labels at decoding time")
-        timelines = []
-        for b, (video, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True)):
-            if c.boundaries == "ground_truth":
-                peaks = runs(targets["labels"][b, :n].cpu().numpy())[0][1:]
-            else:
-                peaks = self.select_boundaries(boundary_prob[b, :n])
-            starts, ends = boundaries_to_spans(peaks, n)
-            vote = query_voting if c.voting == "query" else frame_voting
-            seg_classes, seg_scores = vote(class_prob[b, :, :K], mask_prob[b, :, :n], starts, ends)
-            lengths = ends - starts
-            labels = np.repeat(seg_classes, lengths)
-            scores = np.repeat(seg_scores, lengths)
-            if c.relabel_short > 0:
-                labels = relabel_short_runs(labels, c.relabel_short)
-            timelines.append(Timeline.from_labels(video, labels, classes, scores=scores))
-        return timelines
+        if c.boundaries == "ground_truth":
+            if targets is None:
+                raise ConfigError("model.boundaries=ground_truth needs ground-truth labels at decoding time")
+            peaks = runs(targets["labels"][b, :n].cpu().numpy())[0][1:]
+        else:
+            peaks = self.select_boundaries(outputs["boundary"][b, :n])
+        starts, ends = boundaries_to_spans(peaks, n)
+        vote = query_voting if c.voting == "query" else frame_voting
+        seg_classes, seg_scores = vote(outputs["class"][b, :, : c.num_classes], outputs["mask"][b, :, :n], starts, ends)
+        lengths = ends - starts
+        labels = np.repeat(seg_classes, lengths)
+        if c.relabel_short > 0:
+            labels = relabel_short_runs(labels, c.relabel_short)
+        return Timeline.from_labels(video, labels, classes, scores=np.repeat(seg_scores, lengths))
 
 
 def query_voting(

@@ -26,26 +26,23 @@ logits and the backbone output Z.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.data.weak_labels import transcript_of
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.losses import IGNORE_INDEX, smoothing_loss
 from actionline.nn.tcb import TemporalBackbone
-from actionline.nn.temporal_sampling import TEMPLATES, absolute_lengths, template_masks
+from actionline.nn.temporal_sampling import Template, absolute_lengths, template_masks
 from actionline.nn.viterbi import covering_max_length, viterbi_align
 from actionline.nn.weak_losses import length_regulariser, mutual_consistency_loss, transcript_loss
-from actionline.timeline import Timeline
-
-INFERENCE = ("y", "s", "full", "align")
+from actionline.timeline import Timeline, transcript_of
 
 
 @dataclass
@@ -56,22 +53,18 @@ class MuConConfig(ModelConfig):
     layers: int = 11
     pool_after: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     dropout: float = 0.25
-    template: str = "box"
+    template: Template = "box"
     overlap: float = 0.0
     length_weight: float = 0.1
     smooth_weight: float = 0.1
     length_bound: float = 2.0
-    inference: str = "full"
+    inference: Literal["y", "s", "full", "align"] = "full"
     max_steps: int = 31  # greedy decoding (Breakfast)
     viterbi_step: int = 30
     max_segment: int = 2000
 
     def validate(self) -> None:
         super().validate()
-        if self.template not in TEMPLATES:
-            raise ConfigError(f"model.template must be one of {', '.join(TEMPLATES)}")
-        if self.inference not in INFERENCE:
-            raise ConfigError(f"model.inference must be one of {', '.join(INFERENCE)}")
         if self.channels % 32:
             raise ConfigError("model.channels must be a multiple of 32 (GroupNorm with 32 groups)")
 
@@ -145,6 +138,7 @@ class SegmentDecoder(nn.Module):
 class MuCon(SegmentationModel):
     Config = MuConConfig
     supervisions = ("transcript", "full", "mixed")
+    inference_settings = frozenset({"inference", "max_steps", "viterbi_step", "max_segment"})
 
     def __init__(self, config: MuConConfig):
         super().__init__(config)
@@ -251,20 +245,10 @@ class MuCon(SegmentationModel):
             return y.argmax(dim=0).cpu().numpy()
         return labels[np.minimum((np.arange(n) * len(labels)) // n, len(labels) - 1)]  # nearest resize to n
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
-        out = []
-        for b, (video, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True)):
-            given = None
-            if targets is not None and "labels" in targets:
-                labels = targets["labels"][b, :n].cpu().numpy()
-                given = transcript_of(labels[labels != IGNORE_INDEX]) if (labels != IGNORE_INDEX).any() else None
-            out.append(Timeline.from_labels(video, self.segment_labels(outputs, b, n, given), classes))
-        return out
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
+        """The configured inference variant; ``align`` takes the transcript from ``targets["labels"]``."""
+        given = None
+        if targets is not None and "labels" in targets:
+            labels = targets["labels"][b, :n].cpu().numpy()
+            given = transcript_of(labels[labels != IGNORE_INDEX]) if (labels != IGNORE_INDEX).any() else None
+        return Timeline.from_labels(video, self.segment_labels(outputs, b, n, given), classes)

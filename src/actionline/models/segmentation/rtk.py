@@ -43,7 +43,6 @@ ASFormer's loss), ``refinement``, ``gcn`` (GCN features into the refinement stag
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +53,7 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.models.segmentation.asformer import ASFormerConfig, ASFormerStage
+from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import Pointwise
 from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
 from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
@@ -120,22 +119,15 @@ class RTKConfig(ModelConfig):
             raise ConfigError("model.schedule must be two increasing fractions of the epochs")
 
 
-def _asformer_config(c: RTKConfig, layers: int) -> ASFormerConfig:
-    return ASFormerConfig(
-        input_dim=c.input_dim,
-        num_classes=c.num_classes,
-        num_layers=layers,
-        num_f_maps=c.num_f_maps,
-        att_channels=c.att_channels,
-        channel_dropout=c.channel_dropout,
-        dropout=c.dropout,
-        full_window=c.full_window,
-    )
+def _asformer_stage(c: RTKConfig, input_dim: int, layers: int, alpha: float) -> ASFormerStage:
+    """An ASFormer stage of ``layers`` blocks without its classifier (the shared head classifies)."""
+    return ASFormerStage(input_dim, layers, c.num_f_maps, c.att_channels, c.dropout, alpha, c.full_window)
 
 
 @register("rtk")
 class RTK(SegmentationModel):
     Config = RTKConfig
+    inference_settings = frozenset({"action_threshold", "boundary_threshold", "candidate_ratio", "spurious_threshold"})
     varying_parameters = True  # the graph matcher and refinement stages join only in their phase (item 7)
 
     def __init__(self, config: RTKConfig):
@@ -143,10 +135,9 @@ class RTK(SegmentationModel):
         c = config
         self.channel_dropout = nn.Dropout1d(c.channel_dropout)
         self.head_channels = c.num_classes + (2 if c.keypoints else 0)
-        self.encoder = ASFormerStage(_asformer_config(c, c.encoder_layers), c.input_dim, alpha=1.0, classify=False)
-        dec = _asformer_config(c, c.decoder_layers)
+        self.encoder = _asformer_stage(c, c.input_dim, c.encoder_layers, alpha=1.0)
         self.decoders = nn.ModuleList(
-            ASFormerStage(dec, self.head_channels, alpha=math.exp(-3 * s), classify=False)
+            _asformer_stage(c, self.head_channels, c.decoder_layers, alpha=math.exp(-3 * s))
             for s in range(c.num_decoders)
         )
         self.head = Pointwise(c.num_f_maps, self.head_channels)
@@ -360,24 +351,11 @@ class RTK(SegmentationModel):
         bd = keep & (kind == BOUNDARY)
         return Keypoints(pos[a], cls[a], conf[a], pos[bd], score[bd])
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
         """Keypoints -> rule-based re-assembling (Sec. 3.3); frame-wise argmax when ``keypoints=false``."""
         if not self.config.keypoints:
-            return super().decode(outputs, mask, videos, classes, targets)
-        out = []
-        for b, (video, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True)):
-            probs = torch.softmax(outputs["logits"][-1, b, :, :n].float(), dim=0).cpu().numpy()
-            fallback = int(probs.mean(axis=1).argmax())
-            starts, ends, cls = reassemble(self.keypoints(outputs, b, n, probs), n, fallback)
-            labels = np.repeat(cls, ends - starts)
-            score = probs.max(axis=0)
-            out.append(Timeline.from_labels(video, labels, classes, scores=score))
-        return out
+            return super().decode_video(outputs, b, n, video, classes, targets)
+        probs = torch.softmax(outputs["logits"][-1, b, :, :n].float(), dim=0).cpu().numpy()
+        fallback = int(probs.mean(axis=1).argmax())
+        starts, ends, cls = reassemble(self.keypoints(outputs, b, n, probs), n, fallback)
+        return Timeline.from_labels(video, np.repeat(cls, ends - starts), classes, scores=probs.max(axis=0))

@@ -18,7 +18,6 @@ Read top to bottom:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -139,18 +138,9 @@ class SCT(SegmentationModel):
         )
         return {**sums, "total": total}
 
-    @torch.no_grad()
-    def decode(
-        self,
-        outputs: dict[str, torch.Tensor],
-        mask: torch.Tensor,
-        videos: Sequence[str],
-        classes: Sequence[str],
-        targets: dict[str, torch.Tensor] | None = None,
-    ) -> list[Timeline]:
+    def decode_inputs(self, outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"label": outputs["upsampled"].argmax(dim=1)}
+
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
         """``argmax_c Y[c, t]`` (§1.5)."""
-        label = outputs["upsampled"].argmax(dim=1)
-        return [
-            Timeline.from_labels(v, label[b, :n].cpu().numpy(), classes)
-            for b, (v, n) in enumerate(zip(videos, mask.sum(dim=1).long().tolist(), strict=True))
-        ]
+        return Timeline.from_labels(video, outputs["label"][b, :n].cpu().numpy(), classes)

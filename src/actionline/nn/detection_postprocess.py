@@ -11,6 +11,11 @@ import numpy as np
 from actionline.nn.nms import soft_nms
 
 
+def threshold_range(start: float, stop: float, step: float) -> list[float]:
+    """``start:stop:step`` inclusive, rounded (the papers' threshold sets, e.g. 0.1:0.9:0.05)."""
+    return [round(start + step * i, 4) for i in range(round((stop - start) / step) + 1)]
+
+
 def threshold_runs(rows: np.ndarray, thresholds: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Binarise each row [R, T] at each threshold [J]; return (row index, start, end) of the candidates.
 

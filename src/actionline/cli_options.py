@@ -1,0 +1,125 @@
+"""The command-line options of `actionline.cli`, each declared once with its help text (several commands share
+them). Options a task does not read are ignored by it (see `engine.task.TaskOptions`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# --- synth -------------------------------------------------------------------------------------------------------
+Out = Annotated[Path, typer.Option("--out", help="Output folder.")]
+FeatureDim = Annotated[int, typer.Option(help="Feature dimension D.")]
+Difficulty = Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")]
+Seed = Annotated[int, typer.Option(help="Random seed; same seed, same files.")]
+MaxVideos = Annotated[int | None, typer.Option(help="With real labels or timings: keep only this many videos.")]
+GrammarVideos = Annotated[int, typer.Option(help="Videos to generate from the built-in grammar.")]
+Splits = Annotated[int, typer.Option("--splits", help="Cross-validation splits (grammar data).")]
+LabelsFrom = Annotated[
+    Path | None,
+    typer.Option(
+        help="Reuse real label sequences, mapping and splits of an MS-TCN folder, e.g. ../shared/data/50salads."
+    ),
+]
+LengthScale = Annotated[float, typer.Option(help="Scale of grammar segment lengths.")]
+AnnotationsFrom = Annotated[
+    Path | None,
+    typer.Option(
+        help="Real instance timings (ActivityNet- or BSN-style JSON), e.g. thumos14/annotations/thumos14.json."
+    ),
+]
+FromSubset = Annotated[str | None, typer.Option(help="With --annotations-from: only this subset.")]
+DetectionVideos = Annotated[int, typer.Option(help="Generated videos (without --annotations-from).")]
+NumClasses = Annotated[int, typer.Option(help="Number of classes K.")]
+Stride = Annotated[int, typer.Option(help="Video frames per feature (snippet).")]
+VideoFps = Annotated[float, typer.Option(help="Video frame rate.")]
+
+# --- train / predict -----------------------------------------------------------------------------------------
+Model = Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")]
+Data = Annotated[Path, typer.Option(help="Dataset folder (MS-TCN layout, or annotations.json + features/).")]
+RunOut = Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")]
+Run = Annotated[Path, typer.Option(help="Run folder written by `actionline train` (or a checkpoint file).")]
+PredOut = Annotated[Path, typer.Option("--out", help="Output folder.")]
+Split = Annotated[int, typer.Option(help="Segmentation: split N of splits/{train,test}.splitN.bundle.")]
+Subset = Annotated[
+    str | None,
+    typer.Option(
+        help="Detection: annotation subset (train default: training, or Validation for THUMOS14; predict and "
+        "evaluate default: validation, or Test)."
+    ),
+]
+Annotations = Annotated[Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")]
+Epochs = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
+Config = Annotated[str | None, typer.Option(help="YAML file or preset name (default: <model>_<dataset>).")]
+Set = Annotated[list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")]
+InferenceSet = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Inference-time model setting, e.g. --set model.voting=frame (BaFormer Table 3)."),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        help="Continue the run in --out from its last checkpoint. With more --epochs or other schedule settings "
+        "(--set train.milestones=...) the new learning-rate schedule applies from the resumed epoch."
+    ),
+]
+Supervision = Annotated[
+    str | None,
+    typer.Option(
+        help="Segmentation labels to learn from: full, transcript (mucon), set (sct) or mixed:P (P% of videos "
+        "fully labelled, mucon). Default: the model's own."
+    ),
+]
+AllVideos = Annotated[bool, typer.Option("--all", help="Predict every features/*.npy instead of a split.")]
+Checkpoint = Annotated[str, typer.Option(help="Which checkpoint: best or last.")]
+VideoScores = Annotated[
+    Path | None,
+    typer.Option(help="Detection, optional: JSON {video: {class: score}} of external video-level class scores."),
+]
+
+# --- evaluate / view / export / profile ------------------------------------------------------------------------
+Pred = Annotated[
+    Path,
+    typer.Option(
+        help="Segmentation: prediction folder or timelines.json. Detection: a submission JSON "
+        "({'results': {video: [{segment, label, score}]}}) or the folder holding results.json."
+    ),
+]
+EvalData = Annotated[
+    Path | None, typer.Option(help="Dataset folder: ground truth (segmentation; detection when --gt is not given).")
+]
+Background = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Segmentation: label excluded from Edit/F1 and MoF-BG; repeat for several. Default: 'background' "
+        "(as the MS-TCN script). Use --background none to exclude nothing."
+    ),
+]
+GroundTruth = Annotated[
+    Path | None,
+    typer.Option(help="Detection: ground truth, ActivityNet-style ('database') or BSN-style JSON."),
+]
+Tiou = Annotated[
+    str | None,
+    typer.Option(help="Detection: start:stop:step or a list; default 0.3:0.7:0.1, or 0.5:0.95:0.05 for ActivityNet."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+TaskName = Annotated[str | None, typer.Option("--task", help="segmentation or detection (default: from --pred).")]
+Timelines = Annotated[Path, typer.Option(help="timelines.json written by `actionline predict`.")]
+ExportOut = Annotated[Path, typer.Option("--out", help="CSV file, or a folder for one .srt per video.")]
+Format = Annotated[str, typer.Option("--format", help="csv or srt.")]
+Fps = Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")]
+Skip = Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")]
+ModelName = Annotated[str, typer.Argument(help="Model name.")]
+InputDim = Annotated[int, typer.Option(help="Feature dimension D.")]
+Length = Annotated[int, typer.Option(help="Input length T in frames.")]
+Repeats = Annotated[int, typer.Option(help="Timed repetitions (median reported).")]
+Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+ModelSet = Annotated[list[str] | None, typer.Option("--set", help="Model setting, e.g. --set num_stages=2.")]
+ViewPred = Annotated[Path, typer.Option(help="Prediction folder, timelines.json or a detection results.json.")]
+ViewData = Annotated[Path, typer.Option(help="Dataset folder (for ground truth and class names).")]
+Image = Annotated[Path, typer.Option("--out", help="Output image (.png).")]
+Videos = Annotated[list[str] | None, typer.Argument(help="Videos to draw (default: the first of the split).")]
+ViewSplit = Annotated[int, typer.Option(help="Split whose test videos are drawn when none are named.")]
+ViewMax = Annotated[int, typer.Option(help="At most this many videos when none are named.")]

@@ -1,0 +1,109 @@
+"""The task interface: what differs between segmentation and detection (and the tasks to come) lives behind one
+`Task`; the run recipe (`engine.recipe`), the predictor and the CLI never branch on the task.
+
+A task is chosen once: from the model's declared task when training, from the run's stored metadata when
+predicting, and from the files when evaluating or viewing (an explicit ``--task`` overrides).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch.utils.data import Dataset
+
+from actionline.engine.trainer import TrainConfig
+from actionline.models.base import TemporalModel
+
+
+@dataclass
+class TaskOptions:
+    """The dataset-selection options of the commands; each task reads those it knows (see its docstring)."""
+
+    split: int = 1  # segmentation: splits/{train,test}.split<N>.bundle
+    subset: str | None = None  # detection: the annotation subset
+    annotations: Path | None = None  # detection: annotation JSON when not <data>/annotations.json
+    supervision: str | None = None  # segmentation: full | transcript | set | mixed:P
+    all_videos: bool = False  # predict every video with features instead of a split or subset
+    background: tuple[str, ...] | None = None  # segmentation evaluation: labels excluded from Edit/F1
+    tiou: str | None = None  # detection evaluation thresholds
+    video_scores: Path | None = None  # detection: external video-level class scores
+    gt: Path | None = None  # detection evaluation: ground-truth JSON
+
+
+@dataclass
+class TrainingData:
+    """What a task hands the trainer once the model exists."""
+
+    train_set: Dataset
+    collate: Callable
+    val_set: Dataset | None
+    validate: Callable
+    summary: str  # "<n> videos, validating on <m> held out of ..."
+
+
+@dataclass
+class TrainingPlan:
+    """A task's training decisions made before the model is built (its input size and classes come from here)."""
+
+    input_dim: int
+    classes: list[str]
+    train_videos: list[str]
+    val_videos: list[str]
+    build: Callable[[TemporalModel], TrainingData]
+    selection: dict[str, Any]  # recorded in config.yaml after ``data``, e.g. {"split": 1}
+    settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
+    extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
+    meta: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints after ``task``
+    dataset_meta: dict[str, Any] = field(default_factory=dict)  # checkpoints' ``dataset`` entry
+
+
+@dataclass
+class Report:
+    """Scores of `Task.evaluate`: a headline, detail lines (conventions included), and the JSON form."""
+
+    headline: str
+    details: list[str]
+    as_dict: dict[str, Any]
+
+
+class Task(ABC):
+    """One task: its data, batching, training plan, prediction, evaluation, drawing and file formats."""
+
+    name: ClassVar[str]
+    config_keys: ClassVar[tuple[str, ...]] = ("model", "train")
+
+    @abstractmethod
+    def open_data(self, path: Path, options: TaskOptions) -> Any:
+        """The dataset at ``path`` (validated as it is read)."""
+
+    def preset_suffix(self, data: Any) -> str:
+        """Presets are ``<model>_<suffix>.yaml`` then ``<model>.yaml``; the suffix names the dataset."""
+        return ""
+
+    @abstractmethod
+    def plan_training(
+        self, model_cls: type[TemporalModel], data: Any, train: TrainConfig, settings: dict, options: TaskOptions
+    ) -> TrainingPlan:
+        """Videos, validation carve-out and datasets for training ``model_cls`` on ``data``."""
+
+    @abstractmethod
+    def predict(
+        self, model: TemporalModel, meta: dict, data: Any, options: TaskOptions, out: Path
+    ) -> tuple[Sequence, str]:
+        """Predict the videos ``options`` selects into ``out``; returns the results and a one-line summary."""
+
+    @abstractmethod
+    def claims(self, pred: Path) -> bool:
+        """Whether ``pred`` (a prediction file or folder) is this task's format."""
+
+    @abstractmethod
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        """Score ``pred`` against the ground truth that ``data`` / ``options`` name."""
+
+    @abstractmethod
+    def view(self, pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int):
+        """Draw ground truth against ``pred``; returns the image path."""

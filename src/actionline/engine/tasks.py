@@ -1,0 +1,28 @@
+"""The tasks by name, and choosing one from prediction files (``--task`` overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actionline.engine.detection import DetectionTask
+from actionline.engine.segmentation import SegmentationTask
+from actionline.engine.task import Task
+from actionline.errors import ConfigError
+
+TASKS: dict[str, Task] = {t.name: t for t in (SegmentationTask(), DetectionTask())}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r} (tasks: {', '.join(TASKS)})")
+    return TASKS[name]
+
+
+def task_of_files(pred: Path, explicit: str | None = None) -> Task:
+    """The task whose prediction format ``pred`` is, or the ``explicit`` one."""
+    if explicit is not None:
+        return get_task(explicit)
+    for task in TASKS.values():
+        if task.claims(pred):
+            return task
+    raise ConfigError(f"{pred}: not a prediction folder, timelines.json or submission JSON (pass --task)")
