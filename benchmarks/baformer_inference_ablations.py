@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+import tables
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
 from actionline.engine.segmentation import predict_segmentation
@@ -22,7 +23,6 @@ from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import evaluate_segmentation
 
 HERE = Path(__file__).resolve().parent
-METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
 
 
 def main() -> None:
@@ -59,7 +59,7 @@ def main() -> None:
         s = evaluate_segmentation(
             [t.to_labels(data.classes) for t in timelines], [data.labels(v) for v in on], classes=data.classes
         ).as_dict()
-        return {k: s[k] for k in METRICS}
+        return {k: s[k] for k in tables.METRICS}
 
     rows, val_mean = {}, {}
     for i, (variant, overrides) in enumerate(variants.items()):
@@ -73,10 +73,9 @@ def main() -> None:
         chosen = max(val_mean, key=val_mean.get)
         rows[f"chosen on validation ({len(val_videos)} videos): {chosen}"] = rows[chosen]
     atomic_write_text(HERE / "results" / f"baformer_inference_{name}.json", json.dumps(rows, indent=1))
-    lines = ["| BaFormer inference | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
-    lines += [f"| {n} | " + " | ".join(f"{r[k]:.1f}" for k in METRICS) + " |" for n, r in rows.items()]
-    atomic_write_text(HERE / "results" / f"baformer_inference_{name}.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = tables.inference_variants(rows, "BaFormer inference")
+    atomic_write_text(HERE / "results" / f"baformer_inference_{name}.md", table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+import tables
 from actionline.config import load_yaml, merge, parse_overrides
 from actionline.data.detection import DetectionData
 from actionline.data.synthetic import synthesize_detection
@@ -154,27 +155,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / f"detection_{args.dataset}.json", json.dumps(result, indent=1))
-    atomic_write_text(out / f"detection_{args.dataset}.md", to_markdown(result))
-    print(to_markdown(result))
-
-
-def to_markdown(result: dict) -> str:
-    p = result["protocol"]
-    ths = [f"{t:g}" for t in p["tiou"]]
-    lines = [
-        f"Synthetic features on real {result['dataset']} timings ({p['videos']['train']} {p['train_subset']} / "
-        f"{p['videos']['test']} {p['test_subset']} videos), {p['epochs']} epochs, {p['optimizer']}, mask head "
-        f"{p['mask_channels']}, CPU ({result['machine']['threads']} threads).",
-        "",
-        "| model | params | " + " | ".join(f"mAP@{t}" for t in ths) + " | avg | inference s/video |",
-        "|---|---|" + "---|" * len(ths) + "---|---|",
-    ]
-    for r in result["rows"]:
-        cells = " | ".join(f"{r['map'][t]:.1f}" for t in ths)
-        lines.append(
-            f"| {r['model']} | {r['params']:,} | {cells} | {r['avg_map']:.1f} | {r['inference_s_per_video']:.3f} |"
-        )
-    return "\n".join(lines) + "\n"
+    atomic_write_text(out / f"detection_{args.dataset}.md", tables.detection(result))
+    print(tables.detection(result))
 
 
 if __name__ == "__main__":

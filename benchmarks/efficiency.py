@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tables
 from actionline.data.layout import SegmentationData
 from actionline.engine.profiler import profile_model
 from actionline.io import atomic_write_text
@@ -99,32 +100,9 @@ def main() -> None:
         payload["metrics"] = metrics_speed(breakfast)
         print(json.dumps(payload["metrics"]))
     atomic_write_text(HERE / "results" / "efficiency.json", json.dumps(payload, indent=1))
-    lines = [
-        f"T = {args.length}, 2048-d input, 19 classes, CPU with {torch.get_num_threads()} threads, median of "
-        f"{args.repeats} runs of forward + decode.",
-        "",
-        "| model | params | GMACs (conv+linear) | GMACs (all products) | latency ms | reference ms (specs) | "
-        "ours / reference | peak MB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, p in models.items():
-        ref = ANCHORS_MS[name]
-        lines.append(
-            f"| {name} | {p['params']:,} | {p['gmacs']:.2f} | {p['gmacs_total']:.2f} | {p['latency_ms']:.0f} | "
-            f"{ref:.0f} | {p['latency_ms'] / ref:.2f} | {p['peak_mem_mb']:.0f} |"
-        )
-    ratio = models["baformer"]["latency_ms"] / models["asformer"]["latency_ms"]
-    lines += ["", f"BaFormer / ASFormer latency (same run): {ratio:.2f} (paper, GPU: 0.139 / 0.359 = 0.39)."]
-    if "metrics" in payload:
-        m = payload["metrics"]
-        lines += [
-            "",
-            f"Metrics over {m['videos']} Breakfast videos ({m['frames']:,} frames): {m['ours_s']:.2f} s vs "
-            f"{m['reference_loops_s']:.1f} s for the reference-style loops ({m['speedup']:.0f}x), identical "
-            f"numbers: {m['identical']}.",
-        ]
-    atomic_write_text(HERE / "results" / "efficiency.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = tables.efficiency(payload)
+    atomic_write_text(HERE / "results" / "efficiency.md", table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tables
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
 from actionline.engine.predictor import load_run
@@ -23,7 +24,6 @@ from actionline.metrics.segmentation import evaluate_segmentation
 from actionline.models.base import SegmentationModel
 
 HERE = Path(__file__).resolve().parent
-METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
 
 
 def predict(model, data: SegmentationData, videos: list[str], variant: str, phase: int) -> list[np.ndarray]:
@@ -72,15 +72,14 @@ def main() -> None:
                 name += f" (epoch {meta['epoch']} precedes the refinement phase)"
             preds = predict(model, data, videos, variant, phase)
             scores = evaluate_segmentation(preds, [data.labels(v) for v in videos], classes=data.classes)
-            rows[f"{label}: {name}"] = {k: v for k, v in scores.as_dict().items() if k in METRICS}
+            rows[f"{label}: {name}"] = {k: v for k, v in scores.as_dict().items() if k in tables.METRICS}
             print(f"{label}: {name}", json.dumps(rows[f"{label}: {name}"]), flush=True)
     suffix = "" if args.checkpoint == "best" else f"_{args.checkpoint}"
     out = HERE / "results" / f"rtk_inference_{args.dataset}{suffix}"
     atomic_write_text(out.with_suffix(".json"), json.dumps(rows, indent=1))
-    lines = ["| RTK inference | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
-    lines += [f"| {n} | " + " | ".join(f"{r[k]:.1f}" for k in METRICS) + " |" for n, r in rows.items()]
-    atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = tables.inference_variants(rows, "RTK inference")
+    atomic_write_text(out.with_suffix(".md"), table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tables
 from actionline.config import load_yaml
 from actionline.data.layout import META_FILE, SegmentationData, write_info
 from actionline.data.synthetic import synthesize_segmentation
@@ -250,37 +251,9 @@ def main() -> None:
     }
     out = HERE / "results" / f"segmentation_{name}"
     atomic_write_text(out.with_suffix(".json"), json.dumps(payload, indent=1))
-    lines = [
-        f"Synthetic features on real {args.dataset} labels (D={args.feature_dim}), splits {args.splits}, "
-        f"sample rate {data.info.sample_rate}, {args.epochs} epochs each, CPU ({torch.get_num_threads()} threads). "
-        f"{settings.describe()}.",
-        "",
-        "| model | params | Acc | Edit | F1@10 | F1@25 | F1@50 | train s/video/epoch | inference s/video |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for model, s in summary.items():
-        lines.append(
-            f"| {model} | {s['params']:,} | {s['acc']:.1f} | {s['edit']:.1f} | {s['f1@10']:.1f} | "
-            f"{s['f1@25']:.1f} | {s['f1@50']:.1f} | {s['train_s_per_video_epoch']:.3f} | "
-            f"{s['infer_s_per_video']:.3f} |"
-        )
-    lines += [
-        "",
-        "Keypoint quality (RTK Table 6; frame-wise models: their segments' mid-points and starts; boundary correct "
-        "within 5 frames):",
-        "",
-        "| model | action Acc | action Rec | boundary Acc | boundary Rec |",
-        "|---|---|---|---|---|",
-    ]
-    for model, s in summary.items():
-        k = s["keypoints"]
-        lines.append(
-            f"| {model} | {k['action_acc']:.1f} | {k['action_rec']:.1f} | {k['boundary_acc']:.1f} | "
-            f"{k['boundary_rec']:.1f} |"
-        )
-    lines += [f"\nVariant {label}: {model} with {', '.join(o)}." for label, (model, o) in rows.items() if o]
-    atomic_write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = tables.segmentation(payload)
+    atomic_write_text(out.with_suffix(".md"), table)
+    print(table)
 
 
 if __name__ == "__main__":

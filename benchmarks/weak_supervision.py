@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tables
 from actionline.config import load_yaml, merge
 from actionline.data.layout import SegmentationData
 from actionline.data.synthetic import synthesize_segmentation
@@ -205,42 +206,7 @@ def write(results: dict) -> None:
     out = HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "weak_supervision.json", json.dumps(results, indent=1))
-    atomic_write_text(out / "weak_supervision.md", to_markdown(results))
-
-
-def to_markdown(r: dict) -> str:
-    p = r["protocol"]
-    lines = [
-        f"Synthetic features on real Breakfast labels ({p['train_videos']} training / {p['test_videos']} test videos "
-        f"of split 1, D={p['feature_dim']}), {p['epochs']} epochs, Adam {p['lr']}, seeds {p['seeds']} (mean ± std). "
-        "Background for MoF-BG: SIL.",
-        "",
-        "| method | MoF | MoF-BG | matching | Edit | F1@10 | F1@25 | F1@50 | inference s/video |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    m = r["majority"]
-    lines.append("| majority class | " + " | ".join(f"{m[k]:.1f}" for k in METRICS) + " | - |")
-    for name, vals in r.get("methods", {}).items():
-        cells = " | ".join(f"{vals[k][0]:.1f} ± {vals[k][1]:.1f}" for k in METRICS)
-        lines.append(f"| {name} | {cells} | {vals['s_per_video'][0]:.3f} |")
-    if "sct_ablation" in r:
-        lines += ["", "SCT loss ablation (seed 0):", "", "| losses | MoF | F1@25 |", "|---|---|---|"]
-        lines += [f"| {k} | {v['acc']:.1f} | {v['f1@25']:.1f} |" for k, v in r["sct_ablation"].items()]
-    if "mixed" in r:
-        lines += ["", "MuCon-full MoF by fully labelled fraction (seed 0):", ""]
-        lines += ["| " + " | ".join(f"{k}%" for k in r["mixed"]) + " |", "|" + "---|" * len(r["mixed"])]
-        lines += ["| " + " | ".join(f"{v:.1f}" for v in r["mixed"].values()) + " |"]
-    if "speed" in r:
-        lines += [
-            "",
-            "Inference seconds per video (median of 8 test videos) against the number of distinct training "
-            "transcripts:",
-            "",
-            "| transcripts | MuCon-full | NNV-style alignment |",
-            "|---|---|---|",
-        ]
-        lines += [f"| {x['transcripts']} | {x['mucon_full_s']:.3f} | {x['nnv_s']:.3f} |" for x in r["speed"]["rows"]]
-    return "\n".join(lines) + "\n"
+    atomic_write_text(out / "weak_supervision.md", tables.weak_supervision(results))
 
 
 def plot_speed(rows: list[dict]) -> None:

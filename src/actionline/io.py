@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes (temp file + rename) and JSON reading with clear errors."""
+"""Small file helpers: atomic writes (temp file + rename), JSON and feature-matrix reading with clear errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from actionline.errors import DataError
 
@@ -43,3 +45,28 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
+    """A non-empty, finite, numeric 2-D ``.npy`` array as float32 (``layout`` names its axes in errors,
+    e.g. ``[D, T]``); anything else is a `DataError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: feature file not found")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read .npy ({exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+        raise DataError(f"{path}: features must be a 2-D array {layout}, got {getattr(arr, 'shape', type(arr))}")
+    if arr.size == 0:
+        raise DataError(f"{path}: features are empty (shape {arr.shape})")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"{path}: features must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(
+            f"{path}: features contain NaN or inf (first at index {tuple(int(i) for i in bad)} of {layout})"
+        )
+    return arr

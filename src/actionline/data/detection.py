@@ -14,6 +14,7 @@ import numpy as np
 
 from actionline.data.instances import DetectionAnnotations, FeatureTiming, read_annotations
 from actionline.errors import DataError
+from actionline.io import read_matrix
 from actionline.timeline import Instance
 
 # Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
@@ -83,18 +84,8 @@ class DetectionData:
 
     def features(self, video: str) -> np.ndarray:
         """Features [T, D] as float32; shape, finiteness and (when stored) timing vs duration are checked."""
-        path = self.root / "features" / f"{video}.npy"
-        if not path.is_file():
-            raise DataError(f"{path}: feature file not found")
-        try:
-            feats = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataError(f"{path}: unreadable .npy file ({exc})") from None
-        if feats.ndim != 2 or feats.shape[0] == 0 or feats.shape[1] == 0:
-            raise DataError(f"{path}: features must be a 2-D array [T, D], got shape {feats.shape}")
-        if not np.isfinite(feats).all():
-            raise DataError(f"{path}: features contain NaN or infinite values")
+        feats = read_matrix(self.root / "features" / f"{video}.npy", "[T, D]")
         timing = self.timing(video)
         if timing is not None:
             timing.validate(feats.shape[0], self.duration(video), video)
-        return feats.astype(np.float32, copy=False)
+        return feats

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from actionline.errors import DataError
-from actionline.io import atomic_write, atomic_write_text
+from actionline.io import atomic_write, atomic_write_text, read_matrix
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class SegmentationData:
 
     def features(self, video: str) -> np.ndarray:
         """Features [D, T] at full frame rate, float32, validated."""
-        return read_features(self.root / "features" / f"{video}.npy")
+        return read_matrix(self.root / "features" / f"{video}.npy", "[D, T]")
 
     def pair(self, video: str) -> tuple[np.ndarray, np.ndarray]:
         """(features [D, T'], labels [T']) at the dataset's sample rate, lengths reconciled as MS-TCN does.
@@ -144,26 +144,6 @@ def check_lengths(video: str, num_features: int, num_labels: int, tolerance: int
             f"video {video}: {num_features} feature frames but {num_labels} labels "
             f"(more than the tolerated {tolerance} frame(s) apart)"
         )
-
-
-def read_features(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(f"{path}: feature file not found")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read .npy ({exc})") from exc
-    if arr.ndim != 2:
-        raise DataError(f"{path}: features must be a 2-D array [D, T], got shape {arr.shape}")
-    if arr.size == 0:
-        raise DataError(f"{path}: features are empty (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: features must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise DataError(f"{path}: features contain NaN or inf (first at dim {bad[0]}, frame {bad[1]})")
-    return arr
 
 
 def read_mapping(path: Path) -> list[str]:

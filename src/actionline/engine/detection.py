@@ -391,17 +391,11 @@ def train_detection(
 
 
 def predict_detection(
-    run: str | Path,
-    data: DetectionData,
-    videos: Sequence[str],
-    out: str | Path,
-    which: str = "best",
-    device: str = "auto",
-    overrides: dict | None = None,
-    video_scores: dict[str, dict[str, float]] | None = None,
+    run: str | Path, data: DetectionData, videos: Sequence[str], out: str | Path, video_scores=None, **load: Any
 ) -> list[Instance]:
-    """Detect actions in ``videos`` with a trained run (see `predict_instances`)."""
-    model, meta = load_run(run, which, device, overrides)
+    """Detect actions in ``videos`` with a trained run (see `predict_instances`); ``load``: `load_run`'s
+    ``which``, ``device`` and ``overrides``."""
+    model, meta = load_run(run, **load)
     if meta.get("task") != "detection":
         raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
     return predict_instances(model, meta, data, videos, out, video_scores)

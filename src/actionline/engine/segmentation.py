@@ -225,16 +225,11 @@ def train_segmentation(
 
 
 def predict_segmentation(
-    run: str | Path,
-    data: SegmentationData,
-    videos: Sequence[str],
-    out: str | Path,
-    which: str = "best",
-    device: str = "auto",
-    overrides: dict | None = None,
+    run: str | Path, data: SegmentationData, videos: Sequence[str], out: str | Path, **load: Any
 ) -> list[Timeline]:
-    """Predict ``videos`` of ``data`` with a trained run; ``overrides``: inference-time model settings."""
-    model, meta = load_run(run, which, device, overrides)
+    """Predict ``videos`` of ``data`` with a trained run; ``load``: `load_run`'s ``which``, ``device`` and
+    ``overrides`` (inference-time model settings)."""
+    model, meta = load_run(run, **load)
     if meta.get("task", "segmentation") != "segmentation":
         raise CheckpointError(f"{run}: a {meta['task']} run, not a segmentation run")
     return predict_videos(model, meta, data, videos, out)

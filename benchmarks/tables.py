@@ -1,0 +1,152 @@
+"""Markdown tables from the result files in ``results/``: the one renderer per benchmark, used by the benchmark
+scripts when they write results and by `make_readme.py` when it regenerates ``README.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
+
+
+def segmentation(r: dict) -> str:
+    """`segmentation_baselines.py`: per model accuracy, size and time; keypoint quality (RTK Table 6)."""
+    rate = f"sample rate {r['sample_rate']}, " if r.get("sample_rate") else ""
+    lines = [
+        f"Synthetic features on real {r['dataset']} labels ({r['features'].split(',')[1].strip()}), splits "
+        f"{r['splits']}, {rate}{r['epochs']} epochs each, CPU ({r['machine']['cpu_threads']} threads). "
+        f"{r['settings']}.",
+        "",
+        "| model | params | Acc | Edit | F1@10 | F1@25 | F1@50 | train s/video/epoch | inference s/video |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, s in r["summary"].items():
+        lines.append(
+            f"| {model} | {s['params']:,} | {s['acc']:.1f} | {s['edit']:.1f} | {s['f1@10']:.1f} | "
+            f"{s['f1@25']:.1f} | {s['f1@50']:.1f} | {s['train_s_per_video_epoch']:.3f} | "
+            f"{s['infer_s_per_video']:.3f} |"
+        )
+    lines += [
+        "",
+        "Keypoint quality (RTK Table 6; frame-wise models: their segments' mid-points and starts; boundary correct "
+        "within 5 frames):",
+        "",
+        "| model | action Acc | action Rec | boundary Acc | boundary Rec |",
+        "|---|---|---|---|---|",
+    ]
+    for model, s in r["summary"].items():
+        k = s["keypoints"]
+        lines.append(
+            f"| {model} | {k['action_acc']:.1f} | {k['action_rec']:.1f} | {k['boundary_acc']:.1f} | "
+            f"{k['boundary_rec']:.1f} |"
+        )
+    lines += [f"\nVariant {label}: {', '.join(o)}." for label, o in r.get("variants", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def inference_variants(rows: dict, title: str) -> str:
+    """`baformer_inference_ablations.py` / `rtk_inference_ablations.py`: one row of metrics per variant."""
+    lines = [f"| {title} | Acc | Edit | F1@10 | F1@25 | F1@50 |", "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | " + " | ".join(f"{r[k]:.1f}" for k in METRICS) + " |" for n, r in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def detection(result: dict) -> str:
+    """`detection.py`: mAP per tIoU threshold, average, size and time per model."""
+    p = result["protocol"]
+    ths = [f"{t:g}" for t in p["tiou"]]
+    lines = [
+        f"Synthetic features on real {result['dataset']} timings ({p['videos']['train']} {p['train_subset']} / "
+        f"{p['videos']['test']} {p['test_subset']} videos), {p['epochs']} epochs, {p['optimizer']}, mask head "
+        f"{p['mask_channels']}, CPU ({result['machine']['threads']} threads).",
+        "",
+        "| model | params | " + " | ".join(f"mAP@{t}" for t in ths) + " | avg | inference s/video |",
+        "|---|---|" + "---|" * len(ths) + "---|---|",
+    ]
+    for r in result["rows"]:
+        cells = " | ".join(f"{r['map'][t]:.1f}" for t in ths)
+        lines.append(
+            f"| {r['model']} | {r['params']:,} | {cells} | {r['avg_map']:.1f} | {r['inference_s_per_video']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+WEAK_METRICS = ("acc", "acc_no_bg", "matching", "edit", "f1@10", "f1@25", "f1@50")
+
+
+def weak_supervision(r: dict) -> str:
+    """`weak_supervision.py`: methods (mean ± std over seeds), SCT ablation, mixed supervision, speed."""
+    p = r["protocol"]
+    lines = [
+        f"Synthetic features on real Breakfast labels ({p['train_videos']} training / {p['test_videos']} test videos "
+        f"of split 1, D={p['feature_dim']}), {p['epochs']} epochs, Adam {p['lr']}, seeds {p['seeds']} (mean ± std). "
+        "Background for MoF-BG: SIL.",
+        "",
+        "| method | MoF | MoF-BG | matching | Edit | F1@10 | F1@25 | F1@50 | inference s/video |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    m = r["majority"]
+    lines.append("| majority class | " + " | ".join(f"{m[k]:.1f}" for k in WEAK_METRICS) + " | - |")
+    for name, vals in r.get("methods", {}).items():
+        cells = " | ".join(f"{vals[k][0]:.1f} ± {vals[k][1]:.1f}" for k in WEAK_METRICS)
+        lines.append(f"| {name} | {cells} | {vals['s_per_video'][0]:.3f} |")
+    if "sct_ablation" in r:
+        lines += ["", "SCT loss ablation (seed 0):", "", "| losses | MoF | F1@25 |", "|---|---|---|"]
+        lines += [f"| {k} | {v['acc']:.1f} | {v['f1@25']:.1f} |" for k, v in r["sct_ablation"].items()]
+    if "mixed" in r:
+        lines += ["", "MuCon-full MoF by fully labelled fraction (seed 0):", ""]
+        lines += ["| " + " | ".join(f"{k}%" for k in r["mixed"]) + " |", "|" + "---|" * len(r["mixed"])]
+        lines += ["| " + " | ".join(f"{v:.1f}" for v in r["mixed"].values()) + " |"]
+    if "speed" in r:
+        lines += [
+            "",
+            "Inference seconds per video (median of 8 test videos) against the number of distinct training "
+            "transcripts:",
+            "",
+            "| transcripts | MuCon-full | NNV-style alignment |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {x['transcripts']} | {x['mucon_full_s']:.3f} | {x['nnv_s']:.3f} |" for x in r["speed"]["rows"]]
+    return "\n".join(lines) + "\n"
+
+
+def efficiency(r: dict) -> str:
+    """`efficiency.py`: size, GMACs, latency and peak memory at one input length, measured in one run."""
+    lines = [
+        f"T = {r['length']}, 2048-d input, 19 classes, CPU with {r['threads']} threads, median of runs of "
+        "forward + decode.",
+        "",
+        "| model | params | GMACs (conv+linear) | GMACs (all products) | latency ms | peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, p in r["models"].items():
+        lines.append(
+            f"| {name} | {p['params']:,} | {p['gmacs']:.2f} | {p['gmacs_total']:.2f} | {p['latency_ms']:.0f} | "
+            f"{p['peak_mem_mb']:.0f} |"
+        )
+    if "metrics" in r:
+        m = r["metrics"]
+        lines += [
+            "",
+            f"Metrics over {m['videos']} Breakfast videos ({m['frames']:,} frames): {m['ours_s']:.2f} s vs "
+            f"{m['reference_loops_s']:.1f} s for the reference-style loops ({m['speedup']:.0f}x), identical "
+            f"numbers: {m['identical']}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {
+    "segmentation_": segmentation,
+    "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),
+    "rtk_inference_": lambda r: inference_variants(r, "RTK inference"),
+    "detection_": detection,
+    "weak_supervision": weak_supervision,
+    "efficiency": efficiency,
+}
+
+
+def render(path: Path, result: dict) -> str:
+    """The table of a result file, by the benchmark its name starts with."""
+    for prefix, renderer in RENDERERS.items():
+        if path.name.startswith(prefix):
+            return renderer(result)
+    raise ValueError(f"{path}: no renderer for this result file (known prefixes: {', '.join(RENDERERS)})")
