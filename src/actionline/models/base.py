@@ -98,6 +98,16 @@ class TemporalModel(nn.Module):
         of MS-TCN, ASFormer and MuCon apply it)."""
         return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
 
+    def decay_groups(self, weight_decay: float, no_decay_names: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Two groups in the DETR convention: no weight decay on biases, normalisation weights (every parameter
+        of at most one dimension) and the parameters whose names contain one of ``no_decay_names`` (e.g.
+        learned queries); ``weight_decay`` on the rest."""
+        decay, exempt = [], []
+        for name, p in self.named_parameters():
+            skip = p.ndim <= 1 or any(n in name for n in no_decay_names)
+            (exempt if skip else decay).append(p)
+        return [{"params": decay, "weight_decay": weight_decay}, {"params": exempt, "weight_decay": 0.0}]
+
     @torch.no_grad()
     def decode(
         self,

@@ -33,7 +33,7 @@ for 2048-d input, 19 classes and 100 queries, vs. 1,632,652 with it; paper: 1.63
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -240,6 +240,12 @@ class BaFormer(SegmentationModel):
         self.query_pool = nn.Linear(self.num_queries, 1) if c.global_query == "weighted" else None
 
     # --- 3. heads ------------------------------------------------------------------------------------------------
+
+    def parameter_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """No weight decay on norms, biases, the learned queries and the class token (the Mask2Former-style
+        decoder's convention; the presets train with ``weight_decay`` 0, where this changes nothing)."""
+        return self.decay_groups(weight_decay, ("queries", "class_token"))
+
     def heads(self, q: torch.Tensor, mask_features: torch.Tensor, all_heads: bool) -> dict[str, torch.Tensor]:
         """Mask logits always (the next layer attends with them); class and boundary logits when ``all_heads``."""
         M = self.num_queries
