@@ -7,10 +7,14 @@ import torch
 from actionline.errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; asking for a GPU that is not there is a `ConfigError`."""
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N``; asking for a GPU that is not there is a `ConfigError`.
+
+    Under ``torchrun`` (``local_rank`` given) each process takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if local_rank is not None and name.startswith("cuda"):
+        name = f"cuda:{local_rank}"
     try:
         device = torch.device(name)
     except RuntimeError as exc:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from actionline.engine.device import resolve_device
 from actionline.models.registry import build_model
 
 
@@ -90,7 +91,7 @@ def profile_model(
     the model and input were created (weights + input + activations), via the Linux RSS watermark.
     """
     torch.manual_seed(0)
-    dev = torch.device(device)
+    dev = resolve_device(device)
     rss_before = _rss_kb("VmRSS") if dev.type == "cpu" else 0
     watermark = _reset_peak_rss() if dev.type == "cpu" else False
     model = build_model(name, {**(settings or {}), "input_dim": input_dim, "num_classes": num_classes}).to(dev).eval()

@@ -162,9 +162,7 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self.dist = dist or DistInfo()
-        self.device = resolve_device(config.device)
-        if self.dist.enabled and self.device.type == "cuda":
-            self.device = torch.device("cuda", self.dist.local_rank)
+        self.device = resolve_device(config.device, self.dist.local_rank if self.dist.enabled else None)
         self.model = model.to(self.device)
         self.train_set, self.val_set = train_set, val_set
         self.collate, self.validate_fn = collate, validate
