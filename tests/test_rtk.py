@@ -243,3 +243,104 @@ def test_a_checkpoint_loads_in_the_training_phase_it_was_written_in(toy_data, tm
     assert load_run(run, "last")[0].phase == 0  # epoch 1 of 1: keypoint generator only
     train_segmentation("rtk", data, 1, run, {"model": small, "train": {"epochs": 3}}, resume=True)
     assert load_run(run, "last")[0].phase == 2  # epoch 3 of 3: refinement trained
+
+
+# --- fidelity: oracle inputs through the real decoding path ---------------------------------------------------
+def test_plateau_maxima_take_the_middle_of_flat_tops():
+    from actionline.nn.peaks import plateau_maxima
+
+    curve = np.array([0, 1, 1, 1, 1, 0, 0.5, 0.5, 0.2, 0.9, 0.3])
+    assert plateau_maxima(curve, 0.4).tolist() == [2, 6, 9]
+    assert plateau_maxima(np.array([0.0, 0.5, 0.1]), 0.4).tolist() == [1]  # a strict maximum is a plateau of one
+    assert plateau_maxima(np.zeros(5), 0.1).tolist() == []
+
+
+def _logit(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).astype(np.float32)
+
+
+def _oracle_outputs(labels, num_classes, noise=0.0, seed=0):
+    """Ground-truth heatmaps (optionally with noise) and one-hot class logits, as the model's outputs."""
+    rng = np.random.default_rng(seed)
+    t = len(labels)
+    logits = np.full((num_classes, t), -20.0, dtype=np.float32)
+    logits[labels, np.arange(t)] = 20.0
+    heat = [
+        np.clip(h + noise * rng.standard_normal(t), 0, 1) for h in (action_heatmap(labels), boundary_heatmap(labels))
+    ]
+    return {
+        "logits": torch.from_numpy(logits)[None, None],
+        "action": torch.from_numpy(_logit(heat[0]))[None, None],
+        "boundary": torch.from_numpy(_logit(heat[1]))[None, None],
+        "features": torch.zeros(1, 8, t),
+    }
+
+
+@pytest.mark.parametrize("dataset, every", [("50salads", 1), ("breakfast", 25)])
+def test_rtk_decode_is_exact_on_ground_truth_keypoints(dataset, every):
+    """Fed ground-truth heatmaps and classes, `decode` (candidates, caps, re-assembling) rebuilds every frame of
+    real label sequences."""
+    from actionline.data.layout import read_mapping
+    from conftest import shared
+
+    root = shared(dataset)
+    names = read_mapping(root / "mapping.txt")
+    index = {n: i for i, n in enumerate(names)}
+    model = build_model("rtk", {"input_dim": 8, "num_classes": len(names)}).eval()
+    model.set_epoch(1, 30)  # keypoint-generator phase: no refinement head involved
+    classes = [str(i) for i in range(len(names))]
+    for path in sorted((root / "groundTruth").glob("*.txt"))[::every]:
+        labels = np.array([index[n] for n in path.read_text().split()])
+        out = _oracle_outputs(labels, len(names))
+        timeline = model.decode(out, torch.ones(1, len(labels)), [path.stem], classes)[0]
+        assert (timeline.to_labels(classes) == labels).all(), path.stem
+
+
+def test_each_candidate_type_has_its_own_cap():
+    """Action scores near 1 must not push boundary candidates out (one joint cap did)."""
+    labels = np.repeat(np.arange(12) % 3, 25)  # 12 segments, 11 boundaries in 300 frames
+    model = build_model("rtk", {"input_dim": 8, "num_classes": 3, "candidate_ratio": 0.05}).eval()
+    model.set_epoch(1, 30)
+    out = _oracle_outputs(labels, 3)
+    _, kind, _ = model._candidates(out, 0, len(labels))
+    assert (kind == 1).sum() == 11 and (kind == 0).sum() == 12
+    labels = np.repeat(np.arange(10) % 3, 100)  # slightly noisy heatmaps: many maxima per plateau
+    model = build_model("rtk", {"input_dim": 8, "num_classes": 3}).eval()
+    model.set_epoch(1, 30)
+    noisy = _oracle_outputs(labels, 3, noise=0.02, seed=1)
+    timeline = model.decode(noisy, torch.ones(1, len(labels)), ["v"], ["a", "b", "c"])[0]
+    assert (timeline.to_labels(["a", "b", "c"]) == labels).mean() > 0.95
+
+
+def test_the_class_head_labels_segments_unless_reclassify_is_set():
+    labels = np.repeat([0, 1, 2], 40)
+    for reclassify, expected in ((False, labels), (True, None)):
+        model = build_model("rtk", {"input_dim": 8, "num_classes": 3, "reclassify": reclassify}).eval()
+        with torch.no_grad():  # the re-classifier says class 2 everywhere
+            model.reclassify.weight.zero_()
+            model.reclassify.bias.copy_(torch.tensor([0.0, 0.0, 50.0, -50.0]))
+        model.set_epoch(30, 30)
+        out = _oracle_outputs(labels, 3)
+        out["features"] = torch.zeros(1, model.config.num_f_maps, len(labels))
+        got = model.decode(out, torch.ones(1, len(labels)), ["v"], ["a", "b", "c"])[0].to_labels(["a", "b", "c"])
+        if expected is not None:
+            assert (got == expected).all()
+        else:
+            assert (got == 2).all()
+
+
+def test_default_loss_weights_balance_the_encoder_gradients():
+    """Item 3 of the model's docstring: at λ = 1 no term's encoder gradient dwarfs the others at initialisation."""
+    torch.manual_seed(0)
+    labels = torch.from_numpy(np.repeat(np.arange(8) % 4, 60))[None]
+    x, mask = torch.randn(1, 16, labels.shape[1]), torch.ones(1, labels.shape[1])
+    model = build_model("rtk", {"input_dim": 16, "num_classes": 4})
+    model.set_epoch(1, 30)
+    terms = model.loss(model(x, mask), {"labels": labels, "mask": mask})
+    norms = {}
+    for name in ("action", "class", "boundary"):
+        model.zero_grad()
+        terms[name].backward(retain_graph=True)
+        norms[name] = float(torch.sqrt(sum((p.grad**2).sum() for p in model.encoder.parameters())))
+    assert max(norms.values()) < 10 * min(norms.values()), norms

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from actionline.cli import main
+from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
 from actionline.engine.supervision import Supervision
 from actionline.errors import ConfigError
@@ -36,7 +37,8 @@ def test_sct_losses_hand_values():
     )
     assert float(W.sct_region_loss(A.log(), SET)) == pytest.approx(-(math.log(0.6) + math.log(0.8)) / 2, rel=1e-5)
     assert float(W.sct_inverse_sparsity(A, SET, WEIGHTS)) == pytest.approx((0.001 * 0.5 + 0.6) / 1.001, rel=1e-5)
-    assert float(W.sct_temporal_consistency(A, SET)) == pytest.approx(0.6 + 0.4, rel=1e-5)
+    # Eq. 8.8: summed absolute changes over the M = 2 set rows and K = 2 regions, divided by M K
+    assert float(W.sct_temporal_consistency(A, SET)) == pytest.approx((0.6 + 0.4) / (2 * 2), rel=1e-5)
     assert float(W.sct_length_regulariser(torch.tensor([2.0, -3.0, 0.5]))) == pytest.approx(3.0)
     upsampled = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     frame_logits = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
@@ -137,3 +139,19 @@ def test_cli_weak_training_and_wrong_supervision(toy_data, tmp_path):
     small = ["--set", "model.channels=32", "--set", "model.layers=6", "--set", "model.pool_after=[1,2]"]
     assert main([*args, "--epochs", "1", *small]) == 0
     assert main(["predict", "--run", str(tmp_path / "r"), "--data", str(toy_data), "--out", str(tmp_path / "p")]) == 0
+
+
+def test_sct_background_classes_come_from_the_dataset(tmp_path):
+    """Issue: index 0 is a real action on 50Salads; SCT weights the dataset's own background labels."""
+    from actionline.data.synthetic import synthesize_segmentation
+    from actionline.engine.segmentation import train_segmentation
+    from conftest import shared
+
+    data = SegmentationData(
+        synthesize_segmentation(tmp_path / "d", labels_from=shared("50salads"), max_videos=6, feature_dim=8, seed=0)
+    )
+    small = {"channels": 32, "layers": 6, "pool_after": [1, 2]}
+    train_segmentation("sct", data, 1, tmp_path / "r", {"model": small, "train": {"epochs": 1}})
+    config = load_yaml(tmp_path / "r" / "config.yaml")
+    expected = sorted(data.class_index[b] for b in ("action_start", "action_end"))
+    assert config["model"]["background_classes"] == expected and 0 not in expected

@@ -72,7 +72,13 @@ def train_run(
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
     plan = task.plan_training(model_class(model_name), data, train_cfg, settings, options)
     seed_everything(train_cfg.seed)
-    model_settings = {**settings.get("model", {}), "input_dim": plan.input_dim, "num_classes": len(plan.classes)}
+    derived = model_class(model_name).data_settings(plan.classes, plan.background)
+    model_settings = {
+        **derived,
+        **settings.get("model", {}),
+        "input_dim": plan.input_dim,
+        "num_classes": len(plan.classes),
+    }
     model = build_model(model_name, model_settings)
     parts = plan.build(model)
     resolved = {

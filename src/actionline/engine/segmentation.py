@@ -145,6 +145,7 @@ class SegmentationTask(Task):
             val_videos=val_videos,
             build=lambda model: TrainingData(train_set, collate, val_set, make_validate(data.classes), summary),
             selection={"split": options.split},
+            background=tuple(data.info.background),
             extra_record={
                 "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)}
             },

@@ -90,6 +90,12 @@ class TemporalModel(nn.Module):
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    @classmethod
+    def data_settings(cls, classes: Sequence[str], background: Sequence[str]) -> dict[str, Any]:
+        """Settings a model derives from the dataset when training (besides ``input_dim`` and ``num_classes``),
+        e.g. which classes are background; explicit settings override them. Default: none."""
+        return {}
+
     def set_epoch(self, epoch: int, total: int) -> None:
         """Called before each training epoch (1-based) and when a checkpoint loads; staged schedules override."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from actionline.nn.peaks import local_maxima
+from actionline.nn.peaks import plateau_maxima
 from actionline.timeline import runs
 
 
@@ -75,8 +75,9 @@ def keypoint_focal_loss(
 
 def candidates(heat: np.ndarray, threshold: float, max_count: int) -> np.ndarray:
     """Local maxima of ``heat`` [T] above ``threshold`` (Sec. 3.2), the ``max_count`` highest (N_max = αT),
-    returned in temporal order."""
-    peaks = local_maxima(heat, threshold)
+    returned in temporal order. A flat top is one peak at its middle: the action target is exactly 1 across the
+    middle of every segment, so a well-trained action heatmap has plateaus, not strict maxima."""
+    peaks = plateau_maxima(heat, threshold)
     if len(peaks) > max_count:
         peaks = np.sort(peaks[np.argsort(-heat[peaks], kind="stable")[:max_count]])
     return peaks

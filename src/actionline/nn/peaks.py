@@ -16,6 +16,23 @@ def local_maxima(prob: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     return np.flatnonzero(inner) + 1
 
 
+def plateau_maxima(prob: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Peaks of ``prob`` above ``threshold`` where a flat top counts as one peak at its middle: every maximal run
+    of equal values higher than both its neighbours (the curve's ends count as lower) gives the index
+    ``(first + last) // 2``. Strict local maxima are the runs of length one. Vectorised over runs."""
+    p = np.where(prob >= threshold, prob, 0.0)
+    if len(p) == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.flatnonzero(p[1:] != p[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [len(p)])) - 1  # inclusive
+    values = p[starts]
+    left = np.concatenate(([-np.inf], values[:-1]))
+    right = np.concatenate((values[1:], [-np.inf]))
+    peak = (values > left) & (values > right) & (values > 0)
+    return (starts[peak] + ends[peak]) // 2
+
+
 def nms_peaks(prob: np.ndarray, threshold: float, radius: int) -> np.ndarray:
     """Max-pool NMS: ``t`` kept when ``p[t] >= threshold`` and it is the first maximum of ``[t-r, t+r]``.
 

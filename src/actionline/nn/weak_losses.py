@@ -35,9 +35,12 @@ def sct_inverse_sparsity(region_probs: torch.Tensor, action_set: torch.Tensor, w
 
 
 def sct_temporal_consistency(region_probs: torch.Tensor, action_set: torch.Tensor) -> torch.Tensor:
-    """L_C [C]: ``Σ_m Σ_k |A[m, k] - A[m, k-1]|`` over the set's rows (the code's unnormalised sum)."""
+    """L_C, dissertation Eq. 8.8: ``(1 / (M K)) Σ_m Σ_k |A[m, k] - A[m, k-1]|`` over the M rows of the action
+    set and the K regions. The released code sums without the ``1 / (M K)``; unnormalised, the term is 250-3,400x
+    larger, dominates the first steps and collapses predictions onto one class (measured), so the thesis'
+    normalisation is used."""
     rows = region_probs[action_set]
-    return (rows[:, 1:] - rows[:, :-1]).abs().sum()
+    return (rows[:, 1:] - rows[:, :-1]).abs().sum() / (rows.shape[0] * rows.shape[1])
 
 
 def sct_self_supervision(

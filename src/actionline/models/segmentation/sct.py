@@ -11,14 +11,19 @@ Read top to bottom:
 3. **Region upsampling** f_u (§1.2): ``Y = A`` spread over regions of lengths ``T softmax(L)``
    (`actionline.nn.temporal_sampling.region_upsample`, exact box masks).
 4. **Losses** (§1.3-1.4, `actionline.nn.weak_losses`), weights of the code: L_T + L_S + 0.1 L_R + 0.1 L_C
-   + 0.1 R_I + 0.1 R_L. A weight of 0 switches a term off (the Table 8.2 ablation). The background class
-   (``background_index``, 0 = Breakfast's SIL) has weight 0.001 in L_S, R_I and L_T.
+   + 0.1 R_I + 0.1 R_L, with L_C normalised by M·K as in Eq. 8.8 (the code's plain sum dominates and collapses
+   training). A weight of 0 switches a term off (the Table 8.2 ablation). The background classes have weight
+   0.001 in L_S, R_I and L_T; they are the dataset's own background labels (Breakfast's SIL, 50Salads'
+   action_start/action_end, GTEA's background; `data_settings`), not a fixed index: the code's index 0 is SIL
+   only on Breakfast and a real action elsewhere.
 5. **Inference**: ``argmax_c Y[c, t]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,7 +55,7 @@ class SCTConfig(ModelConfig):
     input_dropout: float = 0.05
     dropout: float = 0.25
     temperature: float = 0.1
-    background_index: int | None = 0
+    background_classes: list[int] = field(default_factory=list)  # set from the dataset when training
     background_weight: float = 0.001
     # loss weights (code); 0 switches a term off
     self_supervision_weight: float = 1.0  # L_T
@@ -75,9 +80,13 @@ class SCT(SegmentationModel):
         self.length_head = nn.Sequential(nn.Conv1d(c.channels, 64, 1), nn.Conv1d(64, 1, 1))
         self.frame_head = nn.Conv1d(c.channels, c.num_classes, 1)
         weights = torch.ones(c.num_classes)
-        if c.background_index is not None and 0 <= c.background_index < c.num_classes:
-            weights[c.background_index] = c.background_weight
+        weights[[k for k in c.background_classes if 0 <= k < c.num_classes]] = c.background_weight
         self.register_buffer("class_weights", weights, persistent=False)
+
+    @classmethod
+    def data_settings(cls, classes: Sequence[str], background: Sequence[str]) -> dict[str, Any]:
+        """The indices of the dataset's background labels."""
+        return {"background_classes": [i for i, name in enumerate(classes) if name in set(background)]}
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
