@@ -15,6 +15,7 @@ from actionline.data.detection import DetectionData
 from actionline.data.synthetic import synthesize_detection
 from actionline.engine.detection import Clip, clip_instances, merge_windows
 from actionline.errors import DataError
+from actionline.metrics.detection import THUMOS_TIOU, evaluate_detection
 from actionline.models.detection.tags import TagsConfig
 from actionline.models.registry import build_model
 from actionline.nn import detection_losses as L
@@ -71,14 +72,14 @@ def test_outer_inner_contrast_hand_values():
     assert r[0, 1].item() == -math.inf
 
 
-def test_redundancy_loss_zero_for_perfect_and_weighted_l2_otherwise():
+def test_redundancy_loss_zero_for_perfect_and_weighted_mse_otherwise():
     g = torch.tensor([[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]])
     thresholds = torch.tensor([0.5])
     assert float(L.redundancy_loss(g.clone(), g, thresholds)) == pytest.approx(0.0)
     soft = torch.tensor([[0.0, 0.2, 0.8, 1.0, 0.0, 0.0]])
     r = (0.7 + 0.8 + 1.0) / 3
-    l2 = math.sqrt(0.2**2 + 0.2**2)
-    assert float(L.redundancy_loss(soft, g, thresholds)) == pytest.approx((1 - r) ** 2 * l2, rel=1e-5)
+    mse = (0.2**2 + 0.2**2) / 6  # mean squared error over the T = 6 positions (the released code's form)
+    assert float(L.redundancy_loss(soft, g, thresholds)) == pytest.approx((1 - r) ** 2 * mse, rel=1e-5)
 
 
 def test_consistency_loss_hand_value_and_gradient():
@@ -313,3 +314,79 @@ def test_cli_detection_bad_inputs(det_data, tmp_path, toy_data):
         )
         == 2
     )
+
+
+# --- fidelity: positions, mask losses, and an overfit check ---------------------------------------------------
+def _mask_of_content(model, start):
+    """The mask column predicted by the middle snippet of a content block placed at ``start``."""
+    x = torch.zeros(1, 8, 64)
+    x[0, :, start : start + 10] = torch.linspace(1, 2, 8)[:, None]
+    with torch.no_grad():
+        return model(x)["mask_logits@1"][0, :, start + 5]
+
+
+@pytest.mark.parametrize("positions", [False, True])
+def test_shifted_content_moves_the_mask_only_with_positions(positions):
+    torch.manual_seed(0)
+    settings = {"input_dim": 8, "num_classes": 2, "scales": [1], "num_snippets": 64, "mask_channels": [16, 8, 8]}
+    model = build_model("tags", {**settings, "positional_encoding": positions}).eval()
+    change = (_mask_of_content(model, 10) - _mask_of_content(model, 40)).abs().max().item()
+    if positions:
+        assert change > 1e-2
+    else:  # permutation-equivariant embedding: the mask of the same content cannot move (the defect positions fix)
+        assert change < 1e-5
+
+
+def test_windowed_presets_give_the_mask_branch_positions():
+    from actionline.engine.recipe import load_preset
+
+    for preset in ("gsmt_thumos14", "tags_thumos14"):
+        assert load_preset("tags", "", preset)["model"]["positional_encoding"] is True
+
+
+def test_bce_dice_mask_loss_is_the_released_codes_mix():
+    logits = torch.tensor([[3.0, -3.0, -3.0, 3.0]])
+    target = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
+    expected = 0.4 * float(L.balanced_bce(logits, target)) + 0.6 * float(L.vnet_dice(torch.sigmoid(logits), target)[0])
+    assert float(L.bce_dice_loss(logits, target)) == pytest.approx(expected)
+    assert float(L.bce_dice_loss(torch.zeros(0, 4), torch.zeros(0, 4))) == 0.0
+
+
+def test_gsmt_overfits_a_handful_of_videos(tmp_path):
+    """Trained and evaluated on the same 6 videos, GSMT (with positions and the default mask loss) must find their
+    instances: average mAP over THUMOS thresholds well above chance."""
+    from torch.utils.data import DataLoader
+
+    from actionline.engine.detection import DetectionClips, DetectionDataConfig, collate_clips, detect
+
+    torch.manual_seed(0)
+    data = DetectionData(synthesize_detection(tmp_path, num_videos=8, num_classes=3, feature_dim=16, difficulty=0.5))
+    videos = sorted(data.annotations.durations)[:6]
+    model = build_model(
+        "tags",
+        {
+            "input_dim": 16,
+            "num_classes": 3,
+            "scales": [1],
+            "num_snippets": 64,
+            "mask_channels": [64, 32, 32],
+            "redundancy_loss": False,
+            "consistency_loss": False,
+            "positional_encoding": True,
+            "mask_score": "max",
+            "proposal_mode": "runs",
+        },
+    )
+    cfg = DetectionDataConfig()
+    batch = collate_clips(list(DetectionClips(data, videos, 64, cfg, data.classes)))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        total = model.loss(model(batch["features"], batch["mask"]), batch)["total"]
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    model.eval()
+    clips = DetectionClips(data, videos, 64, cfg, data.classes, with_targets=False)
+    found = detect(model, DataLoader(clips, batch_size=8, collate_fn=collate_clips), data.classes, False)
+    scores = evaluate_detection([i for v in videos for i in data.instances(v)], found, THUMOS_TIOU)
+    assert scores.average_map > 60, scores.headline()
