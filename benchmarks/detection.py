@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="extra override for every model")
     ap.add_argument("--reuse-runs", action="store_true", help="re-evaluate existing runs without training")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--name", default=None, help="results/detection_<name>.json (default: the dataset)")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -154,8 +155,9 @@ def main() -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / f"detection_{args.dataset}.json", json.dumps(result, indent=1))
-    atomic_write_text(out / f"detection_{args.dataset}.md", tables.detection(result))
+    name = args.name or args.dataset
+    atomic_write_text(out / f"detection_{name}.json", json.dumps(result, indent=1))
+    atomic_write_text(out / f"detection_{name}.md", tables.detection(result))
     print(tables.detection(result))
 
 

@@ -89,7 +89,20 @@ def weak_supervision(r: dict) -> str:
     for name, vals in r.get("methods", {}).items():
         cells = " | ".join(f"{vals[k][0]:.1f} ± {vals[k][1]:.1f}" for k in WEAK_METRICS)
         lines.append(f"| {name} | {cells} | {vals['s_per_video'][0]:.3f} |")
-    if "sct_ablation" in r:
+    if "sets" in r:
+        lines += [
+            "",
+            "What action sets carry (training videos; a set shared with other videos tells little about any one):",
+            "",
+            "| videos | count | classes | mean set size | distinct sets | videos sharing their set |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {k} | {v['videos']} | {v['classes']} | {v['mean_set_size']:.1f} | {v['distinct_sets']} | "
+            f"{v['videos_sharing_their_set']} |"
+            for k, v in r["sets"].items()
+        ]
+    if r.get("sct_ablation"):
         lines += ["", "SCT loss ablation (seed 0):", "", "| losses | MoF | F1@25 |", "|---|---|---|"]
         lines += [f"| {k} | {v['acc']:.1f} | {v['f1@25']:.1f} |" for k, v in r["sct_ablation"].items()]
     if "mixed" in r:

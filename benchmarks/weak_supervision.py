@@ -127,7 +127,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam for every run (CPU budget; the thesis uses SGD 0.01)")
     ap.add_argument("--mixed", default="10,50,100", help="fully labelled percentages for the mixed-supervision run")
     ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument(
+        "--methods", default="sct,mucon", help="sct, mucon or both (the speed and mixed studies need mucon)"
+    )
+    ap.add_argument("--name", default="weak_supervision", help="results/<name>.json")
     args = ap.parse_args()
+    methods = set(args.methods.split(","))
     work = Path(args.work) / "weak"
     data_dir = work / "data"
     if not (data_dir / "actionline.json").is_file():
@@ -151,15 +156,20 @@ def main() -> None:
         counts[np.unique(data.labels(v))] += 1
     majority = int(counts.argmax())
     results["majority"] = score([np.full(len(data.labels(v)), majority) for v in test_videos], data, test_videos)
+    results["sets"] = set_statistics(data, train_videos)
 
     per_seed: dict[str, list] = {}
     for seed in seeds:
         sct_run, mucon_run = work / f"sct-s{seed}", work / f"mucon-s{seed}"
-        train("sct", data, sct_run, args.epochs, seed, "set", opt)
-        train("mucon", data, mucon_run, args.epochs, seed, "transcript", opt)
-        preds, t = predict(sct_run, data, test_videos)
-        per_seed.setdefault("SCT", []).append(score(preds, data, test_videos) | {"s_per_video": t})
-        for variant, label in (("y", "MuCon-Y"), ("s", "MuCon-S"), ("full", "MuCon-full")):
+        if "sct" in methods:
+            train("sct", data, sct_run, args.epochs, seed, "set", opt)
+            preds, t = predict(sct_run, data, test_videos)
+            per_seed.setdefault("SCT", []).append(score(preds, data, test_videos) | {"s_per_video": t})
+        if "mucon" in methods:
+            train("mucon", data, mucon_run, args.epochs, seed, "transcript", opt)
+        for variant, label in (
+            (("y", "MuCon-Y"), ("s", "MuCon-S"), ("full", "MuCon-full")) if "mucon" in methods else ()
+        ):
             preds, t = predict(mucon_run, data, test_videos, variant)
             per_seed.setdefault(label, []).append(score(preds, data, test_videos) | {"s_per_video": t})
         print(json.dumps({k: v[-1] for k, v in per_seed.items()}), flush=True)
@@ -167,8 +177,8 @@ def main() -> None:
             k: {m: [float(np.mean([r[m] for r in v])), float(np.std([r[m] for r in v]))] for m in v[0]}
             for k, v in per_seed.items()
         }
-        write(results)
-        if seed == seeds[0]:  # the speed claim needs one trained MuCon; measure it before the longer studies
+        write(results, args.name)
+        if seed == seeds[0] and "mucon" in methods:  # the speed claim needs one trained MuCon; measure it first
             sources = [(data, train_videos)]
             if (SHARED / "breakfast" / "groundTruth").is_dir():
                 real = SegmentationData(SHARED / "breakfast")
@@ -177,7 +187,7 @@ def main() -> None:
                 work / f"mucon-s{seed}", data, test_videos, sources, (1, 2, 5, 10, 20, 50, 100, 200, 400, 800)
             )
             results["speed"] = {"distinct_training_transcripts": distinct, "rows": rows}
-            write(results)
+            write(results, args.name)
             plot_speed(rows)
 
     ablations = {
@@ -186,27 +196,52 @@ def main() -> None:
         "without R_I": {"sparsity_weight": 0.0},
     }
     results["sct_ablation"] = {}
-    for label, extra in ablations.items():
+    for label, extra in ablations.items() if "sct" in methods else ():
         run = work / "sct-s0" if not extra else work / f"sct-abl-{label.split()[-1]}"
         train("sct", data, run, args.epochs, 0, "set", merge(opt, {"model": extra}))
         preds, _ = predict(run, data, test_videos)
         results["sct_ablation"][label] = score(preds, data, test_videos)
-        write(results)
-
+        write(results, args.name)
+    if "mucon" not in methods:
+        return
     results["mixed"] = {"0": per_seed["MuCon-full"][0]["acc"]}
     for pct in args.mixed.split(","):
         run = work / f"mucon-mixed{pct}"
         train("mucon", data, run, args.epochs, 0, "full" if pct == "100" else f"mixed:{pct}", opt)
         preds, _ = predict(run, data, test_videos, "full")
         results["mixed"][pct] = score(preds, data, test_videos)["acc"]
-        write(results)
+        write(results, args.name)
 
 
-def write(results: dict) -> None:
+def set_statistics(data: SegmentationData, train_videos: list[str]) -> dict:
+    """What action sets can carry: their mean size against the class count, and how many training videos share
+    their set with another (a set shared by many videos says little about any one of them). For this
+    benchmark's training videos and, when ../shared is present, the full training splits of Breakfast and
+    50Salads (labels only)."""
+    sources = {"this benchmark (Breakfast subset)": (data, train_videos)}
+    for name in ("breakfast", "50salads"):
+        if (SHARED / name / "groundTruth").is_dir():
+            real = SegmentationData(SHARED / name)
+            sources[f"{name}, training split 1"] = (real, real.split("train", 1))
+    out = {}
+    for label, (source, videos) in sources.items():
+        sets = [tuple(np.unique(source.labels(v)).tolist()) for v in videos]
+        shared = sum(sets.count(s) > 1 for s in sets)
+        out[label] = {
+            "videos": len(videos),
+            "classes": len(source.classes),
+            "mean_set_size": float(np.mean([len(s) for s in sets])),
+            "distinct_sets": len(set(sets)),
+            "videos_sharing_their_set": shared,
+        }
+    return out
+
+
+def write(results: dict, name: str = "weak_supervision") -> None:
     out = HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "weak_supervision.json", json.dumps(results, indent=1))
-    atomic_write_text(out / "weak_supervision.md", tables.weak_supervision(results))
+    atomic_write_text(out / f"{name}.json", json.dumps(results, indent=1))
+    atomic_write_text(out / f"{name}.md", tables.weak_supervision(results))
 
 
 def plot_speed(rows: list[dict]) -> None:

@@ -2,5 +2,6 @@
 
 from actionline.models.detection import actionness, tags
 from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct
+from actionline.models.video import efficientnet_lite, i3d
 
-__all__ = ["actionness", "asformer", "baformer", "mstcn", "mucon", "rtk", "sct", "tags"]
+__all__ = ["actionness", "asformer", "baformer", "efficientnet_lite", "i3d", "mstcn", "mucon", "rtk", "sct", "tags"]

@@ -8,9 +8,11 @@ from typing import Any
 
 from actionline.config import build
 from actionline.errors import ConfigError
+from actionline.models.backbone import Backbone
 from actionline.models.base import TemporalModel
 
 MODELS: dict[str, type[TemporalModel]] = {}
+BACKBONES: dict[str, type[Backbone]] = {}
 
 
 def register(name: str):
@@ -37,3 +39,18 @@ def build_model(name: str, settings: dict[str, Any] | None = None) -> TemporalMo
 def available_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern`` (e.g. ``"*former"``)."""
     return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def register_backbone(name: str):
+    def wrap(cls: type[Backbone]) -> type[Backbone]:
+        cls.name = name
+        BACKBONES[name] = cls
+        return cls
+
+    return wrap
+
+
+def backbone_class(name: str) -> type[Backbone]:
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r} (available: {', '.join(sorted(BACKBONES))})")
+    return BACKBONES[name]

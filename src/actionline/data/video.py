@@ -1,0 +1,202 @@
+"""Decoding video files with PyAV: metadata, a streaming frame reader resampled to a target frame rate by
+timestamps, shorter-side resize and centre crop, and frame-accurate clip reads.
+
+The reader never holds the whole video: frames are decoded, resampled and yielded one by one (`iter_frames`) or in
+fixed-size chunks (`iter_chunks`). Resampling is by presentation time, so 29.97 fps and variable frame rates come
+out exact: output frame k shows what the video shows at ``t0 + k / fps`` (t0 the first frame's time), i.e. the
+last decoded frame whose timestamp is at or before that time (sample and hold). A video of duration d yields one
+frame per time ``k / fps < d``, i.e. ``ceil(d * fps)`` frames (a 10 s clip at 15 fps gives 150, a 5.28 s clip 80),
+where d runs from the first frame's time to the end of the last frame (its timestamp plus one frame period).
+
+Every failure names the file: unreadable or corrupt files, files without a video stream (audio only), and videos
+without a decodable frame raise `DataError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from actionline.errors import DataError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video (``num_frames`` and ``duration`` may be estimates for some formats)."""
+
+    path: str
+    fps: float
+    num_frames: int
+    duration: float
+    width: int
+    height: int
+
+    def frames_at(self, fps: float) -> int:
+        """Frames the reader yields at ``fps`` (from the container's duration; decoding is authoritative)."""
+        return math.ceil(self.duration * fps - EPS)
+
+
+def _open(path: str | Path):
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: video file not found")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable video ({exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise DataError(f"{path}: no video stream (an audio-only or data file?)")
+    return container
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Metadata of the first video stream."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+        fps = float(rate)
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        frames = stream.frames or round(duration * fps)
+        if fps <= 0 or duration <= 0 or frames <= 0:
+            raise DataError(f"{path}: the video stream reports no frames (fps {fps}, duration {duration} s)")
+        return VideoInfo(str(path), fps, int(frames), duration, stream.codec_context.width, stream.codec_context.height)
+
+
+def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) after scaling the shorter side to ``short_side`` (None: unchanged), keeping the aspect."""
+    if short_side is None:
+        return width, height
+    scale = short_side / min(width, height)
+    return max(short_side, round(width * scale)), max(short_side, round(height * scale))
+
+
+def centre_crop(frame: np.ndarray, size: int | None) -> np.ndarray:
+    """The central ``size`` x ``size`` window of an [H, W, 3] frame (None: unchanged)."""
+    if size is None:
+        return frame
+    h, w = frame.shape[:2]
+    if size > min(h, w):
+        raise DataError(f"centre crop {size} is larger than the frame ({w}x{h}); resize the shorter side first")
+    top, left = (h - size) // 2, (w - size) // 2
+    return frame[top : top + size, left : left + size]
+
+
+def iter_frames(
+    path: str | Path,
+    fps: float | None = None,
+    short_side: int | None = None,
+    crop: int | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Iterator[np.ndarray]:
+    """RGB frames [H, W, 3] uint8 at ``fps`` (None: every decoded frame) from ``start`` to ``end`` seconds (relative
+    to the first frame), the shorter side scaled to ``short_side`` and centre-cropped to ``crop``."""
+    import av
+
+    if fps is not None and fps <= 0:
+        raise DataError(f"fps must be positive, got {fps}")
+    container = _open(path)
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    width, height = output_size(stream.codec_context.width, stream.codec_context.height, short_side)
+    period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+    t0: float | None = None
+    held, held_image, held_time, k, count = None, None, 0.0, 0, 0
+
+    def image(frame) -> np.ndarray:
+        return centre_crop(frame.to_ndarray(format="rgb24", width=width, height=height), crop)
+
+    def due(k: int) -> float:
+        return start + k / fps
+
+    try:
+        if start > 0:
+            container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            if t0 is None:
+                t0 = 0.0 if start > 0 else frame.time  # after a seek, times stay absolute
+            t = frame.time - t0
+            if end is not None and t >= end + EPS and held is not None:
+                break
+            if fps is None:
+                if t + EPS >= start:
+                    count += 1
+                    yield image(frame)
+                continue
+            while held is not None and due(k) < t - EPS and (end is None or due(k) < end - EPS):
+                if held_image is None:  # converted once, and only when it is shown (dropped frames cost nothing)
+                    held_image = image(held)
+                count += 1
+                yield held_image
+                k += 1
+            held, held_image, held_time = frame, None, t
+        stop = held_time + period if end is None else min(end, held_time + period)
+        while fps is not None and held is not None and due(k) < stop - EPS:
+            held_image = image(held) if held_image is None else held_image
+            count += 1
+            yield held_image
+            k += 1
+    except av.FFmpegError as exc:
+        raise DataError(f"{path}: decoding failed ({exc})") from None
+    finally:
+        container.close()
+    if count == 0:
+        raise DataError(f"{path}: no decodable frame in [{start}, {end}] s")
+
+
+def iter_chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Consecutive stacks [n <= size, H, W, 3] of a frame stream (bounded memory)."""
+    chunk: list[np.ndarray] = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield np.stack(chunk)
+            chunk = []
+    if chunk:
+        yield np.stack(chunk)
+
+
+def read_clip(
+    path: str | Path, start: float, num_frames: int, fps: float, short_side: int | None = None, crop: int | None = None
+) -> np.ndarray:
+    """``num_frames`` frames [T, H, W, 3] at ``fps`` starting at ``start`` seconds (frame-accurate: seek to the
+    previous keyframe, decode forward). A clip running past the end repeats the last frame."""
+    out = []
+    for frame in iter_frames(path, fps, short_side, crop, start=start, end=start + num_frames / fps):
+        out.append(frame)
+        if len(out) == num_frames:
+            break
+    while len(out) < num_frames:
+        out.append(out[-1])
+    return np.stack(out)
+
+
+def find_videos(path: str | Path) -> list[Path]:
+    """``path`` itself, or the video files of a folder (by suffix, sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"{path}: no such video file or folder")
+    videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    if not videos:
+        raise DataError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)})")
+    return videos

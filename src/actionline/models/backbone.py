@@ -1,0 +1,107 @@
+"""The video backbone contract: a frozen network that turns decoded frames into feature vectors.
+
+A backbone declares its input (frames per window, the shorter-side resize, the crop, how pixels are scaled) and its
+feature size, and loads the checkpoint layouts people already hold (`load_weights`, strict, naming missing /
+unexpected / mis-shaped keys). Backbones are registered by name (`actionline.models.registry.BACKBONES`), like
+models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from actionline.errors import CheckpointError
+
+Scaling = Literal["imagenet", "minus_one_one", "unit"]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneInput:
+    """What a backbone expects: ``frames`` per window (1: a 2D network applied frame by frame), frames whose
+    shorter side is resized to ``short_side`` and centre-cropped to ``size``, pixels scaled by ``scaling``
+    (``imagenet``: mean/std normalisation of [0, 1] values; ``minus_one_one``: [-1, 1]; ``unit``: [0, 1])."""
+
+    frames: int
+    size: int
+    short_side: int
+    scaling: Scaling
+    channels: int = 3
+
+
+def scale_pixels(frames: torch.Tensor, scaling: Scaling) -> torch.Tensor:
+    """uint8 frames [B, C, H, W] or [B, C, T, H, W] -> float32 as the backbone expects (channels on axis 1)."""
+    x = frames.float() / 255.0
+    if scaling == "minus_one_one":
+        return x * 2 - 1
+    if scaling == "imagenet":
+        shape = (1, 3) + (1,) * (x.ndim - 2)
+        mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(shape)
+        return (x - mean) / std
+    return x
+
+
+class Backbone(nn.Module):
+    """Base of feature extractors. ``features(x)`` maps a batch of scaled inputs to [B, feature_dim]:
+    [B, C, H, W] for per-frame networks (``input.frames == 1``), [B, C, T, H, W] for clip networks."""
+
+    name: ClassVar[str]
+    input: ClassVar[BackboneInput]
+    feature_dim: ClassVar[int]
+    pretrained: ClassVar[str | None] = None  # a description of weights that ship with a package, if any
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def default_weights(self) -> Path | None:
+        """Weights available without a download (a packaged checkpoint), else None."""
+        return None
+
+    def remap(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Rename a foreign checkpoint's keys to this module's (default: unchanged)."""
+        return state
+
+    def load_weights(self, path: str | Path) -> None:
+        """Load a checkpoint strictly: torch files with ``weights_only=True`` (never arbitrary objects) or
+        safetensors. Missing, unexpected and mis-shaped keys are named in the error."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: weights file not found")
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                state = load_file(str(path))
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for foreign or damaged files
+            raise CheckpointError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")
+        state = self.remap({k.removeprefix("module."): v for k, v in state.items()})
+        own = self.state_dict()
+        missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
+        unexpected = sorted(k for k in state if k not in own)
+        shapes = sorted(
+            f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
+            for k in own
+            if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+        )
+        problems = [
+            (f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})" if missing else ""),
+            (f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})" if unexpected else ""),
+            (f"mis-shaped {len(shapes)} keys (e.g. {'; '.join(shapes[:2])})" if shapes else ""),
+        ]
+        problems = [p for p in problems if p]
+        if problems:
+            raise CheckpointError(f"{path}: weights do not fit backbone {self.name!r}: {'; '.join(problems)}")
+        self.load_state_dict(state, strict=False)  # num_batches_tracked may be absent (PyTorch 0.3 checkpoints)

@@ -1,0 +1,1 @@
+"""Video backbones (feature extractors) and clip models."""
