@@ -87,7 +87,7 @@ def synth_detection(
     num_classes: o.NumClasses = 10,
     feature_dim: o.FeatureDim = 64,
     difficulty: o.Difficulty = 1.0,
-    stride: o.Stride = 16,
+    stride: o.SnippetStride = 16,
     fps: o.VideoFps = 30.0,
     seed: o.Seed = 0,
 ) -> None:
@@ -99,6 +99,24 @@ def synth_detection(
     from actionline.data.synthetic import synthesize_detection
 
     _write_with_progress(synthesize_detection, settings)
+
+
+@synth_app.command("videos")
+def synth_videos(
+    out: o.Out,
+    num_videos: o.SynthVideos = 12,
+    fps: o.VideoFps = 15.0,
+    size: o.FrameSize = 128,
+    seed: o.Seed = 0,
+) -> None:
+    """Write real MP4 videos of synthetic activities with frame labels (MS-TCN layout around videos/).
+
+    Example: actionline synth videos --out data/clips && actionline extract data/clips/videos --out data/clips
+    """
+    settings = dict(locals())
+    from actionline.data.synthetic_video import synthesize_video_segmentation
+
+    _write_with_progress(synthesize_video_segmentation, settings)
 
 
 # --- train / predict ---------------------------------------------------------------------------------------
@@ -146,8 +164,9 @@ def train(
 @app.command()
 def predict(
     run: o.Run,
-    data: o.Data,
     pred: o.PredOut,
+    data: o.PredictData = None,
+    video: o.Video = None,
     split: o.Split = 1,
     all_videos: o.AllVideos = False,
     checkpoint: o.Checkpoint = "best",
@@ -155,6 +174,7 @@ def predict(
     subset: o.Subset = None,
     annotations: o.Annotations = None,
     video_scores: o.VideoScores = None,
+    batch_size: o.BatchSize = 16,
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
@@ -163,13 +183,53 @@ def predict(
     Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
+    Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
     """
     from actionline.config import parse_overrides
     from actionline.engine import commands
     from actionline.engine.task import TaskOptions
 
+    overrides = parse_overrides(set_ or [])
+    if (data is None) == (video is None):
+        raise ActionlineError("give exactly one of --data (features) and --video (a video file or folder)")
+    if video is not None:
+        err.print(commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err), markup=False)
+        return
     options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
-    err.print(commands.predict(run, data, pred, options, checkpoint, parse_overrides(set_ or [])), markup=False)
+    err.print(commands.predict(run, data, pred, options, checkpoint, overrides), markup=False)
+
+
+@app.command()
+def extract(
+    source: o.VideoSource,
+    out_dir: o.ExtractOut,
+    backbone: o.Backbone = "efficientnet_lite0",
+    weights: o.Weights = None,
+    fps: o.ExtractFps = 15.0,
+    window: o.Window = 21,
+    stride: o.Stride = 16,
+    layout: o.Layout = "segmentation",
+    batch_size: o.BatchSize = 16,
+    device: o.Device = "auto",
+) -> None:
+    """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
+    torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
+
+    Example: actionline extract videos/ --backbone efficientnet_lite0 --out data/mine
+    Example: actionline extract videos/ --backbone i3d_rgb --weights rgb_imagenet.pt --fps 15 --window 21 --out data/i3d
+    Multi-process: torchrun --nproc_per_node 2 -m actionline extract videos/ --out data/mine
+    """
+    from actionline.engine.extractor import extract as run_extraction
+
+    if layout not in ("segmentation", "detection"):
+        raise ActionlineError(f"--layout must be segmentation or detection, got {layout!r}")
+    settings, done, failures = run_extraction(
+        source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err
+    )
+    err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
+    if failures:
+        listed = "; ".join(f"{name}: {why}" for name, why in failures)
+        raise ActionlineError(f"{len(failures)} video(s) could not be decoded: {listed}")
 
 
 # --- evaluate, export, profile, view -----------------------------------------------------------------------

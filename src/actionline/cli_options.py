@@ -32,8 +32,10 @@ AnnotationsFrom = Annotated[
 FromSubset = Annotated[str | None, typer.Option(help="With --annotations-from: only this subset.")]
 DetectionVideos = Annotated[int, typer.Option(help="Generated videos (without --annotations-from).")]
 NumClasses = Annotated[int, typer.Option(help="Number of classes K.")]
-Stride = Annotated[int, typer.Option(help="Video frames per feature (snippet).")]
+SnippetStride = Annotated[int, typer.Option(help="Video frames per feature (snippet).")]
 VideoFps = Annotated[float, typer.Option(help="Video frame rate.")]
+SynthVideos = Annotated[int, typer.Option(help="Videos to write.")]
+FrameSize = Annotated[int, typer.Option(help="Frame width and height in pixels.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------
 Model = Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")]
@@ -76,6 +78,32 @@ Checkpoint = Annotated[str, typer.Option(help="Which checkpoint: best or last.")
 VideoScores = Annotated[
     Path | None,
     typer.Option(help="Detection, optional: JSON {video: {class: score}} of external video-level class scores."),
+]
+
+PredictData = Annotated[Path | None, typer.Option(help="Dataset folder with the features to predict.")]
+Video = Annotated[
+    Path | None,
+    typer.Option(help="A video file or folder: extract features as the run's were extracted, then predict."),
+]
+BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone batch.")]
+
+# --- extract -------------------------------------------------------------------------------------------------
+VideoSource = Annotated[Path, typer.Argument(help="A video file or a folder of videos.")]
+Backbone = Annotated[str, typer.Option(help="Registered backbone: efficientnet_lite0 (pretrained, offline), i3d_rgb.")]
+Weights = Annotated[
+    Path | None,
+    typer.Option(help="Backbone weights (.pt loaded with weights_only, or .safetensors), loaded strictly."),
+]
+ExtractOut = Annotated[Path, typer.Option("--out", help="Dataset folder receiving features/ (and extraction.json).")]
+ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample (the benchmark features: 15).")]
+Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone (I3D benchmark features: 21).")]
+Stride = Annotated[int, typer.Option(help="Detection layout: frames between snippets.")]
+Layout = Annotated[
+    str,
+    typer.Option(
+        help="segmentation: a vector per frame, features/<video>.npy [D, T]; detection: a vector per snippet, "
+        "[T, D] plus timing JSON."
+    ),
 ]
 
 # --- evaluate / view / export / profile ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ viewing) and never branch on it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,12 @@ from rich.console import Console
 
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
+from actionline.engine.extractor import ExtractionSettings, extract
 from actionline.engine.predictor import load_run
 from actionline.engine.recipe import load_preset, resolve_settings, train_run
 from actionline.engine.task import Report, TaskOptions
 from actionline.engine.tasks import get_task, task_of_files
-from actionline.errors import ConfigError
+from actionline.errors import ConfigError, DataError
 from actionline.models.registry import model_class
 
 
@@ -55,6 +57,46 @@ def predict(
     task = get_task(meta.get("task", "segmentation"))
     data = task.open_data(data_path, options)
     return task.predict(model, meta, data, options, out)[1]
+
+
+def predict_video(
+    run: Path, source: Path, out: Path, checkpoint: str, overrides: dict[str, Any], batch_size: int, console: Console
+) -> str:
+    """Extract the features of a video file (or a folder of them) with the backbone and settings the run was trained
+    on, into ``out/features``, then predict them with the run's task."""
+    unknown = sorted(set(overrides) - {"model"})
+    if unknown:
+        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
+    model, meta = load_run(run, checkpoint, overrides=overrides.get("model"))
+    recorded = meta.get("dataset", {}).get("extraction")
+    if recorded is None:
+        raise ConfigError(
+            f"{run}: the run does not record how its features were extracted (it was trained on features that "
+            "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
+            "same backbone yourself and predict with --data"
+        )
+    settings = ExtractionSettings(**recorded)
+    if settings.feature_dim != model.config.input_dim:
+        raise ConfigError(
+            f"{run}: {settings.feature_dim}-d features recorded, the model takes {model.config.input_dim}"
+        )
+    task = get_task(meta.get("task", "segmentation"))
+    weights = None if settings.weights is None or settings.weights.startswith("packaged:") else settings.weights
+    if weights is not None:
+        raise ConfigError(
+            f"{run}: its features came from {settings.backbone} with user weights (sha256 {weights[:12]}...); "
+            "extract with `actionline extract --weights` and predict with --data"
+        )
+    options = asdict(settings)
+    options.pop("feature_dim")
+    options.pop("weights")
+    options["backbone_name"] = options.pop("backbone")
+    used, done, failures = extract(source, out, **options, batch_size=batch_size, console=console)
+    if used.weights != settings.weights:
+        raise ConfigError(f"{run}: its features came from other {settings.backbone} weights than the installed ones")
+    if failures and not done:
+        raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
+    return task.predict_features(model, meta, out, done, out)
 
 
 def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | None = None) -> Report:

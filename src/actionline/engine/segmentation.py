@@ -6,6 +6,7 @@ at full frame rate (MS-TCN label files + ``timelines.json``), evaluation with th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,19 @@ from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader
 
-from actionline.data.layout import SegmentationData, carve_validation
+from actionline.data.layout import DatasetInfo, SegmentationData, carve_validation, write_info, write_mapping
 from actionline.data.predictions import label_indices, read_predictions, write_mstcn_prediction
 from actionline.engine.batching import SegmentationVideos, collate
 from actionline.engine.distributed import DistInfo
+from actionline.engine.extractor import stored_settings
 from actionline.engine.predictor import load_run
 from actionline.engine.recipe import train_run
 from actionline.engine.supervision import Supervision
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
+from actionline.export import to_csv, to_srt
+from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
 from actionline.models.base import TemporalModel
 from actionline.timeline import Timeline, save_timelines, upsample_labels
@@ -155,6 +159,7 @@ class SegmentationTask(Task):
                 "split": options.split,
                 "sample_rate": data.info.sample_rate,
                 "background": list(data.info.background),
+                **({"extraction": asdict(extraction)} if (extraction := stored_settings(data.root)) else {}),
             },
         )
 
@@ -169,6 +174,23 @@ class SegmentationTask(Task):
             videos = data.split("test", options.split)
         timelines = predict_videos(model, meta, data, videos, out)
         return timelines, f"wrote {len(timelines)} predictions to {out}"
+
+    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+        """Segment freshly extracted videos: ``out`` receives MS-TCN files, ``timelines.json``, ``timelines.csv``,
+        one SRT per video (background left out) and ``timelines.png``."""
+        dataset = meta.get("dataset", {})
+        write_mapping(features, meta["classes"])
+        rate = int(dataset.get("sample_rate", 1))
+        fps = float(dataset.get("extraction", {}).get("fps", 15.0))
+        background = tuple(dataset.get("background", ("background",)))
+        write_info(features, DatasetInfo("video", sample_rate=rate, background=background, fps=fps))
+        data = SegmentationData(features)
+        timelines = predict_videos(model, meta, data, videos, out)
+        atomic_write_text(out / "timelines.csv", to_csv(timelines))
+        for timeline in timelines:
+            atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
+        image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
+        return f"wrote {len(timelines)} timelines to {out} (timelines.json, timelines.csv, srt/, {image.name})"
 
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"

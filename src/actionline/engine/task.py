@@ -97,6 +97,11 @@ class Task(ABC):
     ) -> tuple[Sequence, str]:
         """Predict the videos ``options`` selects into ``out``; returns the results and a one-line summary."""
 
+    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+        """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
+        writing the task's outputs into ``out``; returns a summary line (`predict --video`)."""
+        raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
+
     @abstractmethod
     def claims(self, pred: Path) -> bool:
         """Whether ``pred`` (a prediction file or folder) is this task's format."""

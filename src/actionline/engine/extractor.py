@@ -1,0 +1,290 @@
+"""Feature extraction: video files -> feature files, with a registered backbone, bounded memory, resumable and
+sharded over `torchrun` processes.
+
+Two conventions (``layout``):
+
+- ``segmentation`` (MS-TCN): one vector per frame at ``fps``, from a ``window``-frame window centred on it (the
+  video's first / last frame repeated at the ends); ``features/<video>.npy`` [D, T]. Per-frame 2D backbones
+  (``input.frames == 1``) use the frame itself. The benchmark I3D features: ``--fps 15 --window 21``.
+- ``detection``: one vector per snippet of ``window`` frames every ``stride`` frames; ``features/<video>.npy``
+  [T, D] with ``features/<video>.json`` (`FeatureTiming`: fps, stride, window, offset) beside it. A 2D backbone's
+  snippet vector is the mean of its frames'.
+
+A clip backbone's window gives several output positions (I3D: T/8 - 1); the vector is their mean.
+
+Frames stream from the decoder (`data.video.iter_frames`) through a sliding buffer of one window, so memory does
+not grow with the video. Every video's files are written atomically; ``extraction.json`` at the output root
+records the settings, and a resumed extraction skips the videos whose files are complete (and refuses other
+settings). Under ``torchrun`` each rank takes every ``world``-th video; the files equal those of one process with
+the same per-process thread count. A video that cannot be decoded is reported and the others still run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from actionline.data.video import find_videos, iter_frames
+from actionline.engine.device import resolve_device
+from actionline.errors import ActionlineError, ConfigError, DataError
+from actionline.io import atomic_write, atomic_write_text, read_json
+from actionline.models.backbone import Backbone, scale_pixels
+from actionline.models.registry import backbone_class
+
+SETTINGS_FILE = "extraction.json"
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """What determines the features; stored in ``extraction.json`` and in the checkpoints of runs trained on them."""
+
+    backbone: str
+    weights: str | None  # sha256 of the weights file ("packaged:<sha256>" for weights that ship with a package)
+    fps: float = 15.0
+    window: int = 21
+    stride: int = 1
+    layout: Literal["segmentation", "detection"] = "segmentation"
+    feature_dim: int = 0
+
+    def check(self) -> None:
+        if self.fps <= 0 or self.window < 1 or self.stride < 1:
+            raise ConfigError(
+                f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
+            )
+
+    def describe(self) -> str:
+        weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
+        return (
+            f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
+            f"{self.layout} layout" + (f", stride {self.stride}" if self.layout == "detection" else "")
+        )
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_backbone(name: str, weights: Path | None, console: Console) -> tuple[Backbone, str | None]:
+    """The backbone in eval mode and the digest of its weights (None: random, with a loud warning)."""
+    backbone = backbone_class(name)().eval()
+    packaged = backbone.default_weights() if weights is None else None
+    path = weights or packaged
+    if path is None:
+        console.print(
+            f"WARNING: no --weights for {name}: its weights are RANDOM, so the features are too "
+            "(useful only to test the pipeline)",
+            style="bold red",
+            markup=False,
+        )
+        return backbone, None
+    backbone.load_weights(path)
+    return backbone, ("packaged:" if packaged else "") + file_digest(Path(path))
+
+
+def centred_windows(frames: Iterator[np.ndarray], window: int) -> Iterator[np.ndarray]:
+    """One stack [window, H, W, 3] per frame, centred on it; the video is padded with ``window // 2`` copies of its
+    first and last frames (a sliding window over the padded stream, so memory holds one window)."""
+    half = window // 2
+    buffer: deque[np.ndarray] = deque(maxlen=window)
+    count = emitted = 0
+    for frame in frames:
+        if not buffer:
+            buffer.extend([frame] * half)
+        buffer.append(frame)
+        count += 1
+        if len(buffer) == window:
+            emitted += 1
+            yield np.stack(buffer)
+    while emitted < count:
+        buffer.append(buffer[-1])
+        if len(buffer) == window:
+            emitted += 1
+            yield np.stack(buffer)
+
+
+def snippet_windows(frames: Iterator[np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
+    """Stacks [window, H, W, 3] starting every ``stride`` frames from frame 0 (ceil(frames / stride) of them);
+    snippets running past the end are padded with the last frame."""
+    buffer: deque[np.ndarray] = deque(maxlen=window)
+    count = start = 0
+    for frame in frames:
+        buffer.append(frame)
+        count += 1
+        if count == start + window:
+            yield np.stack(buffer)
+            start += stride
+    while start < count:
+        tail = list(buffer)[len(buffer) - (count - start) :]
+        yield np.stack(tail + [tail[-1]] * (window - len(tail)))
+        start += stride
+
+
+@torch.no_grad()
+def embed(backbone: Backbone, batch: list[np.ndarray], device: torch.device) -> np.ndarray:
+    """Vectors [N, D] of N windows ([T, H, W, C] uint8 each)."""
+    x = torch.from_numpy(np.stack(batch)).to(device)  # [N, T, H, W, C]
+    if backbone.input.frames == 1:
+        n, t = x.shape[:2]
+        frames = scale_pixels(x.flatten(0, 1).permute(0, 3, 1, 2), backbone.input.scaling)
+        return backbone.features(frames).view(n, t, -1).mean(1).float().cpu().numpy()
+    clips = scale_pixels(x.permute(0, 4, 1, 2, 3), backbone.input.scaling)  # [N, C, T, H, W]
+    out = backbone.features(clips)
+    return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
+
+
+def extract_video(
+    path: Path, backbone: Backbone, settings: ExtractionSettings, batch_size: int, device: torch.device, progress=None
+) -> np.ndarray:
+    """Features [T, D] of one video (T frames or snippets)."""
+    spec = backbone.input
+    if spec.channels != 3:
+        raise NotImplementedError(
+            f"{backbone.name} takes optical flow, and computing flow (TV-L1) from video is not implemented; "
+            "extract with i3d_rgb (1024-d RGB-only features) or bring flow features"
+        )
+    frames = iter_frames(path, settings.fps, spec.short_side, spec.size)
+    if settings.layout == "detection":
+        stacks = snippet_windows(frames, settings.window, settings.stride)
+    else:  # a per-frame backbone sees the frame itself
+        stacks = centred_windows(frames, 1 if spec.frames == 1 else settings.window)
+    out, batch = [], []
+    for stack in stacks:
+        batch.append(stack)
+        if len(batch) == batch_size:
+            out.append(embed(backbone, batch, device))
+            batch = []
+            if progress is not None:
+                progress(batch_size)
+    if batch:
+        out.append(embed(backbone, batch, device))
+        if progress is not None:
+            progress(len(batch))
+    return np.concatenate(out).astype(np.float32)
+
+
+def write_features(root: Path, video: str, features: np.ndarray, settings: ExtractionSettings) -> None:
+    """Atomic per-video files: [D, T] for the segmentation layout, [T, D] + timing JSON for detection."""
+    folder = root / "features"
+    if settings.layout == "detection":
+        timing = {"fps": settings.fps, "stride": settings.stride, "window": settings.window, "offset": 0.0}
+        atomic_write_text(folder / f"{video}.json", json.dumps(timing))
+        array = features
+    else:
+        array = np.ascontiguousarray(features.T)
+    atomic_write(folder / f"{video}.npy", lambda tmp: save_npy(tmp, array))
+
+
+def save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # np.save on a name would append ".npy" to the temporary file's name
+        np.save(f, array)
+
+
+def is_complete(root: Path, video: str, settings: ExtractionSettings) -> bool:
+    folder = root / "features"
+    done = (folder / f"{video}.npy").is_file()
+    return done and (settings.layout != "detection" or (folder / f"{video}.json").is_file())
+
+
+def check_settings(root: Path, settings: ExtractionSettings) -> None:
+    """A folder extracted with other settings is not resumed (its files would mix two kinds of features)."""
+    path = root / SETTINGS_FILE
+    if path.is_file():
+        stored = read_json(path)
+        mine = asdict(settings)
+        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k) != mine[k])
+        if different:
+            raise ConfigError(
+                f"{root} holds features extracted with other settings ({', '.join(different)}: "
+                f"{', '.join(str(stored.get(k)) for k in different)}); choose another --out"
+            )
+
+
+def shard() -> tuple[int, int]:
+    """(rank, world size) under torchrun, else (0, 1)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def extract(
+    source: Path,
+    out: Path,
+    backbone_name: str,
+    weights: Path | None = None,
+    fps: float = 15.0,
+    window: int = 21,
+    stride: int = 1,
+    layout: Literal["segmentation", "detection"] = "segmentation",
+    batch_size: int = 16,
+    device: str = "auto",
+    console: Console | None = None,
+) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
+    """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
+    (or already complete) and the failures (video, reason)."""
+    console = console or Console(stderr=True)
+    videos = find_videos(source)
+    backbone, digest = load_backbone(backbone_name, weights, console)
+    dev = resolve_device(device)
+    backbone.to(dev)
+    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
+    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)
+    settings.check()
+    check_settings(out, settings)
+    rank, world = shard()
+    if rank == 0:
+        atomic_write_text(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=1))
+    for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
+        stale.unlink(missing_ok=True)
+    mine = videos[rank::world]
+    done, failures = [], []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, TextColumn("{task.fields[rate]}"), console=console, transient=True) as progress:
+        overall = progress.add_task("videos", total=len(mine), rate="")
+        for path in mine:
+            if is_complete(out, path.stem, settings):
+                done.append(path.stem)
+                progress.advance(overall)
+                continue
+            started, counted = time.monotonic(), [0]
+
+            def tick(n: int, counted=counted, started=started, name=path.name) -> None:
+                counted[0] += n
+                rate = counted[0] / max(time.monotonic() - started, 1e-9)
+                progress.update(overall, rate=f"{name}: {counted[0]} vectors, {rate:.1f}/s")
+
+            try:
+                features = extract_video(path, backbone, settings, batch_size, dev, tick)
+            except DataError as exc:
+                failures.append((path.name, str(exc)))
+                console.print(f"skipped {path.name}: {exc}", markup=False)
+                progress.advance(overall)
+                continue
+            write_features(out, path.stem, features, settings)
+            done.append(path.stem)
+            progress.advance(overall)
+    return settings, done, failures
+
+
+def stored_settings(root: Path) -> ExtractionSettings | None:
+    """The settings a feature folder was extracted with, if it was extracted by actionline."""
+    path = Path(root) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return ExtractionSettings(**read_json(path))
+    except TypeError as exc:
+        raise ActionlineError(f"{path}: not an extraction settings file ({exc})") from None
