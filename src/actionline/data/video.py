@@ -6,7 +6,7 @@ fixed-size chunks (`iter_chunks`). Resampling is by presentation time, so 29.97 
 out exact: output frame k shows what the video shows at ``t0 + k / fps`` (t0 the first frame's time), i.e. the
 last decoded frame whose timestamp is at or before that time (sample and hold). A video of duration d yields one
 frame per time ``k / fps < d``, i.e. ``ceil(d * fps)`` frames (a 10 s clip at 15 fps gives 150, a 5.28 s clip 80),
-where d runs from the first frame's time to the end of the last frame (its timestamp plus one frame period).
+where d runs from the first frame's time to the end of the last frame (its timestamp plus the mean frame period).
 
 Every failure names the file: unreadable or corrupt files, files without a video stream (audio only), and videos
 without a decodable frame raise `DataError`.
@@ -25,7 +25,7 @@ import numpy as np
 from actionline.errors import DataError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
-EPS = 1e-6
+EPS = 2e-5  # seconds: tolerance for timestamps stored in a container's time base
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ def iter_frames(
     period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
     t0: float | None = None
     held, held_image, held_time, k, count = None, None, 0.0, 0, 0
+    decoded, first_time = 0, 0.0
 
     def image(frame) -> np.ndarray:
         return centre_crop(frame.to_ndarray(format="rgb24", width=width, height=height), crop)
@@ -147,6 +148,11 @@ def iter_frames(
                 count += 1
                 yield held_image
                 k += 1
+            decoded += 1
+            if decoded > 1 and t > first_time:
+                period = (t - first_time) / (decoded - 1)  # the last frame lasts the mean frame period
+            else:
+                first_time = t
             held, held_image, held_time = frame, None, t
         stop = held_time + period if end is None else min(end, held_time + period)
         while fps is not None and held is not None and due(k) < stop - EPS:
