@@ -147,7 +147,37 @@ def efficiency(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def long_video(r: dict) -> str:
+    """`long_video.py`: per model time and peak memory on one long video; decode vs extraction throughput."""
+    lines = [
+        f"One video of T = {r['length']:,} frames ({r['length'] / 15 / 3600:.2f} h at 15 fps), {r['dim']}-d features, "
+        f"{r['classes']} classes, forward + decode, CPU with {r['threads']} threads (load average at the start: "
+        f"{r['machine']['load_average_at_start']:.1f}); each model in its own process.",
+        "",
+        "| model | seconds | peak RSS MB | segments |",
+        "|---|---|---|---|",
+    ]
+    for m in r["models"]:
+        if "error" in m:
+            lines.append(f"| {m['model']} | failed: {m['error']} | | |")
+        else:
+            lines.append(f"| {m['model']} | {m['seconds']:.1f} | {m['peak_rss_mb']:,.0f} | {m['segments']} |")
+    if r.get("video"):
+        lines += [
+            "",
+            "Video pipeline on the real clips (sampled at 15 fps, 256 -> 224 crop), frames per second:",
+            "",
+            "| video | frames | decode + resize only | decode + EfficientNet-Lite0 features |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {v['video']} | {v['frames']} | {v['decode_fps']:.0f} | {v['extract_fps']:.1f} |" for v in r["video"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
+    "long_video": long_video,
     "segmentation_": segmentation,
     "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),
     "rtk_inference_": lambda r: inference_variants(r, "RTK inference"),
