@@ -1,7 +1,9 @@
 """``make demo``: the whole flow on built-in synthetic data, through the real command line.
 
-synthesise a small grammar dataset -> train MS-TCN for about two minutes on the CPU -> predict the test split
--> evaluate -> draw the timelines -> print where everything is.
+Features: synthesise a small grammar dataset -> train MS-TCN for about two minutes on the CPU -> predict the test
+split -> evaluate -> draw the timelines. Video: write real MP4 files of synthetic activities -> extract
+EfficientNet-Lite0 features (ImageNet weights that ship with a package, offline) -> train MS-TCN on them ->
+``predict --video`` on a held-out file -> a timeline (JSON, CSV, SRT, PNG). Then print where everything is.
 """
 
 from __future__ import annotations
@@ -26,16 +28,17 @@ def run(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     out = Path(args.out)
     data, run_dir, pred, figure = out / "data", out / "run", out / "predictions", out / "timelines.png"
-    for old in (run_dir, pred):  # the demo owns these folders: start each demo afresh
+    videos, video_run, video_pred = out / "videos", out / "video_run", out / "video_prediction"
+    for old in (run_dir, pred, videos, video_run, video_pred):  # the demo owns these folders: start afresh
         shutil.rmtree(old, ignore_errors=True)
     started = time.monotonic()
     steps = [
         (
-            "1/5 synthesise a dataset (built-in activity grammar, 64-d features)",
+            "1/9 synthesise a dataset (built-in activity grammar, 64-d features)",
             ["synth", "segmentation", "--out", str(data), "--num-videos", "48", "--feature-dim", "64"],
         ),
         (
-            f"2/5 train MS-TCN on split 1 (at most {args.minutes:g} min)",
+            f"2/9 train MS-TCN on split 1 (at most {args.minutes:g} min)",
             [
                 "train",
                 "--model",
@@ -55,13 +58,33 @@ def run(argv: list[str] | None = None) -> int:
             ],
         ),
         (
-            "3/5 predict the test videos of split 1",
+            "3/9 predict the test videos of split 1",
             ["predict", "--run", str(run_dir), "--data", str(data), "--split", "1", "--out", str(pred)],
         ),
-        ("4/5 evaluate (MS-TCN script conventions)", ["evaluate", "--pred", str(pred), "--data", str(data)]),
+        ("4/9 evaluate (MS-TCN script conventions)", ["evaluate", "--pred", str(pred), "--data", str(data)]),
         (
-            "5/5 draw ground truth vs prediction",
+            "5/9 draw ground truth vs prediction",
             ["view", "--pred", str(pred), "--data", str(data), "--out", str(figure)],
+        ),
+        (
+            "6/9 write real MP4 videos of synthetic activities (with frame labels)",
+            ["synth", "videos", "--out", str(videos), "--num-videos", "10"],
+        ),
+        (
+            "7/9 extract EfficientNet-Lite0 features (pretrained, offline) at 15 fps",
+            ["extract", str(videos / "videos"), "--out", str(videos), "--fps", "15"],
+        ),
+        (
+            "8/9 train MS-TCN on the video features",
+            [*("train", "--model", "mstcn", "--data", str(videos)), "--out", str(video_run), "--epochs", "25"],
+        ),
+        (
+            "9/9 predict --video: a held-out video file to a timeline",
+            [
+                *("predict", "--run", str(video_run), "--out", str(video_pred)),
+                "--video",
+                str(videos / "videos" / "video_009.mp4"),
+            ],
         ),
     ]
     for title, argv_ in steps:
@@ -75,7 +98,10 @@ def run(argv: list[str] | None = None) -> int:
         f"  data         {data}  (MS-TCN layout)\n"
         f"  run          {run_dir}  (config.yaml, log.jsonl, checkpoints/best.pt, last.pt)\n"
         f"  predictions  {pred}  (one MS-TCN file per video + timelines.json)\n"
-        f"  figure       {figure}"
+        f"  figure       {figure}\n"
+        f"  videos       {videos}  (videos/*.mp4, features/ from EfficientNet-Lite0, groundTruth/)\n"
+        f"  video run    {video_run}\n"
+        f"  timeline     {video_pred}  (timelines.json, timelines.csv, srt/, timelines.png)"
     )
     return 0
 
