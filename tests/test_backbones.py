@@ -3,6 +3,7 @@ weights), strict weight loading with named key errors, and the real pretrained E
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -116,3 +117,44 @@ def test_efficientnet_lite0_is_really_the_pretrained_network():
     skimage_data = pytest.importorskip("skimage.data")
     assert _imagenet_top(skimage_data.chelsea()) in range(281, 286)  # tabby, tiger, Persian, Siamese, Egyptian cat
     assert _imagenet_top(skimage_data.coffee()) == 967
+
+
+TORCHVISION = SHARED_DATA.parent / "specs" / "torchvision"
+
+
+def _torchvision_state(spec: dict) -> dict[str, torch.Tensor]:
+    """specs/torchvision/README.md's deterministic weights, keyed as torchvision names them."""
+    import zlib
+
+    state = {}
+    for key, shape in spec["keys"]:
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(0)
+            continue
+        t = torch.randn(shape, generator=torch.Generator().manual_seed(zlib.crc32(key.encode())), dtype=torch.float64)
+        if key.endswith("running_var"):
+            t = t.abs() + 0.5
+        elif len(shape) == 1 and key.endswith(".weight"):
+            t = 1 + 0.1 * t
+        else:
+            t = t / math.sqrt(math.prod(shape[1:]) if len(shape) > 1 else 1)
+        state[key] = t.float()
+    return state
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "r3d_18", "mc3_18", "r2plus1d_18", "s3d"])
+def test_torchvision_checkpoints_load_and_compute_the_same_function(name, tmp_path):
+    path = TORCHVISION / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    spec = json.loads(path.read_text())
+    model = backbone_class(name)().eval()
+    assert sum(p.numel() for p in model.parameters()) == spec["num_params"]
+    torch.save(_torchvision_state(spec), tmp_path / "weights.pt")
+    model.load_weights(tmp_path / "weights.pt")  # strict: every torchvision key has its place
+    x = torch.randn(spec["input_shape"], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(x)[0].double()
+    np.testing.assert_allclose(out[:8].numpy(), spec["golden_output_first8"], atol=1e-4)
+    assert float(out.sum()) == pytest.approx(spec["golden_output_sum"], abs=1e-3)
+    assert float(out.norm()) == pytest.approx(spec["golden_output_l2"], rel=1e-5)

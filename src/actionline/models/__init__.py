@@ -2,6 +2,20 @@
 
 from actionline.models.detection import actionness, tags
 from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct
-from actionline.models.video import efficientnet_lite, i3d
+from actionline.models.video import efficientnet_lite, i3d, resnet2d, resnet3d, s3d
 
-__all__ = ["actionness", "asformer", "baformer", "efficientnet_lite", "i3d", "mstcn", "mucon", "rtk", "sct", "tags"]
+__all__ = [
+    "actionness",
+    "asformer",
+    "baformer",
+    "efficientnet_lite",
+    "i3d",
+    "mstcn",
+    "mucon",
+    "resnet2d",
+    "resnet3d",
+    "rtk",
+    "s3d",
+    "sct",
+    "tags",
+]

@@ -17,16 +17,19 @@ from torch import nn
 
 from actionline.errors import CheckpointError
 
-Scaling = Literal["imagenet", "minus_one_one", "unit"]
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+Scaling = Literal["imagenet", "kinetics", "minus_one_one", "unit"]
+MEAN_STD = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),  # torchvision's video models
+}
 
 
 @dataclass(frozen=True)
 class BackboneInput:
     """What a backbone expects: ``frames`` per window (1: a 2D network applied frame by frame), frames whose
     shorter side is resized to ``short_side`` and centre-cropped to ``size``, pixels scaled by ``scaling``
-    (``imagenet``: mean/std normalisation of [0, 1] values; ``minus_one_one``: [-1, 1]; ``unit``: [0, 1])."""
+    (``imagenet`` / ``kinetics``: mean/std normalisation of [0, 1] values; ``minus_one_one``: [-1, 1]; ``unit``:
+    [0, 1])."""
 
     frames: int
     size: int
@@ -40,10 +43,9 @@ def scale_pixels(frames: torch.Tensor, scaling: Scaling) -> torch.Tensor:
     x = frames.float() / 255.0
     if scaling == "minus_one_one":
         return x * 2 - 1
-    if scaling == "imagenet":
+    if scaling in MEAN_STD:
         shape = (1, 3) + (1,) * (x.ndim - 2)
-        mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(shape)
-        std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(shape)
+        mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).view(shape) for v in MEAN_STD[scaling])
         return (x - mean) / std
     return x
 
