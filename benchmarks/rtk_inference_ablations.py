@@ -31,13 +31,17 @@ def predict(model, data: SegmentationData, videos: list[str], variant: str, phas
     checkpoint (refinement stages only from phase 2 on: before it they are untrained)."""
     sr = data.info.sample_rate
     model.phase = 0 if variant == "no_refinement" else phase
-    decode = SegmentationModel.decode if variant == "frame_wise" else type(model).decode
     preds = []
     with torch.inference_mode():
         for v in videos:
             x = torch.from_numpy(np.ascontiguousarray(data.features(v)[:, ::sr]))[None]
             mask = torch.ones(1, x.shape[-1])
-            (tl,) = decode(model, model(x, mask), mask, [v], data.classes)
+            outputs = model(x, mask)
+            if variant == "frame_wise":  # the base class's per-video hook: argmax of the shared class head
+                frame = SegmentationModel.decode_inputs(model, outputs)
+                tl = SegmentationModel.decode_video(model, frame, 0, x.shape[-1], v, data.classes, None)
+            else:
+                (tl,) = model.decode(outputs, mask, [v], data.classes)
             n = len(data.labels(v))
             preds.append(np.repeat(tl.to_labels(data.classes), sr)[:n])
     return preds
