@@ -226,3 +226,37 @@ def test_without_weights_a_clip_backbone_warns_that_features_are_random(tmp_path
     assert np.load(tmp_path / "o" / "features" / "a.npy").shape == (1024, 1)
     assert main([*args, "--out", str(tmp_path / "f"), "--backbone", "i3d_flow"]) == 2  # flow: not implemented
     assert "TV-L1" in capsys.readouterr().err
+
+
+def test_predict_video_detects_with_a_detection_run(tmp_path):
+    """Videos -> snippet features (detection layout) -> actionness -> predict --video gives detections in seconds."""
+    from actionline.timeline import runs
+
+    data = tmp_path / "data"
+    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "48", "--fps", "5"]) == 0
+    classes = (data / "mapping.txt").read_text().split()[1::2]
+    database = {}
+    for i, path in enumerate(sorted((data / "groundTruth").glob("*.txt"))):
+        labels = np.array([classes.index(n) for n in path.read_text().split()])
+        starts, ends, values = runs(labels)
+        instances = [
+            {"segment": [s / 5, e / 5], "label": classes[v]} for s, e, v in zip(starts, ends, values, strict=True) if v
+        ]
+        subset = "training" if i < 3 else "validation"
+        database[path.stem] = {"duration": len(labels) / 5, "subset": subset, "annotations": instances}
+    (data / "annotations.json").write_text(json.dumps({"database": database}))
+    extract = ["extract", str(data / "videos"), "--out", str(data), "--fps", "5", "--layout", "detection"]
+    assert main([*extract, "--window", "4", "--stride", "2"]) == 0
+    run = tmp_path / "run"
+    small = ["--set", "model.num_snippets=16", "--set", "model.heads=1", "--set", "train.val_fraction=0"]
+    assert (
+        main(["train", "--model", "actionness", "--data", str(data), "--out", str(run), "--epochs", "2", *small]) == 0
+    )
+    video = sorted((data / "videos").glob("*.mp4"))[-1]
+    out = tmp_path / "pred"
+    assert main(["predict", "--run", str(run), "--video", str(video), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())["results"][video.stem]
+    duration = json.loads((out / "annotations.json").read_text())["database"][video.stem]["duration"]  # whole snippets
+    assert abs(duration - database[video.stem]["duration"]) <= 2 / 5  # at most one snippet (stride 2 at 5 fps)
+    assert results and all(0 <= r["segment"][0] < r["segment"][1] <= duration + 1e-6 for r in results)
+    assert (out / "timelines.csv").is_file()

@@ -25,7 +25,9 @@ DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
 class DetectionData:
     """Ground truth and features of a detection dataset; every feature file is validated when read."""
 
-    def __init__(self, root: str | Path, annotations: str | Path | None = None):
+    def __init__(self, root: str | Path, annotations: str | Path | None = None, classes: list[str] | None = None):
+        """``classes`` (e.g. a trained run's) replace those of the annotations, which may then hold no instance:
+        videos to detect in, with their durations only."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset folder not found")
@@ -33,7 +35,7 @@ class DetectionData:
         if not path.is_file():
             raise DataError(f"{path}: annotation file not found (ActivityNet-style JSON with a 'database')")
         self.annotations: DetectionAnnotations = read_annotations(path)
-        self.classes: list[str] = self.annotations.classes
+        self.classes: list[str] = list(classes) if classes is not None else self.annotations.classes
         if not self.classes:
             raise DataError(f"{path}: no annotated instances, so no classes to learn")
         self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}

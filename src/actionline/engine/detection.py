@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,13 @@ from actionline.data.detection import DetectionData
 from actionline.data.instances import read_annotations, read_submission, resample_features, sliding_windows
 from actionline.data.layout import carve_validation
 from actionline.engine.distributed import DistInfo
+from actionline.engine.extractor import stored_settings
 from actionline.engine.predictor import load_run
 from actionline.engine.recipe import train_run
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
+from actionline.export import to_csv
 from actionline.io import atomic_write_text, read_json
 from actionline.metrics.detection import (
     ACTIVITYNET_TIOU,
@@ -40,7 +42,14 @@ from actionline.metrics.detection import (
 )
 from actionline.models.base import TemporalModel
 from actionline.nn.detection_postprocess import finalize
-from actionline.timeline import Instance, Timeline, instances_to_timeline, save_timelines, timeline_to_instances
+from actionline.timeline import (
+    Instance,
+    Timeline,
+    instances_to_timeline,
+    load_timelines,
+    save_timelines,
+    timeline_to_instances,
+)
 from actionline.viz.timeline_plot import plot_detections
 
 
@@ -332,7 +341,11 @@ class DetectionTask(Task):
             selection={"subset": subset},
             settings_record={"data_settings": as_dict(data_cfg)},
             meta={"data_settings": as_dict(data_cfg)},
-            dataset_meta={"root": str(data.root), "subset": subset},
+            dataset_meta={
+                "root": str(data.root),
+                "subset": subset,
+                **({"extraction": asdict(extraction)} if (extraction := stored_settings(data.root)) else {}),
+            },
         )
 
     def predict(self, model, meta, data: DetectionData, options: TaskOptions, out: Path) -> tuple[list, str]:
@@ -343,6 +356,20 @@ class DetectionTask(Task):
         scores = read_json(options.video_scores) if options.video_scores is not None else None
         found = predict_instances(model, meta, data, videos, out, scores)
         return found, f"wrote {len(found)} detections in {len(videos)} videos to {out / 'results.json'}"
+
+    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+        """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
+        ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
+        database = {}
+        for video in videos:
+            timing = json.loads((features / "features" / f"{video}.json").read_text())
+            snippets = np.load(features / "features" / f"{video}.npy", mmap_mode="r").shape[0]
+            database[video] = {"duration": snippets * timing["stride"] / timing["fps"], "subset": "video"}
+        atomic_write_text(features / "annotations.json", json.dumps({"database": database}))
+        data = DetectionData(features, classes=list(meta["classes"]))
+        found = predict_instances(model, meta, data, videos, out)
+        atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
+        return f"wrote {len(found)} detections in {len(videos)} videos to {out} (results.json, timelines.json/.csv)"
 
     def claims(self, pred: Path) -> bool:
         return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()
