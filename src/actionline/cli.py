@@ -247,17 +247,19 @@ def view(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app; bad input becomes one line on stderr and exit status 2."""
+    """Entry point: run the app; bad input becomes one line on stderr and exit status 2 (never interpreted as
+    markup), Ctrl-C exit status 130, an operating-system error (unwritable folder, a file where a folder belongs)
+    one line and status 2."""
     try:
-        app(args=argv, standalone_mode=False)
-    except (ActionlineError, NotImplementedError) as exc:
+        code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
+    except (ActionlineError, NotImplementedError, OSError) as exc:
         if STATE["debug"]:
             raise
-        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
+        message = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        err.print(Text.assemble(("error:", "red"), f" {message}"), highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/yellow]: checkpoints already written are intact; continue with --resume")
-        return 130
+        code = 130
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -268,7 +270,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err.print(f"error: {exc}", highlight=False, markup=False)
         return exc.exit_code
-    return 0
+    except Exception as exc:  # a bug, not bad input: one line and status 1 (--debug shows the traceback)
+        if STATE["debug"]:
+            raise
+        text = f" internal error {type(exc).__name__}: {str(exc)[:300]} (please report it; --debug shows the traceback)"
+        err.print(Text.assemble(("error:", "red"), text), highlight=False, soft_wrap=True)
+        return 1
+    if code == 130:
+        err.print("interrupted: checkpoints already written are intact; continue with --resume", style="yellow")
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -15,3 +15,7 @@ class CheckpointError(ActionlineError):
 
 class ConfigError(ActionlineError):
     """An unknown setting, a value of the wrong type, or an unknown model name."""
+
+
+class TrainingError(ActionlineError):
+    """Training cannot go on (e.g. a non-finite loss or gradient); the last good checkpoint is kept."""

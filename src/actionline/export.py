@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from actionline.timeline import Timeline, load_timelines
 
 
 def _needs_fps(timeline: Timeline, fps: float | None) -> Timeline:
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ActionlineError(f"--fps must be a positive number, got {fps}")
     if fps is not None:
         return Timeline(timeline.video, timeline.num_frames, timeline.segments, fps, timeline.offset)
     if not timeline.fps:

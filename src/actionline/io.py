@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -70,3 +79,34 @@ def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
             f"{path}: features contain NaN or inf (first at index {tuple(int(i) for i in bad)} of {layout})"
         )
     return arr
+
+
+@contextmanager
+def staged_folder(path: str | os.PathLike, marker: str) -> Iterator[Path]:
+    """All-or-nothing output folder: the caller writes into a temporary sibling, which replaces ``path`` only when
+    the block completes; on failure (or a kill) ``path`` is left as it was. An existing ``path`` must be an output
+    of the same kind (holding ``marker``) or empty, so that no unrelated file is ever replaced."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise DataError(f"--out {path} is a file, not a folder")
+        if any(path.iterdir()) and not (path / marker).exists():
+            raise DataError(f"--out {path} holds other files (no {marker}): refusing to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        old = path.parent / f".{path.name}.old.tmp"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)

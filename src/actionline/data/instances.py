@@ -12,6 +12,7 @@ Instances convert losslessly to and from `Timeline` s given the frame rate of th
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,50 @@ class DetectionAnnotations:
         return sorted({i.label for i in self.instances})
 
 
+def _number(value, what: str) -> float:
+    """A finite number (bools and strings are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _duration(entry, keys: tuple[str, ...], path: Path, video: str) -> float:
+    """A video's duration in seconds: a finite number >= 0 under the first of ``keys`` present (0 when none is)."""
+    if not isinstance(entry, dict):
+        raise DataError(f"{path}: video {video}: expected an object, got {type(entry).__name__}")
+    value = next((entry[k] for k in keys if k in entry), 0.0)
+    try:
+        duration = _number(value, "duration")
+    except ValueError as exc:
+        raise DataError(f"{path}: video {video}: {exc}") from None
+    if duration < 0:
+        raise DataError(f"{path}: video {video}: negative duration {duration}")
+    return duration
+
+
 def _instances(video: str, entries, path: Path) -> list[Instance]:
+    """Validated instances: ``segment`` two finite numbers with 0 <= start <= end, a string label, a finite
+    score (predictions)."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: video {video}: annotations must be a list, got {type(entries).__name__}")
     out = []
-    for k, a in enumerate(entries or []):
+    for k, a in enumerate(entries):
         try:
-            start, end = (float(x) for x in a["segment"])
-            out.append(Instance(video, start, end, str(a["label"]), float(a.get("score", 1.0))))
+            if not isinstance(a, dict):
+                raise ValueError(f"expected an object, got {type(a).__name__}")
+            segment = a["segment"]
+            if not isinstance(segment, (list, tuple)) or len(segment) != 2:
+                raise ValueError(f"segment must be [start, end], got {segment!r}")
+            start, end = (_number(x, "segment time") for x in segment)
+            if start < 0 or end < start:
+                raise ValueError(f"segment [{start}, {end}] must have 0 <= start <= end")
+            if not isinstance(a["label"], (str, int)) or isinstance(a["label"], bool):
+                raise ValueError(f"label must be a string, got {a['label']!r}")
+            out.append(Instance(video, start, end, str(a["label"]), _number(a.get("score", 1.0), "score")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{path}: video {video}, annotation {k}: malformed ({exc})") from None
+            raise DataError(f"{path}: video {video}, entry {k}: malformed ({exc})") from None
     return out
 
 
@@ -68,9 +105,11 @@ def read_annotations(path: str | Path) -> DetectionAnnotations:
         raise DataError(f"{path}: expected a JSON object")
     durations, subsets, instances = {}, {}, []
     if "database" in payload:
+        if not isinstance(payload["database"], dict):
+            raise DataError(f"{path}: 'database' must map video ids to objects")
         for video, entry in payload["database"].items():
             vid = canonical_video_id(video)
-            durations[vid] = float(entry.get("duration", 0.0))
+            durations[vid] = _duration(entry, ("duration",), path, video)
             subsets[vid] = str(entry.get("subset", ""))
             instances += _instances(vid, entry.get("annotations"), path)
     elif payload and all(isinstance(v, dict) and "annotations" in v for v in payload.values()):
@@ -81,7 +120,7 @@ def read_annotations(path: str | Path) -> DetectionAnnotations:
                 csv_subsets = {canonical_video_id(r["video"]): r["subset"] for r in csv.DictReader(f)}
         for video, entry in payload.items():
             vid = canonical_video_id(video)
-            durations[vid] = float(entry.get("duration_second", entry.get("duration", 0.0)))
+            durations[vid] = _duration(entry, ("duration_second", "duration"), path, video)
             subsets[vid] = csv_subsets.get(vid, "")
             instances += _instances(vid, entry["annotations"], path)
     else:
@@ -102,8 +141,8 @@ def read_submission(path: str | Path) -> list[Instance]:
         if not isinstance(entries, list):
             raise DataError(f"{path}: results for {video} must be a list")
         for k, e in enumerate(entries):
-            if "score" not in e:
-                raise DataError(f"{path}: video {video}, prediction {k} has no score")
+            if not isinstance(e, dict) or "score" not in e:
+                raise DataError(f"{path}: video {video}, prediction {k} is not an object with a score")
         out += _instances(canonical_video_id(video), entries, path)
     return out
 

@@ -42,6 +42,28 @@ class DatasetInfo:
     num_classes: int | None = None
     fps: float | None = None
 
+    def check(self, where: Path) -> None:
+        """Values a metadata file may hold: positive integer sample rate and split count, a positive fps, a list
+        of label names."""
+
+        def positive_int(v):
+            return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+        problems = []
+        if not positive_int(self.sample_rate):
+            problems.append(f"sample_rate must be a positive integer, got {self.sample_rate!r}")
+        if not positive_int(self.num_splits):
+            problems.append(f"num_splits must be a positive integer, got {self.num_splits!r}")
+        if self.num_classes is not None and not positive_int(self.num_classes):
+            problems.append(f"num_classes must be a positive integer, got {self.num_classes!r}")
+        fps_ok = isinstance(self.fps, (int, float)) and not isinstance(self.fps, bool) and 0 < self.fps < 1e4
+        if self.fps is not None and not fps_ok:
+            problems.append(f"fps must be a positive number, got {self.fps!r}")
+        if not all(isinstance(b, str) for b in self.background):
+            problems.append(f"background must be a list of label names, got {list(self.background)!r}")
+        if problems:
+            raise DataError(f"{where}: {'; '.join(problems)}")
+
 
 PRESETS: dict[str, DatasetInfo] = {
     "gtea": DatasetInfo("gtea", sample_rate=1, num_splits=4, background=("background",), num_classes=11, fps=15.0),
@@ -74,11 +96,13 @@ class SegmentationData:
         meta = self.root / META_FILE
         if meta.is_file():
             try:
-                d = json.loads(meta.read_text())
+                d = json.loads(meta.read_text(encoding="utf-8"))
                 d["background"] = tuple(d.get("background", ("background",)))
-                return DatasetInfo(**d)
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise DataError(f"{meta}: malformed dataset metadata ({exc})") from exc
+                info = DatasetInfo(**d)
+            except (json.JSONDecodeError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+                raise DataError(f"{meta}: malformed dataset metadata ({exc})") from None
+            info.check(meta)
+            return info
         return PRESETS.get(self.root.name.lower(), DatasetInfo(name=self.root.name))
 
     # --- listing ------------------------------------------------------------------------------------------
@@ -92,17 +116,21 @@ class SegmentationData:
                 else []
             )
             raise DataError(f"{path}: split file not found (available: {', '.join(available) or 'none'})")
-        videos = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        videos = [line.strip() for line in read_text(path).splitlines() if line.strip()]
         if not videos:
             raise DataError(f"{path}: split file is empty")
-        return [v[:-4] if v.endswith(".txt") else v for v in videos]
+        videos = [v[:-4] if v.endswith(".txt") else v for v in videos]
+        repeated = sorted({v for v in videos if videos.count(v) > 1})
+        if repeated:
+            raise DataError(f"{path}: videos listed twice (they would be scored twice): {', '.join(repeated[:5])}")
+        return videos
 
     # --- reading one video --------------------------------------------------------------------------------
     def label_names(self, video: str) -> list[str]:
         path = self.root / "groundTruth" / f"{video}.txt"
         if not path.is_file():
             raise DataError(f"{path}: ground-truth file not found")
-        names = [line.strip() for line in path.read_text().splitlines()]
+        names = [line.strip() for line in read_text(path).splitlines()]
         while names and not names[-1]:
             names.pop()
         if not names:
@@ -146,11 +174,19 @@ def check_lengths(video: str, num_features: int, num_labels: int, tolerance: int
         )
 
 
+def read_text(path: Path) -> str:
+    """A UTF-8 text file; other bytes are a `DataError` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+
+
 def read_mapping(path: Path) -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: mapping file not found")
     entries: dict[int, str] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()

@@ -173,6 +173,19 @@ def _kfold(videos: list[str], k: int, rng: np.random.Generator) -> list[list[str
     return [sorted(order[i::k]) for i in range(k)]
 
 
+def require_settings(**values: tuple[int, int]) -> None:
+    """Each ``name=(value, minimum)``: an integer of at least ``minimum``, else a `DataError` naming the option."""
+    for name, (value, minimum) in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise DataError(f"--{name.replace('_', '-')} must be an integer >= {minimum}, got {value!r}")
+
+
+def require_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, (int, float)) and value > 0 and np.isfinite(value)):
+            raise DataError(f"--{name.replace('_', '-')} must be a positive number, got {value!r}")
+
+
 def synthesize_segmentation(
     out: str | Path,
     *,
@@ -191,6 +204,10 @@ def synthesize_segmentation(
     With ``labels_from`` (a real MS-TCN-layout folder) the real ground truth, mapping and splits are reused
     unchanged (optionally only ``max_videos`` of them, chosen deterministically) and only features are made.
     """
+    require_settings(num_videos=(num_videos, 2), feature_dim=(feature_dim, 1), splits=(num_splits, 2))
+    require_positive(difficulty=difficulty, length_scale=length_scale)
+    if max_videos is not None and max_videos < 2:
+        raise DataError(f"--max-videos must be at least 2, got {max_videos}")
     out = Path(out)
     rng = np.random.default_rng(seed)
     style = FeatureStyle.scaled(feature_dim, difficulty)
@@ -299,6 +316,9 @@ def synthesize_detection(
     from actionline.data.instances import FeatureTiming, read_annotations
     from actionline.io import atomic_write_text
 
+    require_settings(num_videos=(num_videos, 2), num_classes=(num_classes, 2), feature_dim=(feature_dim, 1))
+    require_settings(stride=(stride, 1), max_videos=(max_videos if max_videos is not None else 2, 2))
+    require_positive(fps=fps, difficulty=difficulty)
     out = Path(out)
     rng = np.random.default_rng(seed)
     if annotations_from is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,11 +14,17 @@ from actionline.errors import CheckpointError
 from actionline.io import atomic_write
 
 FORMAT = "actionline-checkpoint/1"
+SEALED = "actionline-checkpoint/2"  # the payload's bytes with their SHA-256, verified on load
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    payload = {"format": FORMAT, **payload}
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    """Write atomically: the serialised payload and its SHA-256, so a damaged file is detected on load (torch
+    itself would load flipped bytes without a word)."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **payload}, buffer)
+    blob = buffer.getvalue()
+    sealed = {"format": SEALED, "sha256": hashlib.sha256(blob).hexdigest(), "payload": blob}
+    atomic_write(path, lambda tmp: torch.save(sealed, tmp))
 
 
 def load_checkpoint(
@@ -28,8 +36,14 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(ckpt, dict) and ckpt.get("format") == SEALED:
+            if hashlib.sha256(ckpt["payload"]).hexdigest() != ckpt["sha256"]:
+                raise CheckpointError(f"{path}: checkpoint is damaged (its checksum does not match its contents)")
+            ckpt = torch.load(io.BytesIO(ckpt["payload"]), map_location="cpu", weights_only=False)
+    except CheckpointError:
+        raise
     except Exception as exc:  # torch raises many types for truncated/corrupt files
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an actionline checkpoint")
     if expect_model is not None and ckpt["model"] != expect_model:

@@ -19,6 +19,7 @@ from actionline.engine.recipe import load_preset, resolve_settings, train_run
 from actionline.engine.task import Report, TaskOptions
 from actionline.engine.tasks import get_task, task_of_files
 from actionline.errors import ConfigError, DataError
+from actionline.io import staged_folder
 from actionline.models.registry import model_class
 
 
@@ -56,7 +57,9 @@ def predict(
     model, meta = load_run(run, checkpoint, overrides=overrides.get("model"))
     task = get_task(meta.get("task", "segmentation"))
     data = task.open_data(data_path, options)
-    return task.predict(model, meta, data, options, out)[1]
+    with staged_folder(out, marker="timelines.json") as staging:  # a failed prediction leaves `out` untouched
+        summary = task.predict(model, meta, data, options, staging)[1]
+    return summary.replace(str(staging), str(out))
 
 
 def predict_video(

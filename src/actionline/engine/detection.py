@@ -339,6 +339,7 @@ class DetectionTask(Task):
             val_videos=val_videos,
             build=build_data,
             selection={"subset": subset},
+            metrics=(*(f"mAP@{t:g}" for t in data_cfg.tiou or ACTIVITYNET_TIOU), "avg_mAP", "mean"),
             settings_record={"data_settings": as_dict(data_cfg)},
             meta={"data_settings": as_dict(data_cfg)},
             dataset_meta={

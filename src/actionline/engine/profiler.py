@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from actionline.engine.device import resolve_device
+from actionline.errors import ConfigError
 from actionline.models.registry import build_model
 
 
@@ -91,6 +92,11 @@ def profile_model(
     the model and input were created (weights + input + activations), via the Linux RSS watermark.
     """
     torch.manual_seed(0)
+    if length < 1 or input_dim < 1 or num_classes < 2 or repeats < 1:
+        raise ConfigError(
+            f"profile needs --length >= 1, --input-dim >= 1, --num-classes >= 2 and --repeats >= 1, "
+            f"got {length}, {input_dim}, {num_classes}, {repeats}"
+        )
     dev = resolve_device(device)
     rss_before = _rss_kb("VmRSS") if dev.type == "cpu" else 0
     watermark = _reset_peak_rss() if dev.type == "cpu" else False

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from actionline.config import as_dict, build, load_yaml, merge
 from actionline.engine.distributed import DistInfo
+from actionline.engine.run_lock import lock_run, unlock_run
 from actionline.engine.task import Task, TaskOptions
 from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
 from actionline.errors import ConfigError
@@ -68,9 +69,23 @@ def train_run(
     if found != task.name:
         raise ConfigError(f"model {model_name!r} is a {found} model, not a {task.name} model")
     settings = resolve_settings(task, settings, {})
+    if dist.is_main:
+        lock_run(Path(run_dir))  # a second writer to this folder is refused while this one trains
+    try:
+        return _train_locked(task, model_name, data, Path(run_dir), settings, options, resume, dist, console)
+    finally:
+        if dist.is_main:
+            unlock_run(Path(run_dir))
+
+
+def _train_locked(task, model_name, data, run_dir, settings, options, resume, dist, console) -> dict[str, Any]:
     run_dir = prepare_run_dir(run_dir, resume)
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
     plan = task.plan_training(model_class(model_name), data, train_cfg, settings, options)
+    if plan.val_videos and train_cfg.select_metric not in plan.metrics:
+        raise ConfigError(
+            f"train.select_metric {train_cfg.select_metric!r} is not a validation metric ({', '.join(plan.metrics)})"
+        )
     seed_everything(train_cfg.seed)
     derived = model_class(model_name).data_settings(plan.classes, plan.background)
     model_settings = {
@@ -92,7 +107,6 @@ def train_run(
         "val_videos": plan.val_videos,
         **plan.extra_record,
     }
-    write_run_config(run_dir, resolved, dist)
     meta = {
         "model": model_name,
         "model_config": as_dict(model.config),
@@ -104,4 +118,4 @@ def train_run(
     trainer = Trainer(
         model, train_cfg, run_dir, parts.train_set, parts.collate, parts.val_set, parts.validate, meta, dist, console
     )
-    return trainer.run(resume, parts.summary)
+    return trainer.run(resume, parts.summary, before_fit=lambda: write_run_config(run_dir, resolved, dist))

@@ -73,6 +73,12 @@ def predict_videos(
             f"({len(data.classes)} classes)"
         )
     sr = data.info.sample_rate
+    trained_rate = meta.get("dataset", {}).get("sample_rate")
+    if trained_rate is not None and trained_rate != sr:
+        raise CheckpointError(
+            f"the run was trained at sample rate {trained_rate}, but {data.root} declares {sr}: predictions would "
+            "be made on frames the model never saw at that spacing (set the dataset's sample_rate to match)"
+        )
     dev = next(model.parameters()).device
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +155,7 @@ class SegmentationTask(Task):
             val_videos=val_videos,
             build=lambda model: TrainingData(train_set, collate, val_set, make_validate(data.classes), summary),
             selection={"split": options.split},
+            metrics=("acc", "edit", "f1@10", "f1@25", "f1@50", "mean"),
             background=tuple(data.info.background),
             extra_record={
                 "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)}

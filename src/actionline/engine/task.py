@@ -56,6 +56,7 @@ class TrainingPlan:
     build: Callable[[TemporalModel], TrainingData]
     selection: dict[str, Any]  # recorded in config.yaml after ``data``, e.g. {"split": 1}
     background: tuple[str, ...] = ()  # the dataset's "no action" labels (`TemporalModel.data_settings`)
+    metrics: tuple[str, ...] = ()  # what validation reports (``train.select_metric`` must be one of them)
     settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
     extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
     meta: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints after ``task``

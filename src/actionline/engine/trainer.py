@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
-from actionline.errors import CheckpointError, ConfigError
+from actionline.errors import CheckpointError, ConfigError, TrainingError
 from actionline.io import atomic_write_text
 from actionline.models.base import TemporalModel
 
@@ -120,11 +120,22 @@ def scheduled_lr(c: TrainConfig, epoch: int) -> float | None:
     return c.lr
 
 
+RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "log.jsonl")
+
+
 def prepare_run_dir(run_dir: str | Path, resume: bool) -> Path:
-    """A run folder that holds no run, or one to resume; an existing run without ``resume`` is an error."""
+    """A run folder that holds no run, or one to resume: any run file without ``resume`` is an error (nothing is
+    overwritten or appended to), and so is ``resume`` without a last checkpoint to resume from."""
     run_dir = Path(run_dir)
-    if (run_dir / "checkpoints" / "last.pt").exists() and not resume:
-        raise ConfigError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} is a file, not a run folder")
+    found = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if found and not resume:
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(found)}): pass --resume to continue it, or choose a new --out"
+        )
+    if resume and not (run_dir / "checkpoints" / "last.pt").is_file():
+        raise ConfigError(f"--resume: {run_dir} holds no run to resume (no checkpoints/last.pt)")
     return run_dir
 
 
@@ -201,6 +212,7 @@ class Trainer:
         if not path.is_file():
             return False
         ckpt = load_checkpoint(path, expect_model=self.meta.get("model"), expect_classes=self.meta.get("classes"))
+        self._recover_log(ckpt.get("log_record"))
         try:
             self.model.load_state_dict(ckpt["model_state"])
         except RuntimeError as exc:
@@ -253,15 +265,32 @@ class Trainer:
                     return float(record.get("elapsed_s", 0.0))
         return 0.0
 
+    def _recover_log(self, record: dict[str, Any] | None) -> None:
+        """Append the checkpoint's own log record when a kill came between the checkpoint and the log line."""
+        if record is None:
+            return
+        logged = (
+            [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if self.log_path.is_file()
+            else []
+        )
+        if not any(r.get("epoch") == record["epoch"] for r in logged) and self.dist.is_main:
+            self._log(record)
+
     def _log(self, record: dict[str, Any]) -> None:
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
     # --- the loop ---------------------------------------------------------------------------------------------
-    def run(self, resume: bool, what: str) -> dict[str, Any]:
-        """Resume if asked (and possible), announce ``training <model> (<n> parameters) on <what>``, `fit`."""
+    def run(self, resume: bool, what: str, before_fit: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Resume if asked, call ``before_fit`` (once every check has passed, so a rejected command writes
+        nothing), announce ``training <model> (<n> parameters) on <what>``, `fit`."""
         if resume and self.resume() and self.dist.is_main:
             self.console.print(f"resumed from epoch {self.epoch}")
+        for stale in self.ckpt_dir.glob(".*.tmp"):  # a killed write: never a complete file
+            stale.unlink(missing_ok=True)
+        if before_fit is not None:
+            before_fit()
         if self.dist.is_main:
             n_params = sum(p.numel() for p in self.model.parameters())
             self.console.print(f"training {self.meta.get('model')} ({n_params:,} parameters) on {what}")
@@ -314,10 +343,11 @@ class Trainer:
                 for step, batch in enumerate(loader, 1):
                     batch = _to(batch, self.device)
                     terms = step_fn(batch)
+                    self._check_finite("loss", terms["total"].detach(), epoch, step)
                     self.optimizer.zero_grad(set_to_none=True)
                     terms["total"].backward()
-                    if c.clip_grad_norm:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_grad_norm)
+                    norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_grad_norm or math.inf)
+                    self._check_finite("gradient norm", norm, epoch, step)
                     self.optimizer.step()
                     for k, v in terms.items():
                         sums[k] = sums.get(k, 0.0) + float(v.detach())
@@ -344,6 +374,13 @@ class Trainer:
                     break
         return self.best
 
+    def _check_finite(self, what: str, value: torch.Tensor, epoch: int, step: int) -> None:
+        if not torch.isfinite(value).all():
+            raise TrainingError(
+                f"non-finite {what} ({float(value)}) at epoch {epoch}, step {step}: training stopped; the last good "
+                f"checkpoint (epoch {self.epoch}) is kept in {self.ckpt_dir} (a learning rate too high?)"
+            )
+
     def _end_epoch(self, record: dict[str, Any]) -> None:
         c = self.config
         epoch = record["epoch"]
@@ -369,9 +406,13 @@ class Trainer:
         elif self.validate_fn is None or self.val_set is None or len(self.val_set) == 0:
             improved = True  # no validation part: `best` is the latest epoch
             self.best = {"epoch": epoch, "value": -math.inf, "metric": None, "metrics": {}}
-        save_checkpoint(self.ckpt_dir / "last.pt", self._payload())
+        # Order matters for a kill at any point: `best` before `last` (a resume from the older `last` redoes the
+        # epoch and rewrites the same `best`), and the log record inside the checkpoint (a resume appends it when
+        # the kill came before the log line).
+        payload = {**self._payload(), "log_record": record}
         if improved:
-            save_checkpoint(self.ckpt_dir / "best.pt", self._payload())
+            save_checkpoint(self.ckpt_dir / "best.pt", payload)
+        save_checkpoint(self.ckpt_dir / "last.pt", payload)
         self._log(record)
         val = record.get("val")
         msg = f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in record["train"].items())

@@ -38,7 +38,7 @@ class ASFormerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
         out = F.relu(self.feed_forward(x))
-        normed = F.instance_norm(out)
+        normed = F.instance_norm(out) if out.shape[-1] > 1 else torch.zeros_like(out)  # one frame: x - mean = 0
         out = self.alpha * self.attention(normed, normed if values is None else values, mask) + out
         out = self.dropout(self.conv_1x1(out))
         return (x + out) * mask[:, None, :]
