@@ -36,6 +36,7 @@ def train(
     """Train in one process or as one `torchrun` rank; returns the best-epoch record and whether this process
     is the main one."""
     task = get_task(model_class(model_name).task)
+    task.check_options(options)
     data = task.open_data(data_path, options)
     settings = resolve_settings(task, load_preset(model_name, task.preset_suffix(data), config), overrides)
     device = resolve_device(settings.get("train", {}).get("device", "auto"))
@@ -56,6 +57,7 @@ def predict(
         raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
     model, meta = load_run(run, checkpoint, overrides=overrides.get("model"))
     task = get_task(meta.get("task", "segmentation"))
+    task.check_options(options)
     data = task.open_data(data_path, options)
     with staged_folder(out, marker="timelines.json") as staging:  # a failed prediction leaves `out` untouched
         summary = task.predict(model, meta, data, options, staging)[1]
@@ -103,7 +105,9 @@ def predict_video(
 
 
 def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | None = None) -> Report:
-    return task_of_files(pred, task).evaluate(pred, data, options)
+    chosen = task_of_files(pred, task)
+    chosen.check_options(options)
+    return chosen.evaluate(pred, data, options)
 
 
 def view(pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int) -> Path:

@@ -304,6 +304,7 @@ class DetectionTask(Task):
     ``gt``, ``tiou`` (evaluate)."""
 
     name = "detection"
+    reads = frozenset({"subset", "annotations", "all_videos", "video_scores", "gt", "tiou"})
     config_keys = ("model", "train", "data")
 
     def open_data(self, path: Path, options: TaskOptions) -> DetectionData:

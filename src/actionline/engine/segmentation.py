@@ -113,6 +113,7 @@ class SegmentationTask(Task):
     """Options read: ``split``, ``supervision``, ``all_videos`` (predict), ``background`` (evaluate)."""
 
     name = "segmentation"
+    reads = frozenset({"supervision", "all_videos", "background"})
 
     def open_data(self, path: Path, options: TaskOptions) -> SegmentationData:
         return SegmentationData(path)

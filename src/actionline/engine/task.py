@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from torch.utils.data import Dataset
 
 from actionline.engine.trainer import TrainConfig
+from actionline.errors import ConfigError
 from actionline.models.base import TemporalModel
 
 
@@ -77,6 +78,15 @@ class Task(ABC):
 
     name: ClassVar[str]
     config_keys: ClassVar[tuple[str, ...]] = ("model", "train")
+    reads: ClassVar[frozenset[str]] = frozenset()  # the `TaskOptions` this task uses (others are refused)
+
+    def check_options(self, options: TaskOptions) -> None:
+        """An option this task does not read is an error, not silently ignored."""
+        defaults = TaskOptions()
+        for name in ("subset", "annotations", "supervision", "all_videos", "background", "tiou", "video_scores", "gt"):
+            if getattr(options, name) != getattr(defaults, name) and name not in self.reads:
+                flag = "--" + name.replace("_", "-").replace("all-videos", "all")
+                raise ConfigError(f"{flag} does not apply to {self.name}")
 
     @abstractmethod
     def open_data(self, path: Path, options: TaskOptions) -> Any:

@@ -134,8 +134,10 @@ def prepare_run_dir(run_dir: str | Path, resume: bool) -> Path:
         raise ConfigError(
             f"{run_dir} already holds a run ({', '.join(found)}): pass --resume to continue it, or choose a new --out"
         )
-    if resume and not (run_dir / "checkpoints" / "last.pt").is_file():
-        raise ConfigError(f"--resume: {run_dir} holds no run to resume (no checkpoints/last.pt)")
+    if resume and not found:
+        raise ConfigError(f"--resume: {run_dir} holds no run to resume (no checkpoints, no log)")
+    # `resume` with files but no last.pt: killed in the first epoch, after `best`; the run starts over (seeded,
+    # so it is the run that was interrupted)
     return run_dir
 
 
