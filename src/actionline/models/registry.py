@@ -15,19 +15,36 @@ MODELS: dict[str, type[TemporalModel]] = {}
 BACKBONES: dict[str, type[Backbone]] = {}
 
 
-def register(name: str):
-    def wrap(cls: type[TemporalModel]) -> type[TemporalModel]:
-        cls.name = name
-        MODELS[name] = cls
-        return cls
+def _registrar(table: dict[str, type]):
+    """A class decorator ``@register(name)`` that names the class and enters it in ``table``."""
 
-    return wrap
+    def register(name: str):
+        def wrap(cls):
+            cls.name = name
+            table[name] = cls
+            return cls
+
+        return wrap
+
+    return register
+
+
+def _lookup(table: dict[str, type], name: str, kind: str) -> type:
+    if name not in table:
+        raise ConfigError(f"unknown {kind} {name!r} (available: {', '.join(sorted(table))})")
+    return table[name]
+
+
+register = _registrar(MODELS)
+register_backbone = _registrar(BACKBONES)
 
 
 def model_class(name: str) -> type[TemporalModel]:
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r} (available: {', '.join(sorted(MODELS))})")
-    return MODELS[name]
+    return _lookup(MODELS, name, "model")
+
+
+def backbone_class(name: str) -> type[Backbone]:
+    return _lookup(BACKBONES, name, "backbone")
 
 
 def build_model(name: str, settings: dict[str, Any] | None = None) -> TemporalModel:
@@ -39,18 +56,3 @@ def build_model(name: str, settings: dict[str, Any] | None = None) -> TemporalMo
 def available_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern`` (e.g. ``"*former"``)."""
     return sorted(n for n in MODELS if fnmatch.fnmatch(n, pattern))
-
-
-def register_backbone(name: str):
-    def wrap(cls: type[Backbone]) -> type[Backbone]:
-        cls.name = name
-        BACKBONES[name] = cls
-        return cls
-
-    return wrap
-
-
-def backbone_class(name: str) -> type[Backbone]:
-    if name not in BACKBONES:
-        raise ConfigError(f"unknown backbone {name!r} (available: {', '.join(sorted(BACKBONES))})")
-    return BACKBONES[name]
