@@ -89,3 +89,35 @@ def test_every_kill_point_resumes_bit_identically(reference, toy_data, tmp_path,
         run(data, run_dir, monkeypatch)  # resume to the end
         assert same(state(run_dir), expected), f"kill after write {point} ({events[point - 1]}) changed the run"
         assert not list((run_dir / "checkpoints").glob(".*.tmp")), "a half-written file was left behind"
+
+
+def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_lock(toy_data, tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from actionline.cli import main
+
+    run_dir = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from actionline.engine.run_lock import lock_run; lock_run({str(run_dir)!r}); "
+            "print('locked', flush=True); import time; time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=2", "--set", "model.num_f_maps=8"]
+    args = ["train", "--model", "mstcn", "--data", str(toy_data), "--out", str(run_dir), "--epochs", "1", *small]
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "in use by another actionline process" in capsys.readouterr().err
+    assert not (run_dir / "config.yaml").exists()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    time.sleep(0.1)
+    assert main(args) == 0  # the kernel released the killed holder's lock
