@@ -50,9 +50,14 @@ def brute_force_window_attention(q, k, v, mask, block, full_window=False):
     half = block // 2
     t = torch.arange(T)[:, None]
     j = torch.arange(T)[None]
-    if full_window:  # reference: chunk c of queries sees [c*bl - half, (c+1)*bl + half)
-        chunk = t // block
-        allowed = (j >= chunk * block - half) & (j < (chunk + 1) * block + half)
+    if full_window:  # the reference's window mask, built as its code builds it: rows x (bl + 2 half) columns
+        width = block + 2 * half
+        window = torch.zeros(block, width, dtype=torch.bool)
+        for i in range(block):
+            window[:, i : i + block] = True  # the union leaves the last column at zero when bl is even
+        column = j - (t // block * block - half)
+        inside = (column >= 0) & (column < width)
+        allowed = inside & window[t % block, column.clamp(0, width - 1)]
     else:
         allowed = (j >= t - half) & (j < t - half + block)
     allowed = allowed[None] & (mask[:, None, :] > 0)

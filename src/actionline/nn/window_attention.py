@@ -5,8 +5,9 @@ Block ``i`` uses block length ``bl = 2**i``: every query ``t`` attends to the ``
 
 The reference implementation splits queries into chunks of ``bl``, gives each chunk the keys of the chunk
 widened by ``bl//2`` on both sides, and *intends* a band mask selecting each query's own ``bl`` keys; its mask
-is all ones (specs §3), so every query of a chunk sees the whole ``2*bl`` widened window. Here the band is
-applied, and ``full_window=True`` reproduces the reference behaviour.
+is the union of the bands (specs §3), so every query of a chunk sees the widened window but its last key
+(``2*bl - 1`` keys for even ``bl``). Here the band is applied, and ``full_window=True`` reproduces the reference
+mask exactly (the reference adds ``log(1e-6)`` where this adds a large negative number).
 
 Speed: the queries are cut into chunks of ``min(bl, 64)``; each chunk needs only ``chunk + bl - 1`` keys, read
 through a strided view (``unfold``), so one batched matmul covers all chunks with no Python loop and, for large
@@ -63,6 +64,8 @@ def window_attention(
     scores.add_(bias[:, :, None, :])
     if not full_window:
         scores.add_(_band_bias(chunk, width, block, q.dtype, q.device))
+    elif width > 2 * block - 1:  # the reference's mask covers columns [0, 2 bl - 1): its last column stays zero
+        scores[..., 2 * block - 1 :] = _neg(q.dtype)
     attn = torch.softmax(scores, dim=-1)
     out = torch.einsum("bnqw,bcnw->bcnq", attn, vw).reshape(B, Cv, chunks * chunk)
     return out[..., :T]
