@@ -213,3 +213,18 @@ def test_batched_scores_equal_per_video_scores():
     counts = np.sum([oracle_f1(p, g, 0.25, [0]) for p, g in pairs], axis=0)
     assert s.f1[0.25] == pytest.approx(2 * counts[0] / (2 * counts[0] + counts[1] + counts[2]) * 100)
     assert s.matching == pytest.approx(100 * np.mean([matching_score(p, g, [0]) for p, g in pairs]))
+
+
+def test_integer_labels_with_background_names_take_the_integer_path():
+    """A background name can never equal an integer label: the scores equal those with no background, and the
+    labels are never converted to strings (the slow path)."""
+    from actionline.metrics import segmentation as seg
+
+    rng = np.random.default_rng(0)
+    gts = [np.repeat(rng.integers(0, 5, 12), rng.integers(3, 30, 12)) for _ in range(4)]
+    preds = [np.roll(g, 2) for g in gts]
+    named = evaluate_segmentation(preds, gts, SegmentationSettings(background=("background",)))
+    none = evaluate_segmentation(preds, gts, SegmentationSettings(background=()))
+    assert named.as_dict() | {"settings": None} == none.as_dict() | {"settings": None}
+    _, bg, factors = seg._as_codes(gts, ("background",))
+    assert factors is None and len(bg) == 0

@@ -264,8 +264,10 @@ def _as_codes(arrays: Sequence[np.ndarray], background: Iterable) -> tuple[list[
     """Integer codes for label arrays of any kind (indices pass through; names are factorised together), plus the
     background set in the same codes."""
     bg = list(background)
-    if all(a.dtype.kind in "iu" for a in arrays) and all(isinstance(x, (int, np.integer)) for x in bg):
-        return [a.astype(np.int64, copy=False) for a in arrays], np.asarray(bg, dtype=np.int64), None
+    if all(a.dtype.kind in "iu" for a in arrays):
+        # integer labels: a background *name* can never equal one, so names drop out and the fast path stays
+        ints = [x for x in bg if isinstance(x, (int, np.integer)) and not isinstance(x, bool)]
+        return [a.astype(np.int64, copy=False) for a in arrays], np.asarray(ints, dtype=np.int64), None
     lengths = [len(a) for a in arrays]
     joined = np.concatenate([np.asarray(a, dtype=object) for a in arrays] + [np.asarray(bg, dtype=object)])
     uniq, codes = np.unique(joined.astype(str), return_inverse=True)
