@@ -1,8 +1,8 @@
 """Decoding video files with PyAV: metadata, a streaming frame reader resampled to a target frame rate by
 timestamps, shorter-side resize and centre crop, and frame-accurate clip reads.
 
-The reader never holds the whole video: frames are decoded, resampled and yielded one by one (`iter_frames`) or in
-fixed-size chunks (`iter_chunks`). Resampling is by presentation time, so 29.97 fps and variable frame rates come
+The reader never holds the whole video: frames are decoded, resampled and yielded one by one (`iter_frames`).
+Resampling is by presentation time, so 29.97 fps and variable frame rates come
 out exact: output frame k shows what the video shows at ``t0 + k / fps`` (t0 the first frame's time), i.e. the
 last decoded frame whose timestamp is at or before that time (sample and hold). A video of duration d yields one
 frame per time ``k / fps < d``, i.e. ``ceil(d * fps)`` frames (a 10 s clip at 15 fps gives 150, a 5.28 s clip 80),
@@ -166,18 +166,6 @@ def iter_frames(
         container.close()
     if count == 0:
         raise DataError(f"{path}: no decodable frame in [{start}, {end}] s")
-
-
-def iter_chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Consecutive stacks [n <= size, H, W, 3] of a frame stream (bounded memory)."""
-    chunk: list[np.ndarray] = []
-    for frame in frames:
-        chunk.append(frame)
-        if len(chunk) == size:
-            yield np.stack(chunk)
-            chunk = []
-    if chunk:
-        yield np.stack(chunk)
 
 
 def read_clip(
