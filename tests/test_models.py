@@ -94,3 +94,25 @@ def test_window_attention_is_local():
 
 def test_registry_lists_models():
     assert {"mstcn", "asformer", "baformer"} <= set(available_models())
+
+
+@pytest.mark.parametrize("cin, cout, batch", [(2048, 64, 1), (64, 64, 1), (64, 64, 3), (64, 19, 2)])
+def test_pointwise_equals_conv1d_outputs_and_gradients(cin, cout, batch):
+    """The fused-bias matrix product replaces Conv1d(k=1): same outputs and gradients to 1e-5."""
+    from torch import nn
+
+    from actionline.nn.conv import Pointwise
+
+    torch.manual_seed(cin + cout + batch)
+    fused, plain = Pointwise(cin, cout), nn.Conv1d(cin, cout, 1)
+    plain.load_state_dict(fused.state_dict())
+    x = torch.randn(batch, cin, 300, requires_grad=True)
+    y = x.detach().clone().requires_grad_(True)
+    a, b = fused(x), plain(y)
+    assert torch.allclose(a, b, atol=1e-5)
+    g = torch.randn_like(a)
+    a.backward(g)
+    b.backward(g)
+    assert torch.allclose(x.grad, y.grad, atol=1e-5)
+    assert torch.allclose(fused.weight.grad, plain.weight.grad, atol=1e-4, rtol=1e-5)
+    assert torch.allclose(fused.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-5)

@@ -1,7 +1,9 @@
-"""Pointwise (1x1) convolution computed as a matrix product.
+"""Pointwise (1x1) convolution computed as one matrix product with the bias fused in (``addmm`` / ``baddbmm``).
 
-Same parameters and state dict as ``nn.Conv1d(in, out, 1)``; on CPU the plain matmul is about twice as fast as
-the convolution kernel for the wide input projections (2048 -> 64 over thousands of frames).
+Same parameters and state dict as ``nn.Conv1d(in, out, 1)``, same outputs and gradients (tested to 1e-5). On the
+CPU the fused product is about 2x faster than the convolution kernel for the wide input projections (2048 -> 64)
+and about 5x for the 64 -> 64 layers of MS-TCN and ASFormer at T = 5,750 (a separate bias add was a second pass
+over the output).
 """
 
 from __future__ import annotations
@@ -15,5 +17,10 @@ class Pointwise(nn.Conv1d):
         super().__init__(in_channels, out_channels, kernel_size=1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.matmul(self.weight[:, :, 0], x)
-        return out + self.bias[:, None] if self.bias is not None else out
+        """x [B, C_in, T] -> [B, C_out, T]."""
+        weight = self.weight[:, :, 0]
+        if self.bias is None:
+            return torch.matmul(weight, x)
+        if x.shape[0] == 1:
+            return torch.addmm(self.bias[:, None], weight, x[0]).unsqueeze(0)
+        return torch.baddbmm(self.bias[None, :, None], weight.expand(x.shape[0], -1, -1), x)
