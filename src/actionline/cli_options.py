@@ -89,7 +89,13 @@ BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone b
 
 # --- extract -------------------------------------------------------------------------------------------------
 VideoSource = Annotated[Path, typer.Argument(help="A video file or a folder of videos.")]
-Backbone = Annotated[str, typer.Option(help="Registered backbone: efficientnet_lite0 (pretrained, offline), i3d_rgb.")]
+Backbone = Annotated[
+    str,
+    typer.Option(
+        help="Registered backbone: efficientnet_lite0 (ImageNet weights ship with it), i3d_rgb, i3d_flow, "
+        "resnet18/34/50/101, r3d_18, mc3_18, r2plus1d_18, s3d (bring --weights; docs/models/backbones.md)."
+    ),
+]
 Weights = Annotated[
     Path | None,
     typer.Option(help="Backbone weights (.pt loaded with weights_only, or .safetensors), loaded strictly."),
