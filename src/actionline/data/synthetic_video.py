@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from actionline.data.layout import DatasetInfo, write_info, write_labels, write_mapping, write_split
-from actionline.errors import DataError
+from actionline.data.synthetic import require_positive, require_settings
 
 ACTIVITIES = ("background", "slide", "bounce", "blink", "grow")
 
@@ -72,8 +72,8 @@ def synthesize_video_segmentation(
 ) -> Path:
     """Write ``out/videos/*.mp4`` and the MS-TCN layout around them (``groundTruth/``, ``mapping.txt``, one
     train/test split). ``actionline extract out/videos --out out --fps <fps>`` then adds ``features/``."""
-    if num_videos < 2 or fps <= 0 or size < 32:
-        raise DataError(f"need >= 2 videos, a positive fps and >= 32-pixel frames, got {num_videos}, {fps}, {size}")
+    require_settings(num_videos=(num_videos, 2), size=(size, 32))
+    require_positive(fps=fps)
     out = Path(out)
     rng = np.random.default_rng(seed)
     names = [f"video_{i:03d}" for i in range(num_videos)]

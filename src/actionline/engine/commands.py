@@ -5,7 +5,6 @@ viewing) and never branch on it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +51,13 @@ def predict(
     run: Path, data_path: Path, out: Path, options: TaskOptions, checkpoint: str, overrides: dict[str, Any]
 ) -> str:
     """Predict with a trained run (``overrides``: ``model.*`` inference-time settings); returns a summary line."""
-    unknown = sorted(set(overrides) - {"model"})
-    if unknown:
-        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
-    model, meta = load_run(run, checkpoint, overrides=overrides.get("model"))
+    model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
     task = get_task(meta.get("task", "segmentation"))
     task.check_options(options)
     data = task.open_data(data_path, options)
     with staged_folder(out, marker="timelines.json") as staging:  # a failed prediction leaves `out` untouched
         summary = task.predict(model, meta, data, options, staging)[1]
-    return summary.replace(str(staging), str(out))
+    return f"wrote {summary} to {out}"
 
 
 def predict_video(
@@ -69,10 +65,7 @@ def predict_video(
 ) -> str:
     """Extract the features of a video file (or a folder of them) with the backbone and settings the run was trained
     on, into ``out/features``, then predict them with the run's task."""
-    unknown = sorted(set(overrides) - {"model"})
-    if unknown:
-        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
-    model, meta = load_run(run, checkpoint, overrides=overrides.get("model"))
+    model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
     recorded = meta.get("dataset", {}).get("extraction")
     if recorded is None:
         raise ConfigError(
@@ -85,23 +78,32 @@ def predict_video(
         raise ConfigError(
             f"{run}: {settings.feature_dim}-d features recorded, the model takes {model.config.input_dim}"
         )
-    task = get_task(meta.get("task", "segmentation"))
-    weights = None if settings.weights is None or settings.weights.startswith("packaged:") else settings.weights
-    if weights is not None:
+    if settings.weights is None:
         raise ConfigError(
-            f"{run}: its features came from {settings.backbone} with user weights (sha256 {weights[:12]}...); "
+            f"{run}: its features came from a {settings.backbone} with random weights, which cannot be drawn again"
+        )
+    if not settings.weights.startswith("packaged:"):
+        raise ConfigError(
+            f"{run}: its features came from {settings.backbone} with user weights (sha256 {settings.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
-    options = asdict(settings)
-    options.pop("feature_dim")
-    options.pop("weights")
-    options["backbone_name"] = options.pop("backbone")
-    used, done, failures = extract(source, out, **options, batch_size=batch_size, console=console)
+    s = settings
+    used, done, failures = extract(
+        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
+    )
     if used.weights != settings.weights:
         raise ConfigError(f"{run}: its features came from other {settings.backbone} weights than the installed ones")
     if failures and not done:
         raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
-    return task.predict_features(model, meta, out, done, out)
+    return get_task(meta.get("task", "segmentation")).predict_features(model, meta, out, done, out)
+
+
+def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``model.*`` part of ``predict --set`` (inference-time settings); any other section is an error."""
+    unknown = sorted(set(overrides) - {"model"})
+    if unknown:
+        raise ConfigError(f"predict --set only takes model.* settings, got {', '.join(unknown)}")
+    return overrides.get("model")
 
 
 def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | None = None) -> Report:

@@ -271,6 +271,11 @@ def predict_instances(
     return instances
 
 
+def submission_file(pred: Path) -> Path:
+    """A submission JSON, or the ``results.json`` of a prediction folder."""
+    return pred / "results.json" if pred.is_dir() else pred
+
+
 TIMELINE_FPS = 100.0  # timelines.json of detections: 100 frames per second (10 ms)
 
 
@@ -357,14 +362,14 @@ class DetectionTask(Task):
             videos = data.videos(options.subset or data.default_subsets()[1])
         scores = read_json(options.video_scores) if options.video_scores is not None else None
         found = predict_instances(model, meta, data, videos, out, scores)
-        return found, f"wrote {len(found)} detections in {len(videos)} videos to {out / 'results.json'}"
+        return found, f"{len(found)} detections in {len(videos)} videos (results.json)"
 
     def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
         """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
         ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
         database = {}
         for video in videos:
-            timing = json.loads((features / "features" / f"{video}.json").read_text())
+            timing = read_json(features / "features" / f"{video}.json")
             snippets = np.load(features / "features" / f"{video}.npy", mmap_mode="r").shape[0]
             database[video] = {"duration": snippets * timing["stride"] / timing["fps"], "subset": "video"}
         atomic_write_text(features / "annotations.json", json.dumps({"database": database}))
@@ -382,8 +387,9 @@ class DetectionTask(Task):
             raise ActionlineError("--gt (or --data with an annotations.json) is required for detection evaluation")
         annotations = read_annotations(gt).select(options.subset)
         thresholds = evaluation_thresholds(options.tiou, options.subset)
-        submission = pred / "results.json" if pred.is_dir() else pred
-        preds = read_submission(submission)  # predictions on videos without ground truth count as false positives
+        preds = read_submission(
+            submission_file(pred)
+        )  # predictions on videos without ground truth count as false positives
         s = evaluate_detection(annotations.instances, preds, thresholds)
         details = [
             f"{len(annotations.classes)} classes, {s.num_videos} videos, {s.num_predictions} predictions; "
@@ -394,7 +400,7 @@ class DetectionTask(Task):
     def view(self, pred, data, image, videos, max_videos, split) -> Path:
         dataset = DetectionData(data)
         by_video: dict[str, list[Instance]] = {}
-        for p in read_submission(pred / "results.json" if pred.is_dir() else pred):
+        for p in read_submission(submission_file(pred)):
             by_video.setdefault(p.video, []).append(p)
         names = list(videos) if videos else sorted(by_video)[:max_videos]
         missing = [v for v in names if v not in dataset.annotations.durations]

@@ -24,10 +24,15 @@ class DistInfo:
         return self.world_size > 1
 
 
+def from_environment() -> DistInfo:
+    """Rank, world size and local rank as ``torchrun`` sets them (one process otherwise); joins no group."""
+    env = os.environ
+    return DistInfo(int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1")), int(env.get("LOCAL_RANK", "0")))
+
+
 def init_distributed(device: torch.device) -> DistInfo:
     """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1); a no-op otherwise."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if not from_environment().enabled:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from actionline.data.video import find_videos, iter_frames
 from actionline.engine.device import resolve_device
+from actionline.engine.distributed import from_environment
 from actionline.errors import ActionlineError, ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
@@ -215,11 +215,6 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
             )
 
 
-def shard() -> tuple[int, int]:
-    """(rank, world size) under torchrun, else (0, 1)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def extract(
     source: Path,
     out: Path,
@@ -236,20 +231,19 @@ def extract(
     """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
     (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
+    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
+    ExtractionSettings(backbone_name, None, fps, window, stride, layout).check()  # before any file is read
     videos = find_videos(source)
     backbone, digest = load_backbone(backbone_name, weights, console)
-    dev = resolve_device(device)
-    backbone.to(dev)
-    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
+    backbone.to(dev := resolve_device(device))
     settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)
-    settings.check()
     check_settings(out, settings)
-    rank, world = shard()
-    if rank == 0:
+    shard = from_environment()  # under torchrun each rank takes every world_size-th video
+    if shard.is_main:
         atomic_write_text(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=1))
     for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
         stale.unlink(missing_ok=True)
-    mine = videos[rank::world]
+    mine = videos[shard.rank :: shard.world_size]
     done, failures = [], []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, TextColumn("{task.fields[rate]}"), console=console, transient=True) as progress:

@@ -19,6 +19,7 @@ from actionline.engine.run_lock import lock_run, unlock_run
 from actionline.engine.task import Task, TaskOptions
 from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
 from actionline.errors import ConfigError
+from actionline.models.base import TemporalModel
 from actionline.models.registry import build_model, model_class
 
 
@@ -65,29 +66,40 @@ def train_run(
     """Train ``model_name`` on ``data`` into ``run_dir``; returns the best-epoch record."""
     dist = dist or DistInfo()
     console = console or Console(stderr=True)
-    found = model_class(model_name).task  # unknown names fail here, before data is read
-    if found != task.name:
-        raise ConfigError(f"model {model_name!r} is a {found} model, not a {task.name} model")
+    cls = model_class(model_name)  # unknown names fail here, before data is read
+    if cls.task != task.name:
+        raise ConfigError(f"model {model_name!r} is a {cls.task} model, not a {task.name} model")
     settings = resolve_settings(task, settings, {})
     if dist.is_main:
         lock_run(Path(run_dir))  # a second writer to this folder is refused while this one trains
     try:
-        return _train_locked(task, model_name, data, Path(run_dir), settings, options, resume, dist, console)
+        return _train_locked(task, cls, data, Path(run_dir), settings, options, resume, dist, console)
     finally:
         if dist.is_main:
             unlock_run(Path(run_dir))
 
 
-def _train_locked(task, model_name, data, run_dir, settings, options, resume, dist, console) -> dict[str, Any]:
+def _train_locked(
+    task: Task,
+    cls: type[TemporalModel],
+    data: Any,
+    run_dir: Path,
+    settings: dict[str, Any],
+    options: TaskOptions,
+    resume: bool,
+    dist: DistInfo,
+    console: Console,
+) -> dict[str, Any]:
+    model_name = cls.name
     run_dir = prepare_run_dir(run_dir, resume)
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
-    plan = task.plan_training(model_class(model_name), data, train_cfg, settings, options)
+    plan = task.plan_training(cls, data, train_cfg, settings, options)
     if plan.val_videos and train_cfg.select_metric not in plan.metrics:
         raise ConfigError(
             f"train.select_metric {train_cfg.select_metric!r} is not a validation metric ({', '.join(plan.metrics)})"
         )
     seed_everything(train_cfg.seed)
-    derived = model_class(model_name).data_settings(plan.classes, plan.background)
+    derived = cls.data_settings(plan.classes, plan.background)
     model_settings = {
         **derived,
         **settings.get("model", {}),

@@ -181,7 +181,7 @@ class SegmentationTask(Task):
         else:
             videos = data.split("test", options.split)
         timelines = predict_videos(model, meta, data, videos, out)
-        return timelines, f"wrote {len(timelines)} predictions to {out}"
+        return timelines, f"{len(timelines)} predictions"
 
     def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
         """Segment freshly extracted videos: ``out`` receives MS-TCN files, ``timelines.json``, ``timelines.csv``,

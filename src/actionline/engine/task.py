@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,7 +83,7 @@ class Task(ABC):
     def check_options(self, options: TaskOptions) -> None:
         """An option this task does not read is an error, not silently ignored."""
         defaults = TaskOptions()
-        for name in ("subset", "annotations", "supervision", "all_videos", "background", "tiou", "video_scores", "gt"):
+        for name in (f.name for f in fields(TaskOptions) if f.name != "split"):  # every task has splits or ignores them
             if getattr(options, name) != getattr(defaults, name) and name not in self.reads:
                 flag = "--" + name.replace("_", "-").replace("all-videos", "all")
                 raise ConfigError(f"{flag} does not apply to {self.name}")
@@ -106,7 +106,8 @@ class Task(ABC):
     def predict(
         self, model: TemporalModel, meta: dict, data: Any, options: TaskOptions, out: Path
     ) -> tuple[Sequence, str]:
-        """Predict the videos ``options`` selects into ``out``; returns the results and a one-line summary."""
+        """Predict the videos ``options`` selects into ``out``; returns the results and what was written, e.g.
+        ``"12 predictions"``."""
 
     def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),

@@ -258,25 +258,23 @@ class Trainer:
         if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
             self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
 
+    def _logged(self) -> list[dict[str, Any]]:
+        """The records of ``log.jsonl`` (none when it does not exist yet)."""
+        if not self.log_path.is_file():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
     def _logged_elapsed(self, epoch: int) -> float:
         """Training time logged for ``epoch`` (checkpoints written before ``elapsed_s`` was stored), else 0."""
-        if self.log_path.is_file():
-            for line in self.log_path.read_text(encoding="utf-8").splitlines():
-                record = json.loads(line)
-                if record.get("epoch") == epoch:
-                    return float(record.get("elapsed_s", 0.0))
-        return 0.0
+        return next((float(r.get("elapsed_s", 0.0)) for r in self._logged() if r.get("epoch") == epoch), 0.0)
 
     def _recover_log(self, record: dict[str, Any] | None) -> None:
         """Append the checkpoint's own log record when a kill came between the checkpoint and the log line."""
-        if record is None:
-            return
-        logged = (
-            [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            if self.log_path.is_file()
-            else []
-        )
-        if not any(r.get("epoch") == record["epoch"] for r in logged) and self.dist.is_main:
+        if (
+            record is not None
+            and self.dist.is_main
+            and not any(r.get("epoch") == record["epoch"] for r in self._logged())
+        ):
             self._log(record)
 
     def _log(self, record: dict[str, Any]) -> None:

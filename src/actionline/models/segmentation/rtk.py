@@ -362,6 +362,10 @@ class RTK(SegmentationModel):
         bd = keep & (kind == BOUNDARY)
         return Keypoints(pos[a], cls[a], conf[a], pos[bd], score[bd])
 
+    def decode_inputs(self, outputs: dict) -> dict:
+        """The frame-wise argmax is needed only without keypoints."""
+        return outputs if self.config.keypoints else super().decode_inputs(outputs)
+
     def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
         """Keypoints -> rule-based re-assembling (Sec. 3.3); frame-wise argmax when ``keypoints=false``."""
         if not self.config.keypoints:
