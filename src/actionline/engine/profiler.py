@@ -105,9 +105,7 @@ def profile_model(
     mask = torch.ones(1, length, device=dev)
 
     def run():
-        out = model(x, mask)
-        if hasattr(model, "decode"):
-            model.decode(out, mask, ["profile"], [str(i) for i in range(num_classes)])
+        model.decode(model(x, mask), mask, ["profile"], [str(i) for i in range(num_classes)])
 
     with torch.inference_mode():
         run()  # warm-up
