@@ -87,6 +87,44 @@ def train(
 
 
 @app.command()
+def pretrain(
+    data: o.VideoData,
+    run: o.RunOut,
+    method: o.Method = "transfer",
+    student: o.Student = "stc_resnet3d_18",
+    teacher: o.Teacher = "efficientnet_lite0",
+    teacher_weights: o.TeacherWeights = None,
+    epochs: o.Epochs = None,
+    config: o.Config = None,
+    set_: o.Set = None,
+    resume: o.Resume = False,
+) -> None:
+    """Pre-train a 3D network without labels. transfer: a frozen 2D ImageNet network teaches it which frames and
+    clips show the same moment (dissertation Sec. 4.3); then fine-tune: train --set model.init=<this run>.
+
+    Example: actionline pretrain --data data/motion/videos --out runs/pre --student stc_resnet3d_18 --config motion
+    Example: actionline train --model stc_resnet3d_18 --data data/motion --out runs/ft --config motion
+             --set model.init=runs/pre
+    """
+    from actionline.config import parse_overrides
+    from actionline.engine import commands
+    from actionline.engine.task import TaskOptions
+
+    if method != "transfer":
+        raise ActionlineError(f"--method must be transfer, got {method!r}")
+    overrides = parse_overrides(set_ or [])
+    model_settings = overrides.setdefault("model", {})
+    model_settings.update(student=student, teacher=teacher)
+    if teacher_weights is not None:
+        model_settings["teacher_weights"] = str(teacher_weights)
+    if epochs is not None:
+        overrides.setdefault("train", {})["epochs"] = epochs
+    best, is_main = commands.train("transfer", data, run, TaskOptions(), config, overrides, resume, err)
+    if is_main:
+        err.print(f"best epoch {best.get('epoch')}; fine-tune with --set model.init={run}", markup=False)
+
+
+@app.command()
 def predict(
     run: o.Run,
     pred: o.PredOut,
@@ -204,9 +242,9 @@ def export(pred: o.Timelines, out_path: o.ExportOut, fmt: o.Format = "csv", fps:
 @app.command()
 def profile(
     model: o.ModelName,
-    input_dim: o.InputDim = 2048,
+    input_dim: o.InputDim = None,
     num_classes: o.NumClasses = 19,
-    length: o.Length = 5750,
+    length: o.Length = None,
     repeats: o.Repeats = 5,
     device: o.Device = "cpu",
     set_: o.ModelSet = None,
@@ -215,6 +253,8 @@ def profile(
     """Parameters, GMACs (conv + linear, as the papers count), latency (median) and peak memory.
 
     Example: actionline profile asformer --input-dim 2048 --num-classes 19 --length 5750 --json
+
+    Clip classifiers take one clip of model.frames x model.size x model.size (default 16 x 112 x 112).
     """
     from actionline.config import parse_overrides
     from actionline.engine.profiler import profile_model

@@ -36,10 +36,27 @@ SnippetStride = Annotated[int, typer.Option(help="Video frames per feature (snip
 VideoFps = Annotated[float, typer.Option(help="Video frame rate.")]
 SynthVideos = Annotated[int, typer.Option(help="Videos to write.")]
 FrameSize = Annotated[int, typer.Option(help="Frame width and height in pixels.")]
+TrainPerClass = Annotated[int, typer.Option(help="Training videos per class.")]
+TestPerClass = Annotated[int, typer.Option(help="Test videos per class.")]
+ClipFrames = Annotated[int, typer.Option(help="Frames per video.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------
 Model = Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")]
-Data = Annotated[Path, typer.Option(help="Dataset folder (MS-TCN layout, or annotations.json + features/).")]
+Data = Annotated[
+    Path,
+    typer.Option(
+        help="Dataset folder: MS-TCN layout; annotations.json + features/; or videos with train.csv / UCF101 lists."
+    ),
+]
+VideoData = Annotated[Path, typer.Option("--data", help="Folder of unlabeled videos (searched recursively).")]
+Method = Annotated[str, typer.Option(help="Pre-training method: transfer (2D -> 3D correspondence, Sec. 4.3).")]
+Student = Annotated[str, typer.Option(help="The 3D network to pre-train (a clip classifier, e.g. stc_resnet3d_18).")]
+Teacher = Annotated[
+    str, typer.Option(help="The frozen 2D teacher backbone (efficientnet_lite0 ships ImageNet weights).")
+]
+TeacherWeights = Annotated[
+    Path | None, typer.Option(help="Teacher weights (required for ResNet teachers; torchvision layout).")
+]
 RunOut = Annotated[Path, typer.Option("--out", help="Run folder for checkpoints, config and log.")]
 Run = Annotated[Path, typer.Option(help="Run folder written by `actionline train` (or a checkpoint file).")]
 PredOut = Annotated[Path, typer.Option("--out", help="Output folder.")]
@@ -146,8 +163,10 @@ Format = Annotated[str, typer.Option("--format", help="csv or srt.")]
 Fps = Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")]
 Skip = Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")]
 ModelName = Annotated[str, typer.Argument(help="Model name.")]
-InputDim = Annotated[int, typer.Option(help="Feature dimension D.")]
-Length = Annotated[int, typer.Option(help="Input length T in frames.")]
+InputDim = Annotated[int | None, typer.Option(help="Feature dimension D (default: 2048; 3 for clip classifiers).")]
+Length = Annotated[
+    int | None, typer.Option(help="Input length T in frames (default: 5,750; a clip classifier's model.frames).")
+]
 Repeats = Annotated[int, typer.Option(help="Timed repetitions (median reported).")]
 Device = Annotated[str, typer.Option(help="cpu or cuda.")]
 ModelSet = Annotated[list[str] | None, typer.Option("--set", help="Model setting, e.g. --set num_stages=2.")]

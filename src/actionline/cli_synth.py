@@ -1,4 +1,5 @@
-"""``actionline synth``: seeded synthetic datasets (segmentation features, detection features, real MP4 videos)."""
+"""``actionline synth``: seeded synthetic datasets (segmentation features, detection features, real MP4 videos for
+segmentation and for clip classification)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,26 @@ def synth_videos(
     from actionline.data.synthetic_video import synthesize_video_segmentation
 
     _write_with_progress(synthesize_video_segmentation, settings)
+
+
+@synth_app.command("video")
+def synth_video(
+    out: o.Out,
+    train_per_class: o.TrainPerClass = 24,
+    test_per_class: o.TestPerClass = 8,
+    frames: o.ClipFrames = 32,
+    fps: o.VideoFps = 15.0,
+    size: o.FrameSize = 64,
+    seed: o.Seed = 0,
+) -> None:
+    """Write a clip-classification set of real MP4 files (train.csv / test.csv) whose classes only motion or
+    temporal order tells apart: direction, speed, order of two colour events. (For segmentation videos with frame
+    labels see `synth videos`.)
+
+    Example: actionline synth video --out data/motion
+    Example: actionline train --model stc_resnet3d_18 --data data/motion --out runs/stc --config motion
+    """
+    settings = dict(locals())
+    from actionline.data.synthetic_clips import synthesize_video_classification
+
+    _write_with_progress(synthesize_video_classification, settings)

@@ -12,12 +12,11 @@ from rich.console import Console
 
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
-from actionline.engine.extractor import ExtractionSettings, extract
 from actionline.engine.predictor import load_run
 from actionline.engine.recipe import load_preset, resolve_settings, train_run
 from actionline.engine.task import Report, TaskOptions
 from actionline.engine.tasks import get_task, task_of_files
-from actionline.errors import ConfigError, DataError
+from actionline.errors import ConfigError
 from actionline.io import staged_folder
 from actionline.models.registry import model_class
 
@@ -55,7 +54,7 @@ def predict(
     task = get_task(meta.get("task", "segmentation"))
     task.check_options(options)
     data = task.open_data(data_path, options)
-    with staged_folder(out, marker="timelines.json") as staging:  # a failed prediction leaves `out` untouched
+    with staged_folder(out, marker=task.output_marker) as staging:  # a failed prediction leaves `out` untouched
         summary = task.predict(model, meta, data, options, staging)[1]
     return f"wrote {summary} to {out}"
 
@@ -63,39 +62,10 @@ def predict(
 def predict_video(
     run: Path, source: Path, out: Path, checkpoint: str, overrides: dict[str, Any], batch_size: int, console: Console
 ) -> str:
-    """Extract the features of a video file (or a folder of them) with the backbone and settings the run was trained
-    on, into ``out/features``, then predict them with the run's task."""
+    """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
+    (segmentation, detection) or from the pixels (classification)."""
     model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
-    recorded = meta.get("dataset", {}).get("extraction")
-    if recorded is None:
-        raise ConfigError(
-            f"{run}: the run does not record how its features were extracted (it was trained on features that "
-            "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
-            "same backbone yourself and predict with --data"
-        )
-    settings = ExtractionSettings(**recorded)
-    if settings.feature_dim != model.config.input_dim:
-        raise ConfigError(
-            f"{run}: {settings.feature_dim}-d features recorded, the model takes {model.config.input_dim}"
-        )
-    if settings.weights is None:
-        raise ConfigError(
-            f"{run}: its features came from a {settings.backbone} with random weights, which cannot be drawn again"
-        )
-    if not settings.weights.startswith("packaged:"):
-        raise ConfigError(
-            f"{run}: its features came from {settings.backbone} with user weights (sha256 {settings.weights[:12]}...); "
-            "extract with `actionline extract --weights` and predict with --data"
-        )
-    s = settings
-    used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
-    )
-    if used.weights != settings.weights:
-        raise ConfigError(f"{run}: its features came from other {settings.backbone} weights than the installed ones")
-    if failures and not done:
-        raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
-    return get_task(meta.get("task", "segmentation")).predict_features(model, meta, out, done, out)
+    return get_task(meta.get("task", "segmentation")).predict_video(model, meta, source, out, batch_size, console)
 
 
 def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:

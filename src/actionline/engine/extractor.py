@@ -282,3 +282,39 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
         return ExtractionSettings(**read_json(path))
     except TypeError as exc:
         raise ActionlineError(f"{path}: not an extraction settings file ({exc})") from None
+
+
+def extract_like_training(
+    meta: dict, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
+) -> list[str]:
+    """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
+    describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
+    weights can be drawn again: random or user weights are refused with what to do instead."""
+    run = meta.get("model", "the run")
+    recorded = meta.get("dataset", {}).get("extraction")
+    if recorded is None:
+        raise ConfigError(
+            f"{run}: the run does not record how its features were extracted (it was trained on features that "
+            "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
+            "same backbone yourself and predict with --data"
+        )
+    s = ExtractionSettings(**recorded)
+    if s.feature_dim != input_dim:
+        raise ConfigError(f"{run}: {s.feature_dim}-d features recorded, the model takes {input_dim}")
+    if s.weights is None:
+        raise ConfigError(
+            f"{run}: its features came from a {s.backbone} with random weights, which cannot be drawn again"
+        )
+    if not s.weights.startswith("packaged:"):
+        raise ConfigError(
+            f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
+            "extract with `actionline extract --weights` and predict with --data"
+        )
+    used, done, failures = extract(
+        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
+    )
+    if used.weights != s.weights:
+        raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
+    if failures and not done:
+        raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
+    return done

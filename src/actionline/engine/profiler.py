@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from actionline.engine.device import resolve_device
 from actionline.errors import ConfigError
-from actionline.models.registry import build_model
+from actionline.models.registry import build_model, model_class
 
 
 @dataclass
@@ -40,17 +41,18 @@ class Profile:
 
 
 def _layer_macs(model: nn.Module, run) -> int:
-    """MACs of Conv1d/Linear layers, counted with forward hooks (output elements x inputs per output)."""
+    """MACs of convolution and linear layers, counted with forward hooks (output elements x inputs per output)."""
     total = 0
+    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
     def hook(module, inputs, output):
         nonlocal total
-        if isinstance(module, nn.Conv1d):
-            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0]
+        if isinstance(module, convs):
+            total += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
         elif isinstance(module, nn.Linear):
             total += output.numel() * module.in_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (*convs, nn.Linear))]
     try:
         run()
     finally:
@@ -79,19 +81,22 @@ def _reset_peak_rss() -> bool:
 
 def profile_model(
     name: str,
-    input_dim: int,
+    input_dim: int | None,
     num_classes: int,
-    length: int,
+    length: int | None,
     repeats: int = 5,
     device: str = "cpu",
     settings: dict[str, Any] | None = None,
 ) -> Profile:
-    """Profile ``name`` on one random video of ``length`` frames (batch 1, inference mode).
+    """Profile ``name`` on one random video of ``length`` frames (batch 1, inference mode); ``input_dim`` and
+    ``length`` None: the model's own (2048-d, 5,750 frames for temporal models; a clip for clip classifiers).
 
     Peak memory: on CUDA the allocator's peak; on CPU the peak resident set above the process's footprint before
     the model and input were created (weights + input + activations), via the Linux RSS watermark.
     """
     torch.manual_seed(0)
+    input_dim = input_dim or model_class(name).Config.input_dim
+    length = length or model_class(name).default_length(settings or {})
     if length < 1 or input_dim < 1 or num_classes < 2 or repeats < 1:
         raise ConfigError(
             f"profile needs --length >= 1, --input-dim >= 1, --num-classes >= 2 and --repeats >= 1, "
@@ -101,8 +106,7 @@ def profile_model(
     rss_before = _rss_kb("VmRSS") if dev.type == "cpu" else 0
     watermark = _reset_peak_rss() if dev.type == "cpu" else False
     model = build_model(name, {**(settings or {}), "input_dim": input_dim, "num_classes": num_classes}).to(dev).eval()
-    x = torch.randn(1, input_dim, length, device=dev)
-    mask = torch.ones(1, length, device=dev)
+    x, mask = (t.to(dev) for t in model.example_inputs(length))
 
     def run():
         model.decode(model(x, mask), mask, ["profile"], [str(i) for i in range(num_classes)])

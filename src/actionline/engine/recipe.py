@@ -94,6 +94,8 @@ def _train_locked(
     run_dir = prepare_run_dir(run_dir, resume)
     train_cfg = build(TrainConfig, settings.get("train"), where="train")
     plan = task.plan_training(cls, data, train_cfg, settings, options)
+    if "select_metric" not in settings.get("train", {}):
+        train_cfg.select_metric = plan.select_default
     if plan.val_videos and train_cfg.select_metric not in plan.metrics:
         raise ConfigError(
             f"train.select_metric {train_cfg.select_metric!r} is not a validation metric ({', '.join(plan.metrics)})"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import Console
 from torch.utils.data import Dataset
 
 from actionline.engine.trainer import TrainConfig
@@ -58,6 +59,7 @@ class TrainingPlan:
     selection: dict[str, Any]  # recorded in config.yaml after ``data``, e.g. {"split": 1}
     background: tuple[str, ...] = ()  # the dataset's "no action" labels (`TemporalModel.data_settings`)
     metrics: tuple[str, ...] = ()  # what validation reports (``train.select_metric`` must be one of them)
+    select_default: str = "mean"  # ``train.select_metric`` when the settings do not name one
     settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
     extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
     meta: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints after ``task``
@@ -79,6 +81,7 @@ class Task(ABC):
     name: ClassVar[str]
     config_keys: ClassVar[tuple[str, ...]] = ("model", "train")
     reads: ClassVar[frozenset[str]] = frozenset()  # the `TaskOptions` this task uses (others are refused)
+    output_marker: ClassVar[str] = "timelines.json"  # the file that marks a prediction folder of this task
 
     def check_options(self, options: TaskOptions) -> None:
         """An option this task does not read is an error, not silently ignored."""
@@ -113,6 +116,17 @@ class Task(ABC):
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
         writing the task's outputs into ``out``; returns a summary line (`predict --video`)."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
+
+    def predict_video(
+        self, model: TemporalModel, meta: dict, source: Path, out: Path, batch_size: int, console: Console
+    ) -> str:
+        """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
+        training features were extracted, into ``out/features``, then `predict_features`; tasks that read pixels
+        themselves override it."""
+        from actionline.engine.extractor import extract_like_training
+
+        done = extract_like_training(meta, model.config.input_dim, source, out, batch_size, console)
+        return self.predict_features(model, meta, out, done, out)
 
     @abstractmethod
     def claims(self, pred: Path) -> bool:

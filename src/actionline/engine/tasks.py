@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actionline.engine.classification import ClassificationTask
 from actionline.engine.detection import DetectionTask
 from actionline.engine.segmentation import SegmentationTask
 from actionline.engine.task import Task
+from actionline.engine.transfer import TransferTask
 from actionline.errors import ConfigError
 
-TASKS: dict[str, Task] = {t.name: t for t in (SegmentationTask(), DetectionTask())}
+TASKS: dict[str, Task] = {
+    t.name: t for t in (SegmentationTask(), DetectionTask(), ClassificationTask(), TransferTask())
+}
+CLAIM_ORDER = ("classification", "detection", "segmentation")  # the most specific format first
 
 
 def get_task(name: str) -> Task:
@@ -22,7 +27,7 @@ def task_of_files(pred: Path, explicit: str | None = None) -> Task:
     """The task whose prediction format ``pred`` is, or the ``explicit`` one."""
     if explicit is not None:
         return get_task(explicit)
-    for task in TASKS.values():
-        if task.claims(pred):
-            return task
+    for name in CLAIM_ORDER:
+        if TASKS[name].claims(pred):
+            return TASKS[name]
     raise ConfigError(f"{pred}: not a prediction folder, timelines.json or submission JSON (pass --task)")

@@ -1,5 +1,6 @@
 """Models: one file per method. Importing this package registers every model (`registry` imports none)."""
 
+from actionline.models.classification import clip_classifier, transfer
 from actionline.models.detection import actionness, tags
 from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct
 from actionline.models.video import efficientnet_lite, i3d, resnet2d, resnet3d, s3d
@@ -8,6 +9,7 @@ __all__ = [
     "actionness",
     "asformer",
     "baformer",
+    "clip_classifier",
     "efficientnet_lite",
     "i3d",
     "mstcn",
@@ -18,4 +20,5 @@ __all__ = [
     "s3d",
     "sct",
     "tags",
+    "transfer",
 ]

@@ -50,6 +50,24 @@ def scale_pixels(frames: torch.Tensor, scaling: Scaling) -> torch.Tensor:
     return x
 
 
+def fit_problems(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:
+    """Why ``state`` does not load into a module whose state is ``own``: missing, unexpected and mis-shaped keys
+    (BatchNorm's ``num_batches_tracked`` may be absent: PyTorch 0.3 checkpoints); empty when it fits."""
+    missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
+    unexpected = sorted(k for k in state if k not in own)
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    )
+    problems = [
+        (f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})" if missing else ""),
+        (f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})" if unexpected else ""),
+        (f"mis-shaped {len(shapes)} keys (e.g. {'; '.join(shapes[:2])})" if shapes else ""),
+    ]
+    return [p for p in problems if p]
+
+
 class Backbone(nn.Module):
     """Base of feature extractors. ``features(x)`` maps a batch of scaled inputs to [B, feature_dim]:
     [B, C, H, W] for per-frame networks (``input.frames == 1``), [B, C, T, H, W] for clip networks."""
@@ -90,20 +108,7 @@ class Backbone(nn.Module):
         if not isinstance(state, dict):
             raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")
         state = self.remap({k.removeprefix("module."): v for k, v in state.items()})
-        own = self.state_dict()
-        missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))
-        unexpected = sorted(k for k in state if k not in own)
-        shapes = sorted(
-            f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
-            for k in own
-            if k in state and tuple(state[k].shape) != tuple(own[k].shape)
-        )
-        problems = [
-            (f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})" if missing else ""),
-            (f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})" if unexpected else ""),
-            (f"mis-shaped {len(shapes)} keys (e.g. {'; '.join(shapes[:2])})" if shapes else ""),
-        ]
-        problems = [p for p in problems if p]
+        problems = fit_problems(self.state_dict(), state)
         if problems:
             raise CheckpointError(f"{path}: weights do not fit backbone {self.name!r}: {'; '.join(problems)}")
         self.load_state_dict(state, strict=False)  # num_batches_tracked may be absent (PyTorch 0.3 checkpoints)

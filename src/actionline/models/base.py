@@ -20,7 +20,7 @@ from actionline.nn.detection_postprocess import finalize
 from actionline.nn.nms import NMSMethod
 from actionline.timeline import Segment, Timeline
 
-Task = Literal["segmentation", "detection"]
+Task = Literal["segmentation", "detection", "classification", "transfer"]
 
 
 @dataclass
@@ -86,6 +86,15 @@ class TemporalModel(nn.Module):
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    @classmethod
+    def default_length(cls, settings: dict[str, Any]) -> int:
+        """The profiler's default input length: an average 50Salads video at sample rate 2."""
+        return 5750
+
+    def example_inputs(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random input of ``length`` positions and its mask, as `forward` takes them (the profiler's input)."""
+        return torch.randn(1, self.config.input_dim, length), torch.ones(1, length)
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError

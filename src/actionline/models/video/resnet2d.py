@@ -67,14 +67,14 @@ class ResNet2D(Backbone):
     block: ClassVar[type[nn.Module]]
     layers: ClassVar[tuple[int, int, int, int]]
 
-    def __init__(self, num_classes: int = 1000):
+    def __init__(self, num_classes: int = 1000, width: int = 64):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin = 64
-        for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), self.layers, strict=True)):
+        cin = width
+        for i, (planes, blocks) in enumerate(zip([width * m for m in (1, 2, 4, 8)], self.layers, strict=True)):
             stage = []
             for b in range(blocks):
                 stage.append(self.block(cin, planes, 2 if (b == 0 and i > 0) else 1))
@@ -82,6 +82,7 @@ class ResNet2D(Backbone):
             self.add_module(f"layer{i + 1}", nn.Sequential(*stage))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, num_classes)
+        self.width_dim = cin  # feature size at this width (``feature_dim`` is the published network's)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] ImageNet-normalised -> [B, 512 or 2048]."""

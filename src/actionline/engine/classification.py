@@ -1,0 +1,306 @@
+"""The clip-classification task (dissertation ch. 4): training on random clips of labelled videos, validation on the
+centre clip of videos held out of the training part, prediction of K uniform clips per video (and of the
+non-overlapping clips of any video file), top-1 / top-5 at clip and video level, a confusion-matrix drawing.
+
+Predictions are one ``classification.json``: the classes, the clip length, and per video its clips (frame indices
+at the decoding rate, seconds, softmax scores) and the video-level scores (the clips' mean)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import track
+from torch.utils.data import DataLoader
+
+from actionline.config import as_dict, build
+from actionline.data.clips import (
+    ClipData,
+    ClipSampling,
+    ClipSet,
+    DecodedVideos,
+    LabelledVideo,
+    centre_square,
+    clip_indices,
+    collate_clips,
+)
+from actionline.data.layout import carve_validation
+from actionline.data.video import find_videos, probe
+from actionline.engine.initial_weights import initialise
+from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.engine.trainer import TrainConfig
+from actionline.errors import ActionlineError, CheckpointError, DataError
+from actionline.io import atomic_write, atomic_write_text, read_json
+from actionline.metrics.classification import confusion_matrix, top_k_accuracy
+from actionline.models.backbone import MEAN_STD
+from actionline.models.base import TemporalModel
+
+PREDICTIONS = "classification.json"
+CONVENTION = "top-k: true class among the k best (ties by class index); video = mean softmax of its K clips"
+
+
+def kinetics_scale(clip: torch.Tensor) -> torch.Tensor:
+    """[3, ...] values in [0, 1] -> normalised with the Kinetics mean and std (torchvision's video models)."""
+    mean, std = (torch.tensor(v).view(3, *([1] * (clip.ndim - 1))) for v in MEAN_STD["kinetics"])
+    return (clip - mean) / std
+
+
+def warn_failures(failures: Sequence[tuple[str, str]], console: Console | None = None) -> None:
+    """Videos that did not decode: counted and listed, never skipped silently."""
+    if failures:
+        console = console or Console(stderr=True)
+        console.print(f"[yellow]warning: {len(failures)} video(s) skipped, they do not decode:", markup=True)
+        for video, why in failures:
+            console.print(f"  {video}: {why}", markup=False)
+
+
+def make_validate(classes: Sequence[str]):
+    @torch.no_grad()
+    def validate(model: TemporalModel, loader: DataLoader) -> dict[str, float]:
+        model.eval()
+        device = next(model.parameters()).device
+        scores, labels = [], []
+        for batch in loader:
+            scores.append(torch.softmax(model(batch["features"].to(device))["logits"], 1).cpu().numpy())
+            labels.append(batch["labels"].numpy())
+        s, y = np.concatenate(scores), np.concatenate(labels)
+        return {"top1": top_k_accuracy(s, y, 1), "top5": top_k_accuracy(s, y, min(5, len(classes)))}
+
+    return validate
+
+
+@torch.no_grad()
+def clip_scores(model: TemporalModel, loader: DataLoader, description: str) -> np.ndarray:
+    """Softmax scores [N, K] of every clip the loader yields, in order."""
+    device = next(model.parameters()).device
+    out = [
+        torch.softmax(model(batch["features"].to(device))["logits"], 1).cpu().numpy()
+        for batch in track(loader, description=description, transient=True)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
+
+
+def video_record(video: str, clips: list[tuple[np.ndarray, float | None, np.ndarray]], classes, extra=None) -> dict:
+    """One video's entry: its clips (frames, seconds when the rate is known, scores) and their mean scores."""
+    scores = np.mean([s for _, _, s in clips], axis=0)
+    top = np.argsort(-scores, kind="stable")[:5]
+    return {
+        "video": video,
+        **(extra or {}),
+        "clips": [
+            {
+                "frames": [int(f[0]), int(f[-1]) + 1],
+                **({"seconds": [round(f[0] / fps, 3), round((f[-1] + 1) / fps, 3)]} if fps else {}),
+                "scores": [round(float(v), 6) for v in s],
+            }
+            for f, fps, s in clips
+        ],
+        "scores": [round(float(v), 6) for v in scores],
+        "top5": [[classes[i], round(float(scores[i]), 6)] for i in top],
+    }
+
+
+def write_predictions(out: Path, classes: Sequence[str], frames: int, records: list[dict]) -> None:
+    payload = {"task": "classification", "classes": list(classes), "clip_frames": frames, "videos": records}
+    atomic_write_text(out / PREDICTIONS, json.dumps(payload, indent=1))
+
+
+def read_predictions(path: Path) -> dict:
+    file = path / PREDICTIONS if path.is_dir() else path
+    payload = read_json(file)
+    if not isinstance(payload, dict) or payload.get("task") != "classification" or "videos" not in payload:
+        raise DataError(f"{file}: not a classification prediction file")
+    k = len(payload.get("classes", []))
+    for i, rec in enumerate(payload["videos"]):
+        ok = isinstance(rec, dict) and isinstance(rec.get("video"), str) and isinstance(rec.get("clips"), list)
+        if not ok or len(rec.get("scores", [])) != k or any(len(c.get("scores", [])) != k for c in rec["clips"]):
+            raise DataError(f"{file}: video entry {i} is malformed (each needs video, clips and {k} scores)")
+    return payload
+
+
+class ClassificationTask(Task):
+    """Options read: ``split`` (UCF101's split number), ``subset`` (the CSV part to predict / evaluate: test, else
+    val), ``all_videos`` is refused (a clip dataset lists its videos)."""
+
+    name = "classification"
+    config_keys = ("model", "train", "clips")
+    reads = frozenset({"subset"})
+    output_marker = PREDICTIONS
+
+    def open_data(self, path: Path, options: TaskOptions) -> ClipData:
+        return ClipData(path, options.split)
+
+    def preset_suffix(self, data: ClipData) -> str:
+        return data.root.name
+
+    def plan_training(self, model_cls, data: ClipData, train: TrainConfig, settings: dict, options: TaskOptions):
+        sampling = build(ClipSampling, settings.get("clips"), where="clips")
+        labelled = {v.video: v for v in data.videos("train")}
+        train_ids, val_ids = carve_validation(list(labelled), train.val_fraction, train.seed)
+        decoded = DecodedVideos(sampling.fps, sampling.short_side, sampling.cache_mb * 2**20)
+
+        def build_sets(model: TemporalModel) -> TrainingData:
+            c = model.config
+            if c.init is not None:
+                Console(stderr=True).print(initialise(model, c.init), markup=False)
+            train_set = ClipSet(
+                [labelled[v] for v in train_ids], sampling, c.frames, c.size, "train", kinetics_scale, decoded
+            )
+            val_set = ClipSet(
+                [labelled[v] for v in val_ids], sampling, c.frames, c.size, "centre", kinetics_scale, decoded
+            )
+            warn_failures(train_set.failures + val_set.failures)
+            if len(train_set) == 0:
+                raise DataError(f"{data.root}: no training video decodes")
+            summary = f"{len(train_set)} videos, validating on {len(val_set)} held out of the training part"
+            return TrainingData(train_set, collate_clips, val_set, make_validate(data.classes), summary)
+
+        return TrainingPlan(
+            input_dim=3,
+            classes=list(data.classes),
+            train_videos=train_ids,
+            val_videos=val_ids,
+            build=build_sets,
+            selection={"split": options.split} if data.layout == "ucf101" else {},
+            metrics=("top1", "top5"),
+            select_default="top1",
+            settings_record={"clips": as_dict(sampling)},
+            meta={"clips": as_dict(sampling)},
+            dataset_meta={"root": str(data.root), "layout": data.layout, "split": options.split},
+        )
+
+    def _sampling(self, meta: dict) -> ClipSampling:
+        return build(ClipSampling, meta.get("clips"), where="clips")
+
+    def predict(self, model, meta: dict, data: ClipData, options: TaskOptions, out: Path):
+        classes = list(meta["classes"])
+        if list(data.classes) != classes:
+            raise CheckpointError(f"the run was trained on {len(classes)} classes that differ from {data.root}'s")
+        sampling, c = self._sampling(meta), model.config
+        part = data.eval_part(options.subset)
+        clips = ClipSet(data.videos(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
+        warn_failures(clips.failures)
+        scores = clip_scores(model, DataLoader(clips, batch_size=8, collate_fn=collate_clips), "predicting")
+        k = clips.clips_per_video
+        fps = sampling.fps
+        records = []
+        for v, video in enumerate(clips.videos):
+            entries = [(clips.clip(v * k + j)[1], fps, scores[v * k + j]) for j in range(k)]
+            records.append(video_record(video.video, entries, classes, {"label": classes[video.label]}))
+        write_predictions(out, classes, c.frames, records)
+        skipped = f", {len(clips.failures)} skipped" if clips.failures else ""
+        return records, f"{len(records)} video predictions ({k} clips each, {part} part{skipped})"
+
+    def predict_video(self, model, meta: dict, source: Path, out: Path, batch_size: int, console: Console) -> str:
+        """Every non-overlapping clip of each video file (the thesis' test protocol, centre crop), scored, and the
+        video's mean; ``out/classification.json``."""
+        sampling, c, classes = self._sampling(meta), model.config, list(meta["classes"])
+        decoded = DecodedVideos(sampling.fps, sampling.short_side, 0)
+        device = next(model.parameters()).device
+        span = (c.frames - 1) * sampling.stride + 1
+        records, failures = [], []
+        out.mkdir(parents=True, exist_ok=True)
+        for path in track(find_videos(source), description="classifying", console=console, transient=True):
+            try:
+                frames = decoded(path)
+                fps = sampling.fps or probe(path).fps
+            except DataError as exc:
+                failures.append((path.name, str(exc)))
+                continue
+            starts = range(0, max(len(frames) - span, 0) + 1, span)
+            entries = []
+            with torch.no_grad():
+                for s in starts:
+                    idx = clip_indices(len(frames), c.frames, sampling.stride, s, sampling.short_policy)
+                    clip = torch.from_numpy(frames[idx]).permute(3, 0, 1, 2).float()
+                    x = kinetics_scale(centre_square(clip, c.size).div(255.0))[None].to(device)
+                    entries.append((idx, fps, torch.softmax(model(x)["logits"], 1)[0].cpu().numpy()))
+            records.append(video_record(path.stem, entries, classes, {"path": str(path)}))
+        warn_failures(failures, console)
+        if not records:
+            raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
+        write_predictions(out, classes, c.frames, records)
+        best = "; ".join(f"{r['video']}: {r['top5'][0][0]} ({r['top5'][0][1]:.2f})" for r in records[:5])
+        return f"wrote clip and video scores of {len(records)} video(s) to {out / PREDICTIONS} ({best})"
+
+    def claims(self, pred: Path) -> bool:
+        return (pred.is_dir() and (pred / PREDICTIONS).is_file()) or pred.name == PREDICTIONS
+
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        if data is None:
+            raise ActionlineError("--data is required for classification evaluation")
+        dataset = ClipData(data, options.split)
+        payload = read_predictions(pred)
+        if list(payload["classes"]) != dataset.classes:
+            raise DataError(f"{pred}: predicted over other classes than {dataset.root}'s")
+        part = dataset.eval_part(options.subset)
+        truth: dict[str, LabelledVideo] = {v.video: v for v in dataset.videos(part)}
+        found = {r["video"]: r for r in payload["videos"]}
+        missing = sorted(set(truth) - set(found))
+        clip_s, clip_y, video_s, video_y = [], [], [], []
+        for video, rec in found.items():
+            if video not in truth:
+                continue
+            video_s.append(rec["scores"])
+            video_y.append(truth[video].label)
+            clip_s.extend(c["scores"] for c in rec["clips"])
+            clip_y.extend([truth[video].label] * len(rec["clips"]))
+        if not video_s:
+            raise DataError(f"{pred}: no prediction for any video of the {part} part")
+        k = min(5, len(dataset.classes))
+        vs, vy, cs, cy = np.array(video_s), np.array(video_y), np.array(clip_s), np.array(clip_y)
+        result = {
+            "video_top1": top_k_accuracy(vs, vy, 1),
+            f"video_top{k}": top_k_accuracy(vs, vy, k),
+            "clip_top1": top_k_accuracy(cs, cy, 1),
+            f"clip_top{k}": top_k_accuracy(cs, cy, k),
+            "num_videos": len(vs),
+            "num_clips": len(cs),
+            "missing_videos": missing,
+            "part": part,
+            "convention": CONVENTION,
+        }
+        headline = (
+            f"video top-1 {result['video_top1']:.1f}  top-{k} {result[f'video_top{k}']:.1f}  |  "
+            f"clip top-1 {result['clip_top1']:.1f}  top-{k} {result[f'clip_top{k}']:.1f}"
+        )
+        details = [f"{len(vs)} videos, {len(cs)} clips of the {part} part", f"settings: {CONVENTION}"]
+        if missing:
+            details.append(
+                f"warning: {len(missing)} video(s) without a prediction are left out: {', '.join(missing[:5])}"
+            )
+        return Report(headline, details, result)
+
+    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, split: int) -> Path:
+        """The video-level confusion matrix as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        dataset = ClipData(data, split)
+        payload = read_predictions(pred)
+        truth = {v.video: v.label for v in dataset.videos(dataset.eval_part(None))}
+        rows = [(truth[r["video"]], int(np.argmax(r["scores"]))) for r in payload["videos"] if r["video"] in truth]
+        if not rows:
+            raise DataError(f"{pred}: no prediction for a video of {dataset.root}")
+        y, p = zip(*rows, strict=True)
+        cm = confusion_matrix(np.array(p), np.array(y), len(dataset.classes))
+        n = len(dataset.classes)
+        fig, ax = plt.subplots(figsize=(2 + 0.4 * n, 1.5 + 0.4 * n))
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(n), dataset.classes, rotation=90)
+        ax.set_yticks(range(n), dataset.classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for (i, j), v in np.ndenumerate(cm):
+            if v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
+        fig.tight_layout()
+        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
+        plt.close(fig)
+        return image

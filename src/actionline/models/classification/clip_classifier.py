@@ -1,0 +1,152 @@
+"""Clip classifiers (dissertation ch. 4): 3D ResNets / ResNeXt in Hara et al.'s layout, their STC versions
+(Sec. 4.2, Table 4.1), and torchvision's video ResNets, as models of the ``classification`` task.
+
+A model takes clips [B, 3, T, S, S] (Kinetics-normalised) and gives class logits [B, K]; the loss is cross-entropy
+on the clip's label. ``init`` (applied when training starts, `engine.initial_weights`) starts from weights instead of
+the random initialisation: a checkpoint of the network's own layout (Hara's or torchvision's keys; its classifier is
+dropped when the classes differ: fine-tuning with a new classifier), a correspondence pre-training run (`actionline
+pretrain --method transfer`, Sec. 4.3), or ``inflate:<2D ResNet weights>`` (the inflation baseline: each 2D kernel
+repeated over time and divided by its temporal size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actionline.errors import ConfigError
+from actionline.models.base import ModelConfig, TemporalModel
+from actionline.models.registry import register
+from actionline.models.video.resnet3d import MC3_18, R3D18, R2Plus1D18
+from actionline.models.video.resnet3d_hara import ResNet3D, STCSettings
+from actionline.timeline import Segment, Timeline
+
+
+@dataclass
+class ClipConfig(ModelConfig):
+    """Clip size (T x S x S), network width (64 = the published networks), STC reduction r (Table 4.1: 16), the
+    shortcut kind of Hara's checkpoints (B; A for their 2018 ResNet-18 / 34), dropout before ``fc``, ``init``."""
+
+    input_dim: int = 3
+    num_classes: int = 400
+    frames: int = 16
+    size: int = 112
+    width: int = 64
+    reduction: int = 16
+    shortcut: Literal["A", "B"] = "B"
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    init: str | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.input_dim != 3:
+            raise ConfigError(f"clip classifiers take RGB clips (input_dim 3), got {self.input_dim}")
+        if self.frames < 1 or self.size < 16 or self.width < 1 or self.reduction < 1:
+            raise ConfigError("model.frames >= 1, model.size >= 16, model.width >= 1, model.reduction >= 1 required")
+        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("model.dropout and model.label_smoothing must be in [0, 1)")
+
+
+class ClipClassifier(TemporalModel):
+    """Base of the clip classifiers: ``build_network`` gives a module with ``features`` and ``fc``."""
+
+    task: ClassVar[str] = "classification"
+    Config = ClipConfig
+
+    def __init__(self, config: ClipConfig):
+        super().__init__(config)
+        self.net = self.build_network(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def build_network(self, c: ClipConfig) -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def default_length(cls, settings: dict[str, Any]) -> int:
+        return int(settings.get("frames", ClipConfig.frames))
+
+    def example_inputs(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One clip of ``length`` frames at the model's crop size."""
+        c = self.config
+        return torch.randn(1, 3, length, c.size, c.size), torch.ones(1)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if features.ndim != 5 or features.shape[1] != 3:
+            raise ConfigError(f"a clip classifier takes clips [B, 3, T, H, W], got {tuple(features.shape)}")
+        embedding = self.net.features(features)
+        return {"logits": self.net.fc(self.dropout(embedding)), "embedding": embedding}
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        ce = F.cross_entropy(outputs["logits"], targets["labels"], label_smoothing=self.config.label_smoothing)
+        return {"ce": ce, "total": ce}
+
+    def decode(self, outputs, mask, videos, classes, targets=None) -> list[Timeline]:
+        """Clips have no padded positions: the mask (all ones, [B]) is not needed."""
+        return super().decode(outputs, None, videos, classes, targets)
+
+    def decode_inputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return {**outputs, "probs": torch.softmax(outputs["logits"], dim=1)}
+
+    def decode_video(self, outputs, b, n, video, classes: Sequence[str], targets) -> Timeline:
+        """One clip as a one-position timeline labelled with its top class."""
+        score, label = outputs["probs"][b].max(dim=0)
+        return Timeline(video, 1, [Segment(0, 1, classes[int(label)], float(score))])
+
+
+class HaraResNet(ClipClassifier):
+    depth: ClassVar[int]
+    cardinality: ClassVar[int] = 1
+    stc: ClassVar[bool] = False
+
+    def build_network(self, c: ClipConfig) -> nn.Module:
+        return ResNet3D(
+            self.depth,
+            c.num_classes,
+            c.frames,
+            c.width,
+            self.cardinality,
+            c.shortcut,
+            stc=STCSettings(c.reduction) if self.stc else None,
+        )
+
+
+def _hara(name: str, depth: int, cardinality: int = 1, stc: bool = False) -> type[HaraResNet]:
+    kind = ("STC-" if stc else "3D ") + ("ResNeXt" if cardinality > 1 else "ResNet")
+    cls = type(
+        name,
+        (HaraResNet,),
+        {"depth": depth, "cardinality": cardinality, "stc": stc, "__doc__": f"{kind}-{depth} (Table 4.1 layout)."},
+    )
+    return register(name)(cls)
+
+
+for _depth in (10, 18, 34, 50, 101):
+    _hara(f"resnet3d_{_depth}", _depth)
+for _depth in (18, 50, 101):
+    _hara(f"stc_resnet3d_{_depth}", _depth, stc=True)
+_hara("resnext3d_101", 101, 32)
+_hara("stc_resnext3d_101", 101, 32, stc=True)
+
+
+class TorchvisionVideoResNet(ClipClassifier):
+    """torchvision's video ResNets (R3D-18, MC3-18, R(2+1)D-18: ``stem``, ``layer1..4``, ``fc`` keys); fixed
+    width 64."""
+
+    network: ClassVar[type[nn.Module]]
+
+    def build_network(self, c: ClipConfig) -> nn.Module:
+        if c.width != 64:
+            raise ConfigError(f"{self.name} has torchvision's fixed width 64, got model.width {c.width}")
+        return self.network(c.num_classes)
+
+
+for _name, _net in (("tv_r3d_18", R3D18), ("tv_mc3_18", MC3_18), ("tv_r2plus1d_18", R2Plus1D18)):
+    register(_name)(
+        type(_name, (TorchvisionVideoResNet,), {"network": _net, "__doc__": f"torchvision {_net.__name__}."})
+    )
