@@ -23,7 +23,8 @@ from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, TemporalModel
 from actionline.models.registry import register
 from actionline.models.video.resnet3d import MC3_18, R3D18, R2Plus1D18
-from actionline.models.video.resnet3d_hara import ResNet3D, STCSettings
+from actionline.models.video.resnet3d_hara import ResNet3D, SGSSettings, STCSettings
+from actionline.nn.sgs import Kernel, Similarity
 from actionline.timeline import Segment, Timeline
 
 
@@ -42,11 +43,18 @@ class ClipConfig(ModelConfig):
     dropout: float = 0.0
     label_smoothing: float = 0.0
     init: str | None = None
+    sgs_after: int = 0  # Similarity Guided Sampling after this stage (1-4; ch. 6); 0 = none
+    sgs_bins: int = 32  # B
+    sgs_embedding: int = 8  # L (Table 6.3)
+    sgs_kernel: Kernel = "linear"
+    sgs_similarity: Similarity = "mean_distance"
 
     def validate(self) -> None:
         super().validate()
         if self.input_dim != 3:
             raise ConfigError(f"clip classifiers take RGB clips (input_dim 3), got {self.input_dim}")
+        if not 0 <= self.sgs_after <= 4:
+            raise ConfigError(f"model.sgs_after must be 0 (none) or a stage 1-4, got {self.sgs_after}")
         if self.frames < 1 or self.size < 16 or self.width < 1 or self.reduction < 1:
             raise ConfigError("model.frames >= 1, model.size >= 16, model.width >= 1, model.reduction >= 1 required")
         if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
@@ -113,6 +121,9 @@ class HaraResNet(ClipClassifier):
             self.cardinality,
             c.shortcut,
             stc=STCSettings(c.reduction) if self.stc else None,
+            sgs=SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity)
+            if c.sgs_after
+            else None,
         )
 
 
@@ -141,6 +152,8 @@ class TorchvisionVideoResNet(ClipClassifier):
     network: ClassVar[type[nn.Module]]
 
     def build_network(self, c: ClipConfig) -> nn.Module:
+        if c.sgs_after:
+            raise ConfigError(f"{self.name} does not take SGS; use a resnet3d_* model")
         if c.width != 64:
             raise ConfigError(f"{self.name} has torchvision's fixed width 64, got model.width {c.width}")
         return self.network(c.num_classes)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actionline.errors import ConfigError
+from actionline.nn.sgs import Kernel, Similarity, SimilarityGuidedSampling
 from actionline.nn.stc import STCBlock
 
 Shortcut = Literal["A", "B"]
@@ -35,12 +36,27 @@ DEPTHS: dict[int, tuple[str, tuple[int, int, int, int]]] = {
 
 
 @dataclass(frozen=True)
+class SGSSettings:
+    """Similarity Guided Sampling after stage ``after`` (1-4; ch. 6: after the second stage of the backbone)."""
+
+    after: int = 1
+    bins: int = 32
+    embedding: int = 8
+    kernel: Kernel = "linear"
+    similarity: Similarity = "mean_distance"
+
+
+@dataclass(frozen=True)
 class STCSettings:
     """Where STC blocks go and how they reduce: r (``reduction``), branches on or off."""
 
     reduction: int = 16
     tcb: bool = True
     scb: bool = True
+
+
+def masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return x if mask is None else x * mask[:, None, :, None, None]
 
 
 def conv_length(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -73,6 +89,7 @@ class Unit(nn.Module):
     expansion = 1
 
     def attach(self, cin: int, cout: int, stride: int, kind: Shortcut, frames: int, stc: STCSettings | None) -> None:
+        self.stride = stride
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut(cin, cout, stride, kind)
         if stc is not None:
@@ -80,14 +97,18 @@ class Unit(nn.Module):
         else:
             self.stc = None
 
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
+    def residual(self, x: torch.Tensor, mask_in: torch.Tensor | None, mask_out: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
+    def forward(
+        self, x: torch.Tensor, mask_in: torch.Tensor | None = None, mask_out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``mask_in`` / ``mask_out`` [B, T] (after SGS): padded time steps are zeroed after every activation, so
+        they reach no real step (a clip padded in a batch gives what it gives alone)."""
+        out = self.residual(x, mask_in, mask_out)
         if self.stc is not None:
             out = self.stc(out)
-        return self.relu(out + (self.downsample(x) if self.downsample is not None else x))
+        return masked(self.relu(out + (self.downsample(x) if self.downsample is not None else x)), mask_out)
 
 
 class BasicUnit(Unit):
@@ -99,8 +120,8 @@ class BasicUnit(Unit):
         self.bn2 = nn.BatchNorm3d(planes)
         self.attach(cin, planes, stride, kind, frames, stc)
 
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+    def residual(self, x, mask_in, mask_out) -> torch.Tensor:
+        return self.bn2(self.conv2(masked(self.relu(self.bn1(self.conv1(x))), mask_out)))
 
 
 class BottleneckUnit(Unit):
@@ -121,9 +142,9 @@ class BottleneckUnit(Unit):
         self.bn3 = nn.BatchNorm3d(cout)
         self.attach(cin, cout, stride, kind, frames, stc)
 
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
+    def residual(self, x, mask_in, mask_out) -> torch.Tensor:
+        out = masked(self.relu(self.bn1(self.conv1(x))), mask_in)
+        out = masked(self.relu(self.bn2(self.conv2(out))), mask_out)
         return self.bn3(self.conv3(out))
 
 
@@ -146,8 +167,13 @@ class ResNet3D(nn.Module):
         conv1_t_size: int = 7,
         conv1_t_stride: int = 1,
         stc: STCSettings | None = None,
+        sgs: SGSSettings | None = None,
     ):
         super().__init__()
+        if sgs is not None and (stc is not None and stc.scb) and sgs.after < 4:
+            raise ConfigError("STC's spatial branch needs a fixed T after its stage; SGS makes T vary per clip")
+        if sgs is not None and not 1 <= sgs.after <= 4:
+            raise ConfigError(f"SGS goes after stage 1-4, got {sgs.after}")
         if depth not in DEPTHS:
             raise ConfigError(f"3D ResNet depth must be one of {', '.join(map(str, DEPTHS))}, got {depth}")
         kind, layers = DEPTHS[depth]
@@ -175,23 +201,37 @@ class ResNet3D(nn.Module):
                 cin = p * unit.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.feature_dim = cin
+        self.sgs_after = sgs.after if sgs is not None else 0
+        if sgs is not None:
+            channels = planes[sgs.after - 1] * unit.expansion
+            self.sgs = SimilarityGuidedSampling(channels, sgs.bins, sgs.embedding, sgs.kernel, sgs.similarity)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.fc = nn.Linear(cin, num_classes)
         for m in self.modules():  # Hara's initialisation
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The outputs of ``layer1..4`` for clips [B, 3, T, H, W]."""
+    def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The outputs of ``layer1..4`` for clips [B, 3, T, H, W], and after SGS the mask [B, T'] of real time
+        steps (a stride-2 unit keeps every other step's mask)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        outs = []
+        outs, mask = [], None
         for i in range(1, 5):
-            x = getattr(self, f"layer{i}")(x)
+            for unit in getattr(self, f"layer{i}"):
+                mask_out = None if mask is None else mask[:, :: unit.stride]
+                x = unit(x, mask, mask_out)
+                mask = mask_out
+            if i == self.sgs_after:
+                x, mask = self.sgs(x)
             outs.append(x)
-        return outs
+        return outs, mask
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.avgpool(self.stages(x)[-1]).flatten(1)
+        """Pooled [B, feature_dim]: the mean over real time steps (every step without SGS)."""
+        outs, mask = self.stages(x)
+        if mask is None:
+            return self.avgpool(outs[-1]).flatten(1)
+        return (outs[-1].mean(dim=(3, 4)) * mask[:, None, :]).sum(2) / mask.sum(1, keepdim=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))

@@ -1,0 +1,102 @@
+"""Similarity Guided Sampling (dissertation ch. 6, Sec. 6.3; spec `efficient-backbones-sgs-ats.md` A): a 3D CNN's
+feature map X [N, C, T, H, W] is resampled to B' <= B temporal bins of frames that look alike, so later layers run
+on as many time steps as the clip has distinct moments.
+
+1. Similarity space: p = mean over H, W -> [N, T, C]; Linear C -> C/2, ReLU, Linear C/2 -> L, BatchNorm1d(L) (the
+   released code; the thesis writes two kernel-1 convolutions). L = 8 (Table 6.3).
+2. Similarity value Δ_t: ||Z_t - mean_t' Z_t'||_2, the distance to the clip mean (the released code's default), or
+   ||Z_t||_2 (the thesis, ``similarity="norm"``).
+3. Bins per clip: Δ_max = max_t Δ_t, γ = Δ_max / 2B, centres β_b = (2b - 1) γ; γ and β are constants for the
+   gradient (computed from Δ detached).
+4. O_b = Σ_t Ψ(Δ_t, β_b) X_t. Linear kernel Ψ = max(0, 1 - |Δ_t - β_b| / γ), a weighted sum, not normalised;
+   Kronecker kernel: the frames of the bin, averaged.
+5. Empty bins (Σ_t Ψ = 0) are dropped: each clip keeps its own B' bins in increasing b; a batch is zero-padded to
+   the largest B' and returns a mask [N, B'] (1 = a real bin) that later layers respect. After SGS the time axis is
+   ordered by similarity value, not chronologically.
+
+Edge cases, decided (spec gotchas 1-2): the first and last bins extend flat to the ends of the range, i.e. Δ is
+clamped to [β_1, β_B] before the kernel. So the frame at Δ_max (on bin B's outer edge, weight 0 under the bare
+kernel; the released code adds 1e-7) counts fully in bin B and frames below β_1 fully in bin 1; the derivative there
+is 0 (the clamp's subgradient). Inside the range the thesis' kernel is kept as it is: the triangles of half-width γ
+touch at the bin boundaries, so a frame exactly on one has weight 0. A static clip (Δ_max = 0) puts every frame in bin 1
+(B' = 1). Frames masked out on input (a padded clip) take part in nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from actionline.errors import ConfigError
+
+Kernel = Literal["linear", "kronecker"]
+Similarity = Literal["mean_distance", "norm"]
+EPS = 1e-12
+
+
+def bin_weights(
+    delta: torch.Tensor, bins: int, kernel: Kernel, mask: torch.Tensor | None = None, top: torch.Tensor | None = None
+) -> torch.Tensor:
+    """W [N, B, T]: frame t's weight in bin b for similarity values Δ [N, T] (``mask`` [N, T]: 1 = a real frame;
+    ``top`` [N, 1]: Δ_max, by default from Δ detached)."""
+    valid = mask if mask is not None else torch.ones_like(delta)
+    if top is None:
+        top = (delta.detach() * valid).amax(dim=1, keepdim=True)
+    gamma = (top / (2 * bins)).clamp_min(EPS)
+    centres = (2 * torch.arange(1, bins + 1, device=delta.device, dtype=delta.dtype) - 1)[None, :] * gamma  # [N, B]
+    d = torch.minimum(torch.maximum(delta, centres[:, :1]), centres[:, -1:])  # flat outer bins
+    if kernel == "linear":
+        w = (1 - (d[:, None, :] - centres[:, :, None]).abs() / gamma[:, :, None]).clamp_min(0)
+    else:
+        index = (d.detach() / (2 * gamma)).floor().clamp(0, bins - 1).long()  # half-open bins [2(b-1)γ, 2bγ)
+        w = nn.functional.one_hot(index, bins).transpose(1, 2).to(delta.dtype)
+    return w * valid[:, None, :]
+
+
+class SimilarityGuidedSampling(nn.Module):
+    """X [N, C, T, H, W] (and an optional frame mask [N, T]) -> (O [N, C, B', H, W], mask [N, B'])."""
+
+    def __init__(
+        self,
+        channels: int,
+        bins: int = 32,
+        embedding: int = 8,
+        kernel: Kernel = "linear",
+        similarity: Similarity = "mean_distance",
+    ):
+        super().__init__()
+        if bins < 1 or embedding < 1 or channels < 2:
+            raise ConfigError(
+                f"SGS needs bins >= 1, embedding >= 1 and channels >= 2, got {bins}, {embedding}, {channels}"
+            )
+        self.bins, self.kernel, self.similarity = bins, kernel, similarity
+        self.embed = nn.Sequential(
+            nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
+        )
+        self.norm = nn.BatchNorm1d(embedding)
+
+    def similarity_values(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Δ [N, T] (steps 1-2)."""
+        n, _, t = x.shape[:3]
+        z = self.embed(x.mean(dim=(3, 4)).transpose(1, 2))  # [N, T, L]
+        z = self.norm(z.reshape(n * t, -1)).view(n, t, -1)
+        if self.similarity == "norm":
+            return z.norm(dim=2)
+        valid = mask if mask is not None else torch.ones(n, t, device=x.device, dtype=x.dtype)
+        mean = (z * valid[..., None]).sum(1, keepdim=True) / valid.sum(1, keepdim=True)[..., None].clamp_min(1)
+        return (z - mean).norm(dim=2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        w = bin_weights(self.similarity_values(x, mask), self.bins, self.kernel, mask)  # [N, B, T]
+        mass = w.sum(dim=2)  # [N, B]
+        if self.kernel == "kronecker":
+            w = w / mass.clamp_min(EPS)[:, :, None]
+        out = torch.einsum("nbt,ncthw->ncbhw", w, x)
+        active = mass > 0
+        counts = active.sum(dim=1)
+        order = torch.argsort((~active).to(torch.int8), dim=1, stable=True)[:, : int(counts.max())]  # active first
+        out = torch.gather(out, 2, order[:, None, :, None, None].expand(-1, out.shape[1], -1, *out.shape[3:]))
+        kept = torch.arange(order.shape[1], device=x.device)[None, :] < counts[:, None]
+        return out * kept[:, None, :, None, None].to(out.dtype), kept.to(x.dtype)
