@@ -20,9 +20,9 @@ from actionline.engine.checkpoint import load_checkpoint
 from actionline.errors import CheckpointError, ConfigError, DataError
 from actionline.metrics.classification import confusion_matrix, top_k_accuracy
 from actionline.models.registry import build_model
-from actionline.models.video.inflation import inflate_state, load_network_state
 from actionline.models.video.resnet2d import ResNet18
-from actionline.models.video.resnet3d_hara import ResNet3D, STCSettings
+from actionline.nn.hara_resnet3d import ResNet3D, STCSettings
+from actionline.nn.inflation import inflate_state, load_network_state
 from actionline.nn.stc import STCBlock, stc_parameters
 
 TINY = ["--set", "model.width=4", "--set", "model.size=32", "--set", "model.frames=8"]

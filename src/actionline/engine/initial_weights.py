@@ -12,7 +12,7 @@ import torch
 from actionline.engine.checkpoint import SEALED, load_checkpoint
 from actionline.errors import CheckpointError
 from actionline.models.base import TemporalModel
-from actionline.models.video.inflation import clean_state, inflate_state, load_network_state
+from actionline.nn.inflation import clean_state, inflate_state, load_network_state
 
 
 def _read_weights(path: Path) -> dict:

@@ -21,9 +21,8 @@ from torch import nn
 
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, TemporalModel
-from actionline.models.registry import register
-from actionline.models.video.resnet3d import MC3_18, R3D18, R2Plus1D18
-from actionline.models.video.resnet3d_hara import ResNet3D, SGSSettings, STCSettings
+from actionline.models.registry import backbone_class, register
+from actionline.nn.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
 from actionline.nn.sgs import Kernel, Similarity
 from actionline.timeline import Segment, Timeline
 
@@ -149,17 +148,15 @@ class TorchvisionVideoResNet(ClipClassifier):
     """torchvision's video ResNets (R3D-18, MC3-18, R(2+1)D-18: ``stem``, ``layer1..4``, ``fc`` keys); fixed
     width 64."""
 
-    network: ClassVar[type[nn.Module]]
+    network: ClassVar[str]  # the backbone of the same layout (`models/video/resnet3d.py`), by registered name
 
     def build_network(self, c: ClipConfig) -> nn.Module:
         if c.sgs_after:
             raise ConfigError(f"{self.name} does not take SGS; use a resnet3d_* model")
         if c.width != 64:
             raise ConfigError(f"{self.name} has torchvision's fixed width 64, got model.width {c.width}")
-        return self.network(c.num_classes)
+        return backbone_class(self.network)(c.num_classes)
 
 
-for _name, _net in (("tv_r3d_18", R3D18), ("tv_mc3_18", MC3_18), ("tv_r2plus1d_18", R2Plus1D18)):
-    register(_name)(
-        type(_name, (TorchvisionVideoResNet,), {"network": _net, "__doc__": f"torchvision {_net.__name__}."})
-    )
+for _net in ("r3d_18", "mc3_18", "r2plus1d_18"):
+    register(f"tv_{_net}")(type(f"tv_{_net}", (TorchvisionVideoResNet,), {"network": _net, "__doc__": _net}))

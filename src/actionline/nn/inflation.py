@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from actionline.errors import CheckpointError
-from actionline.models.backbone import fit_problems
+from actionline.nn.state_dict import fit_problems
 
 
 def clean_state(state: dict) -> dict[str, torch.Tensor]:
