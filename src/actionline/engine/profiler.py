@@ -95,8 +95,8 @@ def profile_model(
     the model and input were created (weights + input + activations), via the Linux RSS watermark.
     """
     torch.manual_seed(0)
-    input_dim = input_dim or model_class(name).Config.input_dim
-    length = length or model_class(name).default_length(settings or {})
+    input_dim = input_dim if input_dim is not None else model_class(name).Config.input_dim
+    length = length if length is not None else model_class(name).default_length(settings or {})
     if length < 1 or input_dim < 1 or num_classes < 2 or repeats < 1:
         raise ConfigError(
             f"profile needs --length >= 1, --input-dim >= 1, --num-classes >= 2 and --repeats >= 1, "
