@@ -27,6 +27,20 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(sealed, tmp))
 
 
+def is_sealed(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("format") == SEALED
+
+
+def unseal(sealed: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The payload of a sealed checkpoint read from ``path``, its checksum verified."""
+    if hashlib.sha256(sealed["payload"]).hexdigest() != sealed["sha256"]:
+        raise CheckpointError(f"{path}: checkpoint is damaged (its checksum does not match its contents)")
+    try:
+        return torch.load(io.BytesIO(sealed["payload"]), map_location="cpu", weights_only=False)
+    except Exception as exc:  # verified bytes that torch cannot read: written by an incompatible version
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
 def load_checkpoint(
     path: str | Path, expect_model: str | None = None, expect_classes: Sequence[str] | None = None
 ) -> dict[str, Any]:
@@ -36,14 +50,9 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        if isinstance(ckpt, dict) and ckpt.get("format") == SEALED:
-            if hashlib.sha256(ckpt["payload"]).hexdigest() != ckpt["sha256"]:
-                raise CheckpointError(f"{path}: checkpoint is damaged (its checksum does not match its contents)")
-            ckpt = torch.load(io.BytesIO(ckpt["payload"]), map_location="cpu", weights_only=False)
-    except CheckpointError:
-        raise
     except Exception as exc:  # torch raises many types for truncated/corrupt files
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    ckpt = unseal(ckpt, path) if is_sealed(ckpt) else ckpt
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an actionline checkpoint")
     if expect_model is not None and ckpt["model"] != expect_model:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from actionline.errors import CheckpointError
-from actionline.nn.state_dict import fit_problems
+from actionline.nn.state_dict import fit_problems, read_weights
 
 Scaling = Literal["imagenet", "kinetics", "minus_one_one", "unit"]
 MEAN_STD = {
@@ -72,26 +72,14 @@ class Backbone(nn.Module):
         return state
 
     def load_weights(self, path: str | Path) -> None:
-        """Load a checkpoint strictly: torch files with ``weights_only=True`` (never arbitrary objects) or
-        safetensors. Missing, unexpected and mis-shaped keys are named in the error."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"{path}: weights file not found")
-        try:
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
+        """Load a weights file strictly (`nn.state_dict.read_weights`: torch files with ``weights_only=True`` or
+        safetensors); missing, unexpected and mis-shaped keys are named in the error."""
+        self.load_state(read_weights(path), path)
 
-                state = load_file(str(path))
-            else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for foreign or damaged files
-            raise CheckpointError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")
-        state = self.remap({k.removeprefix("module."): v for k, v in state.items()})
+    def load_state(self, state: dict[str, torch.Tensor], where: str | Path) -> None:
+        """Load a state dict already read (its keys renamed by `remap`), strictly."""
+        state = self.remap(state)
         problems = fit_problems(self.state_dict(), state)
         if problems:
-            raise CheckpointError(f"{path}: weights do not fit backbone {self.name!r}: {'; '.join(problems)}")
+            raise CheckpointError(f"{where}: weights do not fit backbone {self.name!r}: {'; '.join(problems)}")
         self.load_state_dict(state, strict=False)  # num_batches_tracked may be absent (PyTorch 0.3 checkpoints)

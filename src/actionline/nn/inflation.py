@@ -12,15 +12,6 @@ from actionline.errors import CheckpointError
 from actionline.nn.state_dict import fit_problems
 
 
-def clean_state(state: dict) -> dict[str, torch.Tensor]:
-    """A checkpoint's tensors: a ``state_dict`` entry unwrapped, ``module.`` (DataParallel) prefixes removed."""
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise CheckpointError(f"expected a state dict, got {type(state).__name__}")
-    return {k.removeprefix("module."): v for k, v in state.items() if torch.is_tensor(v)}
-
-
 def inflate_state(state2d: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
     """``net``'s state with every tensor of ``state2d`` of the same name: 2D kernels [O, I, h, w] become
     [O, I, t, h, w] (repeated t times, divided by t); other tensors are copied. The classifier ``fc`` is left out

@@ -1,8 +1,43 @@
-"""Comparing a checkpoint's tensors with a module's before loading, so that errors name every problem."""
+"""Reading weight files people hold (torch files with ``weights_only=True``, never arbitrary objects, or
+safetensors) and comparing their tensors with a module's before loading, so that errors name every problem."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
+
+from actionline.errors import CheckpointError
+
+
+def read_torch_file(path: str | Path) -> Any:
+    """The object stored in ``path``: safetensors, or a torch file loaded with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or damaged files
+        raise CheckpointError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
+
+
+def as_state_dict(obj: Any, where: str | Path) -> dict[str, torch.Tensor]:
+    """A checkpoint object's tensors: a ``state_dict`` entry unwrapped, ``module.`` (DataParallel) prefixes removed."""
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{where}: expected a state dict, got {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a weights file (`read_torch_file` then `as_state_dict`)."""
+    return as_state_dict(read_torch_file(path), path)
 
 
 def fit_problems(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:

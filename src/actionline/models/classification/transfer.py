@@ -22,7 +22,7 @@ from actionline.errors import ConfigError
 from actionline.models.backbone import scale_pixels
 from actionline.models.base import ModelConfig, TemporalModel
 from actionline.models.registry import backbone_class, build_model, register
-from actionline.nn.inflation import clean_state
+from actionline.nn.state_dict import read_weights
 from actionline.timeline import Segment, Timeline
 
 
@@ -48,15 +48,6 @@ class TransferConfig(ModelConfig):
         super().validate()
         if self.num_classes != 2:
             raise ConfigError("correspondence pre-training is a two-way task (num_classes 2)")
-
-
-def _classifier_rows(path: str) -> int | None:
-    """The number of classes of a torchvision-layout checkpoint's ``fc`` (a teacher keeps its own classifier)."""
-    try:
-        state = clean_state(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception:  # unreadable: `load_weights` names the problem
-        return None
-    return int(state["fc.weight"].shape[0]) if "fc.weight" in state else None
 
 
 @register("transfer")
@@ -90,14 +81,17 @@ class CorrespondenceModel(TemporalModel):
         cls = backbone_class(c.teacher)
         if cls.input.frames != 1:
             raise ConfigError(f"the teacher must be a 2D (per-frame) network, {c.teacher} takes clips")
-        classes = _classifier_rows(c.teacher_weights) if c.teacher_weights else None  # its own classes, unused here
-        teacher = cls(
-            **({"num_classes": classes} if classes else {}), **({"width": c.teacher_width} if c.teacher_width else {})
-        )
-        weights = c.teacher_weights or teacher.default_weights()
-        if weights is None:
+        state = read_weights(c.teacher_weights) if c.teacher_weights else None
+        options = {"width": c.teacher_width} if c.teacher_width else {}
+        if state is not None and "fc.weight" in state:
+            options["num_classes"] = int(state["fc.weight"].shape[0])  # the teacher keeps its own (unused) classifier
+        teacher = cls(**options)
+        if state is not None:
+            teacher.load_state(state, c.teacher_weights)
+        elif (packaged := teacher.default_weights()) is not None:
+            teacher.load_weights(packaged)
+        else:
             raise ConfigError(f"teacher {c.teacher} has no packaged weights: set model.teacher_weights")
-        teacher.load_weights(weights)
         teacher.requires_grad_(False)
         return teacher.eval(), getattr(teacher, "width_dim", cls.feature_dim)
 
