@@ -133,7 +133,7 @@ class ClipData:
         """The part to predict and evaluate: ``subset`` when given, else test, else val."""
         parts = self.parts()
         chosen = subset or ("test" if "test" in parts else "val")
-        if chosen not in parts or (chosen == "train" and subset is None):
+        if chosen not in parts:
             raise DataError(f"{self.root}: no {chosen!r} part (parts: {', '.join(parts)})")
         return chosen
 
@@ -238,6 +238,25 @@ def centre_square(clip: torch.Tensor, size: int) -> torch.Tensor:
     return clip[:, :, top : top + size, left : left + size]
 
 
+def decodable(paths: Sequence[Path], decoded: DecodedVideos) -> tuple[list[int], list[int], list[tuple[int, str]]]:
+    """Decode every video once (validating it and filling the cache): the positions and frame counts of those that
+    decode, and (position, reason) for those that do not."""
+    kept, lengths, failures = [], [], []
+    for i, path in enumerate(paths):
+        try:
+            lengths.append(len(decoded(path)))
+            kept.append(i)
+        except DataError as exc:
+            failures.append((i, str(exc)))
+    return kept, lengths, failures
+
+
+def augment(clip: torch.Tensor, sampling: ClipSampling, size: int) -> torch.Tensor:
+    """Training augmentation of a float clip [3, T, H, W]: random resized crop, then a flip with probability 0.5."""
+    clip = random_resized_crop(clip, size, sampling.scale_min)
+    return clip.flip(-1) if sampling.flip and bool(torch.rand(1) < 0.5) else clip
+
+
 class ClipSet(torch.utils.data.Dataset):
     """Clips of labelled videos as uint8-derived float tensors [3, T, S, S] (scaled by ``scale``).
 
@@ -258,15 +277,9 @@ class ClipSet(torch.utils.data.Dataset):
     ):
         self.sampling, self.frames, self.size, self.mode, self.scale = sampling, frames, size, mode, scale
         self.decoded = decoded or DecodedVideos(sampling.fps, sampling.short_side, sampling.cache_mb * 2**20)
-        self.videos: list[LabelledVideo] = []
-        self.lengths: list[int] = []
-        self.failures: list[tuple[str, str]] = []
-        for v in videos:  # decoding every video once validates it and fills the cache
-            try:
-                self.lengths.append(len(self.decoded(v.path)))
-                self.videos.append(v)
-            except DataError as exc:
-                self.failures.append((v.video, str(exc)))
+        kept, self.lengths, failed = decodable([v.path for v in videos], self.decoded)
+        self.videos = [videos[i] for i in kept]
+        self.failures = [(videos[i].video, why) for i, why in failed]
         self.clips_per_video = sampling.test_clips if mode == "uniform" else 1
 
     def __len__(self) -> int:
@@ -286,16 +299,10 @@ class ClipSet(torch.utils.data.Dataset):
         return self.videos[v], clip_indices(n, self.frames, s.stride, start, s.short_policy), k
 
     def __getitem__(self, i: int) -> dict:
-        video, idx, k = self.clip(i)
+        video, idx, _ = self.clip(i)
         frames = torch.from_numpy(self.decoded(video.path)[idx]).permute(3, 0, 1, 2).float()  # [3, T, H, W]
-        if self.mode == "train":
-            clip = random_resized_crop(frames, self.size, self.sampling.scale_min)
-            if self.sampling.flip and bool(torch.rand(1) < 0.5):
-                clip = clip.flip(-1)
-        else:
-            clip = centre_square(frames, self.size)
-        clip = self.scale(clip.clamp(0, 255).div(255.0))
-        return {"video": video.video, "features": clip, "label": video.label, "clip": k, "frames": idx}
+        clip = augment(frames, self.sampling, self.size) if self.mode == "train" else centre_square(frames, self.size)
+        return {"video": video.video, "features": self.scale(clip.clamp(0, 255).div(255.0)), "label": video.label}
 
 
 def collate_clips(items: list[dict]) -> dict:
@@ -305,5 +312,4 @@ def collate_clips(items: list[dict]) -> dict:
         "features": torch.stack([it["features"] for it in items]),
         "labels": torch.tensor([it["label"] for it in items], dtype=torch.long),
         "mask": torch.ones(len(items)),
-        "clips": [it["clip"] for it in items],
     }

@@ -8,7 +8,7 @@ at the decoding rate, seconds, softmax scores) and the video-level scores (the c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,30 +58,29 @@ def warn_failures(failures: Sequence[tuple[str, str]], console: Console | None =
             console.print(f"  {video}: {why}", markup=False)
 
 
+@torch.no_grad()
+def softmax_scores(model: TemporalModel, batches: Iterable[torch.Tensor]) -> np.ndarray:
+    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order."""
+    device = next(model.parameters()).device
+    out = [torch.softmax(model(x.to(device))["logits"], 1).cpu().numpy() for x in batches]
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
+
+
 def make_validate(classes: Sequence[str]):
-    @torch.no_grad()
     def validate(model: TemporalModel, loader: DataLoader) -> dict[str, float]:
         model.eval()
-        device = next(model.parameters()).device
-        scores, labels = [], []
-        for batch in loader:
-            scores.append(torch.softmax(model(batch["features"].to(device))["logits"], 1).cpu().numpy())
-            labels.append(batch["labels"].numpy())
-        s, y = np.concatenate(scores), np.concatenate(labels)
+        labels: list[np.ndarray] = []
+
+        def clips() -> Iterator[torch.Tensor]:
+            for batch in loader:
+                labels.append(batch["labels"].numpy())
+                yield batch["features"]
+
+        s = softmax_scores(model, clips())
+        y = np.concatenate(labels)
         return {"top1": top_k_accuracy(s, y, 1), "top5": top_k_accuracy(s, y, min(5, len(classes)))}
 
     return validate
-
-
-@torch.no_grad()
-def clip_scores(model: TemporalModel, loader: DataLoader, description: str) -> np.ndarray:
-    """Softmax scores [N, K] of every clip the loader yields, in order."""
-    device = next(model.parameters()).device
-    out = [
-        torch.softmax(model(batch["features"].to(device))["logits"], 1).cpu().numpy()
-        for batch in track(loader, description=description, transient=True)
-    ]
-    return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
 
 
 def video_record(video: str, clips: list[tuple[np.ndarray, float | None, np.ndarray]], classes, extra=None) -> dict:
@@ -184,7 +183,8 @@ class ClassificationTask(Task):
         part = data.eval_part(options.subset)
         clips = ClipSet(data.videos(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
         warn_failures(clips.failures)
-        scores = clip_scores(model, DataLoader(clips, batch_size=8, collate_fn=collate_clips), "predicting")
+        loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
+        scores = softmax_scores(model, (b["features"] for b in track(loader, description="predicting", transient=True)))
         k = clips.clips_per_video
         fps = sampling.fps
         records = []
@@ -200,7 +200,6 @@ class ClassificationTask(Task):
         video's mean; ``out/classification.json``."""
         sampling, c, classes = self._sampling(meta), model.config, list(meta["classes"])
         decoded = DecodedVideos(sampling.fps, sampling.short_side, 0)
-        device = next(model.parameters()).device
         span = (c.frames - 1) * sampling.stride + 1
         records, failures = [], []
         out.mkdir(parents=True, exist_ok=True)
@@ -212,13 +211,17 @@ class ClassificationTask(Task):
                 failures.append((path.name, str(exc)))
                 continue
             starts = range(0, max(len(frames) - span, 0) + 1, span)
-            entries = []
-            with torch.no_grad():
-                for s in starts:
-                    idx = clip_indices(len(frames), c.frames, sampling.stride, s, sampling.short_policy)
-                    clip = torch.from_numpy(frames[idx]).permute(3, 0, 1, 2).float()
-                    x = kinetics_scale(centre_square(clip, c.size).div(255.0))[None].to(device)
-                    entries.append((idx, fps, torch.softmax(model(x)["logits"], 1)[0].cpu().numpy()))
+            indices = [clip_indices(len(frames), c.frames, sampling.stride, s, sampling.short_policy) for s in starts]
+
+            def batches(indices=indices, frames=frames) -> Iterator[torch.Tensor]:
+                for i in range(0, len(indices), batch_size):
+                    clips = [
+                        torch.from_numpy(frames[idx]).permute(3, 0, 1, 2).float() for idx in indices[i : i + batch_size]
+                    ]
+                    yield torch.stack([kinetics_scale(centre_square(x, c.size).div(255.0)) for x in clips])
+
+            scores = softmax_scores(model, batches())
+            entries = [(idx, fps, s) for idx, s in zip(indices, scores, strict=True)]
             records.append(video_record(path.stem, entries, classes, {"path": str(path)}))
         warn_failures(failures, console)
         if not records:

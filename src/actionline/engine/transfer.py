@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from actionline.config import as_dict, build
-from actionline.data.clips import ClipSampling, DecodedVideos, centre_square, clip_indices, random_resized_crop
+from actionline.data.clips import ClipSampling, DecodedVideos, augment, centre_square, clip_indices, decodable
 from actionline.data.layout import carve_validation
 from actionline.data.video import VIDEO_SUFFIXES
 from actionline.engine.classification import kinetics_scale, warn_failures
@@ -47,13 +47,9 @@ class CorrespondencePairs(Dataset):
 
     def __init__(self, paths: list[Path], sampling: ClipSampling, frames: int, size: int, train: bool, decoded):
         self.sampling, self.frames, self.size, self.train, self.decoded = sampling, frames, size, train, decoded
-        self.paths, self.failures = [], []
-        for p in paths:
-            try:
-                decoded(p)
-                self.paths.append(p)
-            except DataError as exc:
-                self.failures.append((p.name, str(exc)))
+        kept, _, failed = decodable(paths, decoded)
+        self.paths = [paths[i] for i in kept]
+        self.failures = [(paths[i].name, why) for i, why in failed]
 
     def __len__(self) -> int:
         return 2 * len(self.paths)
@@ -76,13 +72,11 @@ class CorrespondencePairs(Dataset):
         else:
             other = int(torch.randint(0, len(self.paths) - 1, (1,), generator=generator))
             source = self._moment(self.paths[other + (other >= v)], generator)
-        clip = source.float()
-        if self.train:
-            clip = random_resized_crop(clip, self.size, self.sampling.scale_min)
-            if self.sampling.flip and bool(torch.rand(1) < 0.5):
-                clip = clip.flip(-1)
-        else:
-            clip = centre_square(clip, self.size)
+        clip = (
+            augment(source.float(), self.sampling, self.size)
+            if self.train
+            else centre_square(source.float(), self.size)
+        )
         return {
             "video": self.paths[v].stem,
             "features": kinetics_scale(clip / 255.0),

@@ -92,10 +92,7 @@ class Unit(nn.Module):
         self.stride = stride
         self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut(cin, cout, stride, kind)
-        if stc is not None:
-            self.stc = STCBlock(cout, frames, stc.reduction, stc.tcb, stc.scb)
-        else:
-            self.stc = None
+        self.stc = STCBlock(cout, frames, stc.reduction, stc.tcb, stc.scb) if stc is not None else None
 
     def residual(self, x: torch.Tensor, mask_in: torch.Tensor | None, mask_out: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
