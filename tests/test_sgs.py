@@ -3,6 +3,9 @@ analytic derivative and gradcheck, per-clip B' with masking inside a 3D ResNet."
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 
@@ -115,3 +118,34 @@ def test_sgs_trains_through_the_cli(tmp_path):
             "--set", "model.sgs_after=1", "--set", "model.sgs_bins=4", "--set", "clips.short_side=32"]  # fmt: skip
     assert main(args) == 0
     assert main([*args[:-8], "--set", "model.sgs_after=5"]) == 2
+    pred = tmp_path / "p"
+    assert main(["predict", "--run", str(tmp_path / "r"), "--data", str(data), "--out", str(pred)]) == 0
+    payload = json.loads((pred / "classification.json").read_text())
+    clip_gmacs = [g for v in payload["videos"] for g in v["clip_gmacs"]]
+    assert len(clip_gmacs) == sum(len(v["clips"]) for v in payload["videos"])
+    from actionline.engine.commands import evaluate
+    from actionline.engine.task import TaskOptions
+
+    report = evaluate(pred, data, TaskOptions())
+    assert report.as_dict["gmacs_mean"] == pytest.approx(np.mean(clip_gmacs))
+    assert 0 < report.as_dict["gmacs_mean"] < report.as_dict["gmacs_without_sgs"]  # 4 bins < 8 frames after stage 1
+    assert any("adaptive cost" in line for line in report.details)
+
+
+def test_table_6_12_network_and_its_adaptive_cost():
+    """Table 6.12: res2 gives [N, 32, 32, 56, 56] at 32 x 224 x 224, where SGS (B = 32) goes."""
+    from actionline.nn.factorised_resnet3d import FactorisedResNet3D
+
+    torch.manual_seed(0)
+    net = FactorisedResNet3D(10).eval()
+    stem = net.stem(torch.randn(1, 3, 32, 224, 224))
+    assert net.layer1(stem).shape == (1, 32, 32, 56, 56)
+    model = build_model("atfr_resnet3d_18", {"num_classes": 10, "frames": 8, "size": 64}).eval()
+    assert model.net.sgs.bins == 32 and model.net.sgs_after == 1
+    static = torch.randn(1, 3, 1, 64, 64).repeat(1, 1, 8, 1, 1)
+    from actionline.engine.classification import fixed_cost_without_sgs
+    from actionline.engine.profiler import MacCounter
+
+    with torch.no_grad(), MacCounter(model) as counted:
+        model(static)
+    assert counted.total / 1e9 < fixed_cost_without_sgs(model)

@@ -31,6 +31,7 @@ from actionline.data.clips import (
 from actionline.data.layout import carve_validation
 from actionline.data.video import find_videos, probe
 from actionline.engine.initial_weights import initialise
+from actionline.engine.profiler import MacCounter
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
@@ -38,6 +39,7 @@ from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.metrics.classification import confusion_matrix, top_k_accuracy
 from actionline.models.backbone import MEAN_STD
 from actionline.models.base import TemporalModel
+from actionline.models.registry import build_model
 
 PREDICTIONS = "classification.json"
 CONVENTION = "top-k: true class among the k best (ties by class index); video = mean softmax of its K clips"
@@ -59,11 +61,26 @@ def warn_failures(failures: Sequence[tuple[str, str]], console: Console | None =
 
 
 @torch.no_grad()
-def softmax_scores(model: TemporalModel, batches: Iterable[torch.Tensor]) -> np.ndarray:
-    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order."""
+def softmax_scores(model: TemporalModel, batches: Iterable[torch.Tensor], macs: list[int] | None = None) -> np.ndarray:
+    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order; ``macs`` (a list) receives the
+    MACs each batch ran (`MacCounter`)."""
     device = next(model.parameters()).device
-    out = [torch.softmax(model(x.to(device))["logits"], 1).cpu().numpy() for x in batches]
+    out = []
+    for x in batches:
+        with MacCounter(model) as counted:
+            out.append(torch.softmax(model(x.to(device))["logits"], 1).cpu().numpy())
+        if macs is not None:
+            macs.append(counted.total)
     return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
+
+
+@torch.no_grad()
+def fixed_cost_without_sgs(model: TemporalModel) -> float:
+    """GMACs of one clip through the same network without SGS (its fixed cost; Sec. 6.4 compares against it)."""
+    plain = build_model(model.name, {**as_dict(model.config), "sgs_after": 0}).eval()
+    with MacCounter(plain) as counted:
+        plain(plain.example_inputs(model.config.frames)[0])
+    return counted.total / 1e9
 
 
 def make_validate(classes: Sequence[str]):
@@ -103,8 +120,11 @@ def video_record(video: str, clips: list[tuple[np.ndarray, float | None, np.ndar
     }
 
 
-def write_predictions(out: Path, classes: Sequence[str], frames: int, records: list[dict]) -> None:
-    payload = {"task": "classification", "classes": list(classes), "clip_frames": frames, "videos": records}
+def write_predictions(
+    out: Path, classes: Sequence[str], frames: int, records: list[dict], extra: dict | None = None
+) -> None:
+    payload = {"task": "classification", "classes": list(classes), "clip_frames": frames, **(extra or {})}
+    payload["videos"] = records
     atomic_write_text(out / PREDICTIONS, json.dumps(payload, indent=1))
 
 
@@ -183,15 +203,21 @@ class ClassificationTask(Task):
         part = data.eval_part(options.subset)
         clips = ClipSet(data.videos(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
         warn_failures(clips.failures)
-        loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
-        scores = softmax_scores(model, (b["features"] for b in track(loader, description="predicting", transient=True)))
+        adaptive = c.sgs_after > 0  # B' varies per clip: cost counted clip by clip at batch size 1 (Sec. 6.4)
+        loader = DataLoader(clips, batch_size=1 if adaptive else 8, collate_fn=collate_clips)
+        macs: list[int] = []
+        batches = (b["features"] for b in track(loader, description="predicting", transient=True))
+        scores = softmax_scores(model, batches, macs)
         k = clips.clips_per_video
-        fps = sampling.fps
         records = []
         for v, video in enumerate(clips.videos):
-            entries = [(clips.clip(v * k + j)[1], fps, scores[v * k + j]) for j in range(k)]
-            records.append(video_record(video.video, entries, classes, {"label": classes[video.label]}))
-        write_predictions(out, classes, c.frames, records)
+            entries = [(clips.clip(v * k + j)[1], sampling.fps, scores[v * k + j]) for j in range(k)]
+            extra = {"label": classes[video.label]}
+            if adaptive:
+                extra["clip_gmacs"] = [round(m / 1e9, 6) for m in macs[v * k : (v + 1) * k]]
+            records.append(video_record(video.video, entries, classes, extra))
+        cost = {"gmacs_without_sgs": round(fixed_cost_without_sgs(model), 6)} if adaptive else {}
+        write_predictions(out, classes, c.frames, records, cost)
         skipped = f", {len(clips.failures)} skipped" if clips.failures else ""
         return records, f"{len(records)} video predictions ({k} clips each, {part} part{skipped})"
 
@@ -272,6 +298,15 @@ class ClassificationTask(Task):
             f"clip top-1 {result['clip_top1']:.1f}  top-{k} {result[f'clip_top{k}']:.1f}"
         )
         details = [f"{len(vs)} videos, {len(cs)} clips of the {part} part", f"settings: {CONVENTION}"]
+        clip_gmacs = [g for r in found.values() if r["video"] in truth for g in r.get("clip_gmacs", [])]
+        if clip_gmacs:
+            result["gmacs_mean"] = float(np.mean(clip_gmacs))
+            result["gmacs_without_sgs"] = payload.get("gmacs_without_sgs")
+            details.append(
+                f"adaptive cost: {result['gmacs_mean']:.3f} GMACs per clip on average (min {min(clip_gmacs):.3f}, max "
+                f"{max(clip_gmacs):.3f}; counted clip by clip at batch size 1) vs {result['gmacs_without_sgs']:.3f} "
+                "for the same network without SGS"
+            )
         if missing:
             details.append(
                 f"warning: {len(missing)} video(s) without a prediction are left out: {', '.join(missing[:5])}"

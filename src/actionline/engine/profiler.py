@@ -40,25 +40,30 @@ class Profile:
         )
 
 
-def _layer_macs(model: nn.Module, run) -> int:
-    """MACs of convolution and linear layers, counted with forward hooks (output elements x inputs per output)."""
-    total = 0
-    convs = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+class MacCounter:
+    """MACs of convolution and linear layers of ``model`` while in a ``with`` block, counted with forward hooks
+    (output elements x inputs per output), so inputs whose length varies (SGS's B' per clip) count what they ran."""
 
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, convs):
-            total += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
+    CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+    def __init__(self, model: nn.Module):
+        self.model, self.total, self.handles = model, 0, []
+
+    def _hook(self, module, inputs, output) -> None:
+        if isinstance(module, self.CONVS):
+            self.total += output.numel() * module.in_channels // module.groups * math.prod(module.kernel_size)
         elif isinstance(module, nn.Linear):
-            total += output.numel() * module.in_features
+            self.total += output.numel() * module.in_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (*convs, nn.Linear))]
-    try:
-        run()
-    finally:
-        for h in handles:
+    def __enter__(self) -> MacCounter:
+        self.handles = [
+            m.register_forward_hook(self._hook) for m in self.model.modules() if isinstance(m, (*self.CONVS, nn.Linear))
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles:
             h.remove()
-    return total
 
 
 def _rss_kb(field: str) -> int:
@@ -113,7 +118,9 @@ def profile_model(
 
     with torch.inference_mode():
         run()  # warm-up
-        macs = _layer_macs(model, lambda: model(x, mask))
+        with MacCounter(model) as counted:
+            model(x, mask)
+        macs = counted.total
         with FlopCounterMode(display=False) as counter:
             model(x, mask)
         if dev.type == "cuda":

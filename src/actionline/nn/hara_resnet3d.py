@@ -149,7 +149,52 @@ class ResNeXtUnit(BottleneckUnit):
     expansion = 2
 
 
-class ResNet3D(nn.Module):
+class StagedVideoNet(nn.Module):
+    """A stem, ``layer1..4`` of `Unit`s, optionally SGS (``self.sgs``) after stage ``self.sgs_after``, a pooled
+    feature and ``fc``. Subclasses build the layers and define `stem`."""
+
+    sgs_after: int = 0
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The outputs of ``layer1..4`` for clips [B, 3, T, H, W], and after SGS the mask [B, T'] of real time
+        steps (a stride-2 unit keeps every other step's mask)."""
+        x = self.stem(x)
+        outs, mask = [], None
+        for i in range(1, 5):
+            for unit in getattr(self, f"layer{i}"):
+                mask_out = None if mask is None else mask[:, :: unit.stride]
+                x = unit(x, mask, mask_out)
+                mask = mask_out
+            if i == self.sgs_after:
+                x, mask = self.sgs(x)
+            outs.append(x)
+        return outs, mask
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled [B, feature_dim]: the mean over real time steps (every step without SGS)."""
+        outs, mask = self.stages(x)
+        if mask is None:
+            return self.avgpool(outs[-1]).flatten(1)
+        return (outs[-1].mean(dim=(3, 4)) * mask[:, None, :]).sum(2) / mask.sum(1, keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+    def build_sgs(self, sgs: SGSSettings | None, stage_channels: list[int]) -> None:
+        """SGS after stage ``sgs.after`` (1-4) of channels ``stage_channels[after - 1]``."""
+        if sgs is None:
+            return
+        if not 1 <= sgs.after <= 4:
+            raise ConfigError(f"SGS goes after stage 1-4, got {sgs.after}")
+        self.sgs_after = sgs.after
+        channels = stage_channels[sgs.after - 1]
+        self.sgs = SimilarityGuidedSampling(channels, sgs.bins, sgs.embedding, sgs.kernel, sgs.similarity)
+
+
+class ResNet3D(StagedVideoNet):
     """A 3D ResNet (``cardinality`` 1) or ResNeXt (``cardinality`` 32) of ``depth`` for clips of ``frames`` x
     ``size`` x ``size``; ``features`` gives the pooled [B, feature_dim] vector, ``forward`` the class logits."""
 
@@ -169,8 +214,6 @@ class ResNet3D(nn.Module):
         super().__init__()
         if sgs is not None and (stc is not None and stc.scb) and sgs.after < 4:
             raise ConfigError("STC's spatial branch needs a fixed T after its stage; SGS makes T vary per clip")
-        if sgs is not None and not 1 <= sgs.after <= 4:
-            raise ConfigError(f"SGS goes after stage 1-4, got {sgs.after}")
         if depth not in DEPTHS:
             raise ConfigError(f"3D ResNet depth must be one of {', '.join(map(str, DEPTHS))}, got {depth}")
         kind, layers = DEPTHS[depth]
@@ -198,37 +241,12 @@ class ResNet3D(nn.Module):
                 cin = p * unit.expansion
             self.add_module(f"layer{i + 1}", nn.Sequential(*blocks))
         self.feature_dim = cin
-        self.sgs_after = sgs.after if sgs is not None else 0
-        if sgs is not None:
-            channels = planes[sgs.after - 1] * unit.expansion
-            self.sgs = SimilarityGuidedSampling(channels, sgs.bins, sgs.embedding, sgs.kernel, sgs.similarity)
+        self.build_sgs(sgs, [p * unit.expansion for p in planes])
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.fc = nn.Linear(cin, num_classes)
         for m in self.modules():  # Hara's initialisation
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor | None]:
-        """The outputs of ``layer1..4`` for clips [B, 3, T, H, W], and after SGS the mask [B, T'] of real time
-        steps (a stride-2 unit keeps every other step's mask)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        outs, mask = [], None
-        for i in range(1, 5):
-            for unit in getattr(self, f"layer{i}"):
-                mask_out = None if mask is None else mask[:, :: unit.stride]
-                x = unit(x, mask, mask_out)
-                mask = mask_out
-            if i == self.sgs_after:
-                x, mask = self.sgs(x)
-            outs.append(x)
-        return outs, mask
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled [B, feature_dim]: the mean over real time steps (every step without SGS)."""
-        outs, mask = self.stages(x)
-        if mask is None:
-            return self.avgpool(outs[-1]).flatten(1)
-        return (outs[-1].mean(dim=(3, 4)) * mask[:, None, :]).sum(2) / mask.sum(1, keepdim=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))

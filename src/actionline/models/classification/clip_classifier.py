@@ -22,6 +22,7 @@ from torch import nn
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, TemporalModel
 from actionline.models.registry import backbone_class, register
+from actionline.nn.factorised_resnet3d import FactorisedResNet3D
 from actionline.nn.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
 from actionline.nn.sgs import Kernel, Similarity
 from actionline.timeline import Segment, Timeline
@@ -76,7 +77,7 @@ class ClipClassifier(TemporalModel):
 
     @classmethod
     def default_length(cls, settings: dict[str, Any]) -> int:
-        return int(settings.get("frames", ClipConfig.frames))
+        return int(settings.get("frames", cls.Config.frames))
 
     def example_inputs(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One clip of ``length`` frames at the model's crop size."""
@@ -106,6 +107,12 @@ class ClipClassifier(TemporalModel):
         return Timeline(video, 1, [Segment(0, 1, classes[int(label)], float(score))])
 
 
+def sgs_settings(c: ClipConfig) -> SGSSettings | None:
+    return (
+        SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity) if c.sgs_after else None
+    )
+
+
 class HaraResNet(ClipClassifier):
     depth: ClassVar[int]
     cardinality: ClassVar[int] = 1
@@ -120,9 +127,7 @@ class HaraResNet(ClipClassifier):
             self.cardinality,
             c.shortcut,
             stc=STCSettings(c.reduction) if self.stc else None,
-            sgs=SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity)
-            if c.sgs_after
-            else None,
+            sgs=sgs_settings(c),
         )
 
 
@@ -142,6 +147,28 @@ for _depth in (18, 50, 101):
     _hara(f"stc_resnet3d_{_depth}", _depth, stc=True)
 _hara("resnext3d_101", 101, 32)
 _hara("stc_resnext3d_101", 101, 32, stc=True)
+
+
+@dataclass
+class ATFRConfig(ClipConfig):
+    """Table 6.12's defaults: 32 x 224 x 224 clips, width 8, SGS after res2 (stage 1) with B = 32 bins; without SGS:
+    ``model.sgs_after=0``."""
+
+    frames: int = 32
+    size: int = 224
+    width: int = 8
+    sgs_after: int = 1
+
+
+@register("atfr_resnet3d_18")
+class ATFRResNet18(ClipClassifier):
+    """The modified 3D ResNet-18 of Table 6.12 (`nn/factorised_resnet3d.py`) with Similarity Guided Sampling."""
+
+    Config = ATFRConfig
+    inference_settings: ClassVar[frozenset[str]] = frozenset({"sgs_bins"})  # the test-time B trade-off (Sec. 6.4)
+
+    def build_network(self, c: ClipConfig) -> nn.Module:
+        return FactorisedResNet3D(c.num_classes, c.width, sgs_settings(c))
 
 
 class TorchvisionVideoResNet(ClipClassifier):
