@@ -149,3 +149,20 @@ def test_table_6_12_network_and_its_adaptive_cost():
     with torch.no_grad(), MacCounter(model) as counted:
         model(static)
     assert counted.total / 1e9 < fixed_cost_without_sgs(model)
+
+
+def test_redundancy_set_has_k_distinct_moments(tmp_path):
+    from actionline.data.clips import ClipData
+    from actionline.data.synthetic_clips import render_steps
+
+    rng = np.random.default_rng(0)
+    for label in range(4):
+        frames, k = render_steps(label, 32, 32, rng)
+        step = np.abs(np.diff(frames.astype(float), axis=0)).mean(axis=(1, 2, 3))  # noise alone: a constant level
+        changes = int((step > np.median(step) + 1.0).sum())
+        assert changes == k - 1  # the shape moves exactly at the K - 1 cuts; sensor noise stays below that
+    from actionline.data.synthetic_clips import synthesize_video_classification
+
+    data = synthesize_video_classification(tmp_path, train_per_class=2, test_per_class=1, size=32, kind="redundancy")
+    assert ClipData(data).classes == ["steps_up", "steps_down", "steps_left", "steps_right"]
+    assert "moments" in (data / "test.csv").read_text().splitlines()[0]

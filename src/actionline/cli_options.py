@@ -38,6 +38,9 @@ SynthVideos = Annotated[int, typer.Option(help="Videos to write.")]
 FrameSize = Annotated[int, typer.Option(help="Frame width and height in pixels.")]
 TrainPerClass = Annotated[int, typer.Option(help="Training videos per class.")]
 TestPerClass = Annotated[int, typer.Option(help="Test videos per class.")]
+ClipSetKind = Annotated[
+    str, typer.Option(help="motion (direction / speed / order classes) or redundancy (K held moments, for SGS).")
+]
 ClipFrames = Annotated[int, typer.Option(help="Frames per video.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------

@@ -95,10 +95,12 @@ def synth_video(
     fps: o.VideoFps = 15.0,
     size: o.FrameSize = 64,
     seed: o.Seed = 0,
+    kind: o.ClipSetKind = "motion",
 ) -> None:
     """Write a clip-classification set of real MP4 files (train.csv / test.csv) whose classes only motion or
     temporal order tells apart: direction, speed, order of two colour events. (For segmentation videos with frame
-    labels see `synth videos`.)
+    labels see `synth videos`.) --kind redundancy: a shape stepping through K held positions (K in the CSVs), for
+    SGS.
 
     Example: actionline synth video --out data/motion
     Example: actionline train --model stc_resnet3d_18 --data data/motion --out runs/stc --config motion
