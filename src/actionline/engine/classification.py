@@ -38,7 +38,7 @@ from actionline.errors import ActionlineError, CheckpointError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.metrics.classification import confusion_matrix, top_k_accuracy
 from actionline.models.backbone import MEAN_STD
-from actionline.models.base import TemporalModel
+from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
 
 PREDICTIONS = "classification.json"
@@ -61,26 +61,30 @@ def warn_failures(failures: Sequence[tuple[str, str]], console: Console | None =
 
 
 @torch.no_grad()
-def softmax_scores(model: TemporalModel, batches: Iterable[torch.Tensor], macs: list[int] | None = None) -> np.ndarray:
-    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order; ``macs`` (a list) receives the
-    MACs each batch ran (`MacCounter`)."""
+def softmax_scores(
+    model: ClassificationModel, batches: Iterable[torch.Tensor], macs: list[float] | None = None
+) -> np.ndarray:
+    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order; ``macs`` (a list) receives
+    each clip's MACs: the model's own count where it reports one, else the layers' (`MacCounter`) per batch (so
+    one clip per batch)."""
     device = next(model.parameters()).device
     out = []
     for x in batches:
         with MacCounter(model) as counted:
-            out.append(torch.softmax(model(x.to(device))["logits"], 1).cpu().numpy())
+            outputs = model(x.to(device))
+        out.append(torch.softmax(outputs["logits"], 1).cpu().numpy())
         if macs is not None:
-            macs.append(counted.total)
+            macs.extend(outputs["macs"].tolist() if "macs" in outputs else [counted.total])
     return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
 
 
-@torch.no_grad()
-def fixed_cost_without_sgs(model: TemporalModel) -> float:
-    """GMACs of one clip through the same network without SGS (its fixed cost; Sec. 6.4 compares against it)."""
-    plain = build_model(model.name, {**as_dict(model.config), "sgs_after": 0}).eval()
-    with MacCounter(plain) as counted:
-        plain(plain.example_inputs(model.config.frames)[0])
-    return counted.total / 1e9
+def fixed_cost(model: ClassificationModel) -> float:
+    """GMACs of one clip through the same network without adaptive sampling (`plain_settings`): the fixed cost the
+    adaptive cost is compared with (Secs. 6.4, 7.3)."""
+    plain = build_model(model.name, {**as_dict(model.config), **model.plain_settings()}).eval()
+    macs: list[float] = []
+    softmax_scores(plain, [plain.example_inputs(model.config.frames)[0]], macs)
+    return macs[0] / 1e9
 
 
 def make_validate(classes: Sequence[str]):
@@ -203,8 +207,8 @@ class ClassificationTask(Task):
         part = data.eval_part(options.subset)
         clips = ClipSet(data.videos(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
         warn_failures(clips.failures)
-        adaptive = c.sgs_after > 0  # B' varies per clip: cost counted clip by clip at batch size 1 (Sec. 6.4)
-        loader = DataLoader(clips, batch_size=1 if adaptive else 8, collate_fn=collate_clips)
+        adaptive = model.adaptive  # the cost varies per clip: counted clip by clip (SGS: at batch size 1, Sec. 6.4)
+        loader = DataLoader(clips, batch_size=1 if adaptive and not model.reports_macs else 8, collate_fn=collate_clips)
         macs: list[int] = []
         batches = (b["features"] for b in track(loader, description="predicting", transient=True))
         scores = softmax_scores(model, batches, macs)
@@ -216,7 +220,7 @@ class ClassificationTask(Task):
             if adaptive:
                 extra["clip_gmacs"] = [round(m / 1e9, 6) for m in macs[v * k : (v + 1) * k]]
             records.append(video_record(video.video, entries, classes, extra))
-        cost = {"gmacs_without_sgs": round(fixed_cost_without_sgs(model), 6)} if adaptive else {}
+        cost = {"gmacs_fixed": round(fixed_cost(model), 6)} if adaptive else {}
         write_predictions(out, classes, c.frames, records, cost)
         skipped = f", {len(clips.failures)} skipped" if clips.failures else ""
         return records, f"{len(records)} video predictions ({k} clips each, {part} part{skipped})"
@@ -301,11 +305,11 @@ class ClassificationTask(Task):
         clip_gmacs = [g for r in found.values() if r["video"] in truth for g in r.get("clip_gmacs", [])]
         if clip_gmacs:
             result["gmacs_mean"] = float(np.mean(clip_gmacs))
-            result["gmacs_without_sgs"] = payload.get("gmacs_without_sgs")
+            result["gmacs_fixed"] = payload.get("gmacs_fixed")
             details.append(
                 f"adaptive cost: {result['gmacs_mean']:.3f} GMACs per clip on average (min {min(clip_gmacs):.3f}, max "
-                f"{max(clip_gmacs):.3f}; counted clip by clip at batch size 1) vs {result['gmacs_without_sgs']:.3f} "
-                "for the same network without SGS"
+                f"{max(clip_gmacs):.3f}; counted clip by clip) vs {result['gmacs_fixed']:.3f} for the same network "
+                "without adaptive sampling"
             )
         if missing:
             details.append(

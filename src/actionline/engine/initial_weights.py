@@ -10,7 +10,7 @@ from typing import Any
 
 from actionline.engine.checkpoint import is_sealed, load_checkpoint, unseal
 from actionline.errors import CheckpointError
-from actionline.models.base import TemporalModel
+from actionline.models.base import ClassificationModel
 from actionline.nn.inflation import inflate_state, load_network_state
 from actionline.nn.state_dict import as_state_dict, read_torch_file, read_weights
 
@@ -24,7 +24,7 @@ def _network_state(ckpt: dict[str, Any], path: Path) -> dict:
     raise CheckpointError(f"{path}: the {ckpt['model']} run holds no video network to start from")
 
 
-def initialise(model: TemporalModel, init: str) -> str:
+def initialise(model: ClassificationModel, init: str) -> str:
     """Load ``init`` into ``model.net``; returns what was done, for the log."""
     if init.startswith("inflate:"):
         path = Path(init.removeprefix("inflate:"))
@@ -43,5 +43,5 @@ def initialise(model: TemporalModel, init: str) -> str:
             state, what = as_state_dict(raw, path), "weights"
     else:
         raise CheckpointError(f"model.init {init}: no such file or run folder")
-    fresh = load_network_state(model.net, state, str(path))
+    fresh = load_network_state(model.net, state, str(path), model.classifier_prefix)
     return f"initialised from the {what} {path}" + (" with a new classifier" if fresh else "")

@@ -202,3 +202,80 @@ class DetectionModel(TemporalModel):
             for s, e, k, p in zip(starts, ends, labels, scores, strict=True)
         ]
         return Timeline(video, c.input_length, segments)
+
+
+@dataclass
+class ClipModelConfig(ModelConfig):
+    """Fields of every clip classifier: RGB clips of ``frames`` x ``size`` x ``size``, dropout before the classifier,
+    label smoothing, ``init`` (weights to start from, `engine.initial_weights`), ``sgs_after`` (SGS's stage; 0 for
+    networks without it)."""
+
+    input_dim: int = 3
+    num_classes: int = 400
+    frames: int = 16
+    size: int = 112
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
+    init: str | None = None
+    sgs_after: int = 0
+
+    def validate(self) -> None:
+        super().validate()
+        if self.input_dim != 3:
+            raise ConfigError(f"clip classifiers take RGB clips (input_dim 3), got {self.input_dim}")
+        if self.frames < 1 or self.size < 16:
+            raise ConfigError(f"model.frames >= 1 and model.size >= 16 required, got {self.frames}, {self.size}")
+        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
+            raise ConfigError("model.dropout and model.label_smoothing must be in [0, 1)")
+
+
+class ClassificationModel(TemporalModel):
+    """Base of clip classifiers: ``forward(clips [B, 3, T, S, S])`` -> ``logits`` [B, K] (and ``macs`` [B] where the
+    cost varies per clip); cross-entropy on the clip's label; a clip decodes to a one-position timeline labelled with
+    its top class. ``self.net`` is the network; its classifier's keys start with ``classifier_prefix``."""
+
+    task: ClassVar[Task] = "classification"
+    Config: ClassVar[type[ClipModelConfig]] = ClipModelConfig
+    classifier_prefix: ClassVar[str] = "fc."
+
+    @classmethod
+    def default_length(cls, settings: dict[str, Any]) -> int:
+        return int(settings.get("frames", cls.Config.frames))
+
+    def example_inputs(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One clip of ``length`` frames at the model's crop size."""
+        return torch.randn(1, 3, length, self.config.size, self.config.size), torch.ones(1)
+
+    reports_macs: ClassVar[bool] = False  # ``forward`` returns ``macs`` [B], each clip's own cost
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the cost varies per clip (SGS, token sampling): prediction then counts it clip by clip."""
+        return self.config.sgs_after > 0
+
+    def plain_settings(self) -> dict[str, Any]:
+        """Settings that turn the adaptive sampling off (the fixed-cost network to compare with)."""
+        return {"sgs_after": 0}
+
+    @staticmethod
+    def check_clips(features: torch.Tensor) -> None:
+        if features.ndim != 5 or features.shape[1] != 3:
+            raise ConfigError(f"a clip classifier takes clips [B, 3, T, H, W], got {tuple(features.shape)}")
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        ce = nn.functional.cross_entropy(
+            outputs["logits"], targets["labels"], label_smoothing=self.config.label_smoothing
+        )
+        return {"ce": ce, "total": ce}
+
+    def decode(self, outputs, mask, videos, classes, targets=None) -> list[Timeline]:
+        """Clips have no padded positions: the mask (all ones, [B]) is not needed."""
+        return super().decode(outputs, None, videos, classes, targets)
+
+    def decode_inputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return {**outputs, "probs": torch.softmax(outputs["logits"], dim=1)}
+
+    def decode_video(self, outputs, b, n, video, classes, targets) -> Timeline:
+        """One clip as a one-position timeline labelled with its top class."""
+        score, label = outputs["probs"][b].max(dim=0)
+        return Timeline(video, 1, [Segment(0, 1, classes[int(label)], float(score))])

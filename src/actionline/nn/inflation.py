@@ -38,11 +38,13 @@ def inflate_state(state2d: dict[str, torch.Tensor], net: nn.Module) -> dict[str,
     return out
 
 
-def load_network_state(net: nn.Module, state: dict[str, torch.Tensor], where: str) -> list[str]:
-    """Load ``state`` into ``net`` strictly except for the classifier, which is kept fresh when its shape differs
-    (a new classifier for new classes); returns the keys left at their initialisation."""
+def load_network_state(
+    net: nn.Module, state: dict[str, torch.Tensor], where: str, classifier: str = "fc."
+) -> list[str]:
+    """Load ``state`` into ``net`` strictly except for the classifier (keys starting with ``classifier``), which is
+    kept fresh when its shape differs (a new classifier for new classes); returns the keys left fresh."""
     own = net.state_dict()
-    fresh = [k for k in own if k.startswith("fc.") and (k not in state or state[k].shape != own[k].shape)]
+    fresh = [k for k in own if k.startswith(classifier) and (k not in state or state[k].shape != own[k].shape)]
     state = {k: v for k, v in state.items() if k not in fresh}
     problems = fit_problems({k: v for k, v in own.items() if k not in fresh}, state)
     if problems:

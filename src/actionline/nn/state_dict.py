@@ -27,9 +27,12 @@ def read_torch_file(path: str | Path) -> Any:
 
 
 def as_state_dict(obj: Any, where: str | Path) -> dict[str, torch.Tensor]:
-    """A checkpoint object's tensors: a ``state_dict`` entry unwrapped, ``module.`` (DataParallel) prefixes removed."""
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
+    """A checkpoint object's tensors: a ``state_dict`` (or DeiT's ``model``) entry unwrapped, ``module.``
+    (DataParallel) prefixes removed."""
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
     if not isinstance(obj, dict):
         raise CheckpointError(f"{where}: expected a state dict, got {type(obj).__name__}")
     return {k.removeprefix("module."): v for k, v in obj.items() if torch.is_tensor(v)}

@@ -11,38 +11,28 @@ repeated over time and divided by its temporal size).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.models.base import ModelConfig, TemporalModel
+from actionline.models.base import ClassificationModel, ClipModelConfig
 from actionline.models.registry import backbone_class, register
 from actionline.nn.factorised_resnet3d import FactorisedResNet3D
 from actionline.nn.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
 from actionline.nn.sgs import Kernel, Similarity
-from actionline.timeline import Segment, Timeline
 
 
 @dataclass
-class ClipConfig(ModelConfig):
-    """Clip size (T x S x S), network width (64 = the published networks), STC reduction r (Table 4.1: 16), the
-    shortcut kind of Hara's checkpoints (B; A for their 2018 ResNet-18 / 34), dropout before ``fc``, ``init``."""
+class ClipConfig(ClipModelConfig):
+    """Network width (64 = the published networks), STC reduction r (Table 4.1: 16), the shortcut kind of Hara's
+    checkpoints (B; A for their 2018 ResNet-18 / 34), SGS after a stage (ch. 6) and its settings."""
 
-    input_dim: int = 3
-    num_classes: int = 400
-    frames: int = 16
-    size: int = 112
     width: int = 64
     reduction: int = 16
     shortcut: Literal["A", "B"] = "B"
-    dropout: float = 0.0
-    label_smoothing: float = 0.0
-    init: str | None = None
     sgs_after: int = 0  # Similarity Guided Sampling after this stage (1-4; ch. 6); 0 = none
     sgs_bins: int = 32  # B
     sgs_embedding: int = 8  # L (Table 6.3)
@@ -51,20 +41,15 @@ class ClipConfig(ModelConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.input_dim != 3:
-            raise ConfigError(f"clip classifiers take RGB clips (input_dim 3), got {self.input_dim}")
         if not 0 <= self.sgs_after <= 4:
             raise ConfigError(f"model.sgs_after must be 0 (none) or a stage 1-4, got {self.sgs_after}")
-        if self.frames < 1 or self.size < 16 or self.width < 1 or self.reduction < 1:
-            raise ConfigError("model.frames >= 1, model.size >= 16, model.width >= 1, model.reduction >= 1 required")
-        if not 0 <= self.dropout < 1 or not 0 <= self.label_smoothing < 1:
-            raise ConfigError("model.dropout and model.label_smoothing must be in [0, 1)")
+        if self.width < 1 or self.reduction < 1:
+            raise ConfigError("model.width >= 1 and model.reduction >= 1 required")
 
 
-class ClipClassifier(TemporalModel):
-    """Base of the clip classifiers: ``build_network`` gives a module with ``features`` and ``fc``."""
+class ClipClassifier(ClassificationModel):
+    """Base of the convolutional clip classifiers: ``build_network`` gives a module with ``features`` and ``fc``."""
 
-    task: ClassVar[str] = "classification"
     Config = ClipConfig
 
     def __init__(self, config: ClipConfig):
@@ -75,36 +60,10 @@ class ClipClassifier(TemporalModel):
     def build_network(self, c: ClipConfig) -> nn.Module:
         raise NotImplementedError
 
-    @classmethod
-    def default_length(cls, settings: dict[str, Any]) -> int:
-        return int(settings.get("frames", cls.Config.frames))
-
-    def example_inputs(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """One clip of ``length`` frames at the model's crop size."""
-        c = self.config
-        return torch.randn(1, 3, length, c.size, c.size), torch.ones(1)
-
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if features.ndim != 5 or features.shape[1] != 3:
-            raise ConfigError(f"a clip classifier takes clips [B, 3, T, H, W], got {tuple(features.shape)}")
+        self.check_clips(features)
         embedding = self.net.features(features)
         return {"logits": self.net.fc(self.dropout(embedding)), "embedding": embedding}
-
-    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        ce = F.cross_entropy(outputs["logits"], targets["labels"], label_smoothing=self.config.label_smoothing)
-        return {"ce": ce, "total": ce}
-
-    def decode(self, outputs, mask, videos, classes, targets=None) -> list[Timeline]:
-        """Clips have no padded positions: the mask (all ones, [B]) is not needed."""
-        return super().decode(outputs, None, videos, classes, targets)
-
-    def decode_inputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
-        return {**outputs, "probs": torch.softmax(outputs["logits"], dim=1)}
-
-    def decode_video(self, outputs, b, n, video, classes: Sequence[str], targets) -> Timeline:
-        """One clip as a one-position timeline labelled with its top class."""
-        score, label = outputs["probs"][b].max(dim=0)
-        return Timeline(video, 1, [Segment(0, 1, classes[int(label)], float(score))])
 
 
 def sgs_settings(c: ClipConfig) -> SGSSettings | None:
