@@ -254,6 +254,32 @@ def sgs(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ats(r: dict) -> str:
+    """`ats.py`: multi-stage ATS added to a trained ViT without fine-tuning, against top-K at matched GMACs."""
+    m, v = r["model"], r["vanilla"]
+    lines = [
+        f"ViT (d {m['dim']}, {m['depth']} blocks, {m['heads']} heads, {m['size']} x {m['size']} images, patch "
+        f"{m['patch']}) trained {r['train']['steps']} steps of {r['train']['batch']} images "
+        f"({r['train']['seconds']:.0f} s); ATS in blocks {m['ats_blocks']} added without fine-tuning; "
+        f"{r['test_images']} test images. Vanilla: top-1 {v['top1']:.1f} at {v['gmacs'] * 1000:.1f} MMACs per image.",
+        "",
+        "| ρ | ATS top-1 | agreement with vanilla | MMACs | tokens after the last block | Pearson(tokens, clutter) "
+        "| top-K top-1 (same MMACs) | top-K agreement | top-K MMACs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in r["ats"]:
+        t = a["topk"]
+        lines.append(
+            f"| {a['ratio']} | {a['top1']:.1f} | {a['agreement']:.1f} | {a['gmacs'] * 1000:.1f} | "
+            f"{a['kept_last_block']:.1f} | {a['kept_vs_clutter_pearson']:.2f} | {t['top1']:.1f} | "
+            f"{t['agreement']:.1f} | {t['gmacs'] * 1000:.1f} |"
+        )
+    ips = r["images_per_s"]
+    lines += ["", f"Images per second at batch 64 ({r['threads']} threads, interleaved): vanilla "
+              f"{ips['vanilla']:.0f}, ATS ρ = 0.7 {ips['ats_0.7']:.0f}."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "long_video": long_video,
     "segmentation_": segmentation,
@@ -264,6 +290,7 @@ RENDERERS = {
     "efficiency": efficiency,
     "video_classification": video_classification,
     "sgs": sgs,
+    "ats": ats,
 }
 
 
