@@ -155,3 +155,49 @@ def test_ats_is_added_to_a_trained_run_at_prediction(tmp_path):
     assert max(per_clip) < payload["gmacs_fixed"]
     assert main(["predict", "--run", str(run), "--data", str(data), "--out", str(tmp_path / "b"),
                  "--set", "model.depth=4"]) == 2  # fmt: skip
+
+
+# --- the video transformer (divided space-time attention) ---------------------------------------------------
+def test_timesformer_size_and_cost():
+    from actionline.nn.video_vit import VideoTransformer
+
+    net = VideoTransformer()
+    assert sum(p.numel() for p in net.parameters()) == 121_566_352  # TimeSformer-Base, 400 classes
+    assert float(net.macs(torch.full((1, 12), 196.0))) / 1e9 == pytest.approx(196, abs=1)  # per view, as published
+
+
+def test_video_ats_keeps_positions_and_their_outputs():
+    from actionline.nn.video_vit import DividedBlock
+
+    torch.manual_seed(0)
+    vanilla = DividedBlock(16, 2).double()
+    sampled = DividedBlock(16, 2, sampler=TokenSampler(tokens=4)).double()
+    sampled.load_state_dict(vanilla.state_dict())
+    with torch.no_grad():
+        for block in (vanilla, sampled):
+            block.attn.qkv.weight.mul_(30)
+    cls, patches = torch.randn(2, 16, dtype=torch.float64), torch.randn(2, 3, 9, 16, dtype=torch.float64)
+    mask = torch.ones(2, 9, dtype=torch.float64)
+    with torch.no_grad():
+        c0, p0, _ = vanilla(cls, patches, mask)
+        c1, p1, m1 = sampled(cls, patches, mask)
+    torch.testing.assert_close(c1, c0)  # the CLS row is always kept
+    assert p1.shape[2] <= 4 and (m1.sum(1) <= 4).all()
+    for b in range(2):  # each kept position carries the vanilla block's output of one position, in every frame
+        for i in range(int(m1[b].sum())):
+            assert any(torch.allclose(p1[b, :, i], p0[b, :, j]) for j in range(9))
+
+
+def test_video_padded_positions_change_nothing():
+    torch.manual_seed(2)
+    small = {"size": 32, "patch": 8, "frames": 3, "dim": 32, "depth": 3, "heads": 4, "num_classes": 5}
+    model = build_model("timesformer", {**small, "ats_blocks": [1, 2], "ats_ratio": 0.5}).double().eval()
+    with torch.no_grad():
+        model.net.blocks[1].attn.qkv.weight.mul_(40)
+    x = torch.randn(3, 3, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        both = model(x)
+        alone = torch.cat([model(x[i : i + 1])["logits"] for i in range(3)])
+    assert len(set(both["kept"][:, -1].tolist())) > 1
+    torch.testing.assert_close(both["logits"], alone, atol=1e-10, rtol=0)
+    assert (both["macs"] < model.net.macs(torch.full((1, 3), 16.0))).all()

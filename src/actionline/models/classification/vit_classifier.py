@@ -21,6 +21,7 @@ from actionline.errors import ConfigError
 from actionline.models.base import ClassificationModel, ClipModelConfig
 from actionline.models.registry import register
 from actionline.nn.ats import Method, TokenSampler
+from actionline.nn.video_vit import VideoTransformer
 from actionline.nn.vit import VisionTransformer
 
 
@@ -64,9 +65,11 @@ class ViTClassifier(ClassificationModel):
 
     def __init__(self, config: ViTConfig):
         super().__init__(config)
-        c = config
-        self.net = VisionTransformer(c.size, c.patch, c.dim, c.depth, c.heads, c.num_classes, c.mlp_ratio, c.samplers())
-        self.dropout = nn.Dropout(c.dropout)
+        self.net = self.build_network(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def build_network(self, c: ViTConfig) -> nn.Module:
+        return VisionTransformer(c.size, c.patch, c.dim, c.depth, c.heads, c.num_classes, c.mlp_ratio, c.samplers())
 
     @property
     def adaptive(self) -> bool:
@@ -83,3 +86,32 @@ class ViTClassifier(ClassificationModel):
         feature, kept = self.net.features(features.transpose(1, 2).flatten(0, 1))
         logits = self.net.head(self.dropout(feature)).view(b, t, -1).mean(dim=1)
         return {"logits": logits, "kept": kept.view(b, t, -1), "macs": self.net.macs(kept).view(b, t).sum(dim=1)}
+
+
+@dataclass
+class TimeSformerConfig(ViTConfig):
+    """TimeSformer-Base (8 x 224 x 224, patch 16, d 768, 12 blocks, 12 heads): 121.4M parameters, 196 GMACs per
+    view. ATS samples patch positions, the same in every frame (`nn/video_vit.py`)."""
+
+    num_classes: int = 400
+    frames: int = 8
+    dim: int = 768
+    heads: int = 12
+
+
+@register("timesformer")
+class TimeSformerClassifier(ViTClassifier):
+    """A video transformer with divided space-time attention; ATS settings are inference settings."""
+
+    Config = TimeSformerConfig
+
+    def build_network(self, c: TimeSformerConfig) -> nn.Module:
+        return VideoTransformer(
+            c.size, c.patch, c.frames, c.dim, c.depth, c.heads, c.num_classes, c.mlp_ratio, c.samplers()
+        )
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Clips [B, 3, T, S, S] -> logits [B, K], positions kept per block [B, depth], MACs per clip [B]."""
+        self.check_clips(features)
+        feature, kept = self.net.features(features)
+        return {"logits": self.net.head(self.dropout(feature)), "kept": kept, "macs": self.net.macs(kept)}
