@@ -277,6 +277,23 @@ def ats(r: dict) -> str:
     ips = r["images_per_s"]
     lines += ["", f"Images per second at batch 64 ({r['threads']} threads, interleaved): vanilla "
               f"{ips['vanilla']:.0f}, ATS ρ = 0.7 {ips['ats_0.7']:.0f}."]  # fmt: skip
+    if "video" in r:
+        v = r["video"]
+        s = v["settings"]
+        lines += [
+            "",
+            f"Video transformer (divided space-time attention; {s['frames']} x {s['size']} x {s['size']}, patch "
+            f"{s['patch']}, d {s['dim']}, {s['depth']} blocks) trained {v['epochs']} epochs on the motion set "
+            f"({v['train_s']:.0f} s), vanilla video top-1 {v['vanilla']['top1']:.1f}; ATS in blocks 1-3 at "
+            "prediction, no fine-tuning:",
+            "",
+            "| ρ | video top-1 | agreement with vanilla | GMACs per clip | without ATS |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {b['ratio']} | {b['top1']:.1f} | {b['agreement']:.1f} | {b['gmacs']:.3f} | {b['gmacs_fixed']:.3f} |"
+            for b in v["budgets"]
+        ]
     return "\n".join(lines) + "\n"
 
 
