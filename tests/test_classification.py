@@ -273,3 +273,13 @@ def test_transfer_keeps_the_teacher_bit_identical_and_starts_fine_tuning(tmp_pat
         tuned["net.layer4.1.conv2.weight"], state["student.layer4.1.conv2.weight"], atol=1e-6, rtol=0
     )
     assert main(["predict", "--run", str(pre), "--data", str(motion), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_step_wise_average_precision_by_hand():
+    from actionline.metrics.classification import average_precision
+
+    # ranks: + - + -  -> P@1 = 1, P@3 = 2/3; AP = 0.5 * 1 + 0.5 * 2/3
+    assert average_precision(np.array([0.9, 0.8, 0.7, 0.1]), np.array([1, 0, 1, 0])) == pytest.approx(5 / 6)
+    # a tie between a positive and a negative enters together: P = 1/2 at recall 1
+    assert average_precision(np.array([0.5, 0.5]), np.array([1, 0])) == pytest.approx(0.5)
+    assert np.isnan(average_precision(np.array([0.3]), np.array([0])))

@@ -286,6 +286,36 @@ def view(
     err.print(f"wrote {commands.view(pred, data, image, videos, max_videos, split)}", markup=False)
 
 
+@app.command()
+def report(
+    pred: o.ReportPreds,
+    out_file: o.ReportOut,
+    data: o.EvalData = None,
+    split: o.Split = 1,
+    background: o.Background = None,
+    gt: o.GroundTruth = None,
+    subset: o.Subset = None,
+    tiou: o.Tiou = None,
+    videos: o.ReportVideos = None,
+    max_videos: o.ReportMax = 20,
+    task: o.TaskName = None,
+) -> None:
+    """Write one self-contained HTML page that shows where predictions go wrong; several --pred side by side.
+    Segmentation: timelines (zoom, hover, click to seek), per-video table, confusion matrix, per-class F1@k,
+    over/under-segmentation, boundary offsets. Detection: the false-positive profile (Alwassel et al.), AP per
+    class, sensitivity to length and count, detections per video. Classification: per-class AP, confusions.
+
+    Example: actionline report --pred preds/mstcn --pred preds/asformer --data data/toy --out report.html
+    Example: actionline report --pred preds/gsmt/results.json --data data/thumos --out detections.html
+    """
+    from actionline.engine import commands
+    from actionline.engine.task import TaskOptions
+
+    options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
+    commands.report(pred, data, out_file, options, videos, max_videos, task)
+    err.print(f"wrote {out_file}", markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; bad input becomes one line on stderr and exit status 2 (never interpreted as
     markup), Ctrl-C exit status 130, an operating-system error (unwritable folder, a file where a folder belongs)

@@ -159,7 +159,17 @@ Tiou = Annotated[
     typer.Option(help="Detection: start:stop:step or a list; default 0.3:0.7:0.1, or 0.5:0.95:0.05 for ActivityNet."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-TaskName = Annotated[str | None, typer.Option("--task", help="segmentation or detection (default: from --pred).")]
+TaskName = Annotated[
+    str | None, typer.Option("--task", help="segmentation, detection or classification (default: from --pred).")
+]
+ReportPreds = Annotated[
+    list[Path], typer.Option("--pred", help="Prediction folder or file; repeat to compare several (A, B, ...).")
+]
+ReportOut = Annotated[Path, typer.Option("--out", help="The HTML file to write (self-contained).")]
+ReportVideos = Annotated[
+    Path | None, typer.Option("--videos", help="Folder of the video files (<video>.mp4 ...): players that seek.")
+]
+ReportMax = Annotated[int, typer.Option(help="Videos drawn as timelines.")]
 Timelines = Annotated[Path, typer.Option(help="timelines.json written by `actionline predict`.")]
 ExportOut = Annotated[Path, typer.Option("--out", help="CSV file, or a folder for one .srt per video.")]
 Format = Annotated[str, typer.Option("--format", help="csv or srt.")]

@@ -17,8 +17,9 @@ from actionline.engine.recipe import load_preset, resolve_settings, train_run
 from actionline.engine.task import Report, TaskOptions
 from actionline.engine.tasks import get_task, task_of_files
 from actionline.errors import ConfigError
-from actionline.io import staged_folder
+from actionline.io import atomic_write_text, staged_folder
 from actionline.models.registry import model_class
+from actionline.viz.html import page
 
 
 def train(
@@ -84,3 +85,30 @@ def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | No
 
 def view(pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int) -> Path:
     return task_of_files(pred).view(pred, data, image, videos, max_videos, split)
+
+
+def report(
+    preds: Sequence[Path],
+    data: Path | None,
+    out: Path,
+    options: TaskOptions,
+    videos: Path | None,
+    limit: int,
+    task: str | None = None,
+) -> Path:
+    """The HTML report of ``preds`` (all of one task), written atomically to ``out``."""
+    if not preds:
+        raise ConfigError("give at least one --pred")
+    if len(preds) > 8:
+        raise ConfigError(f"at most 8 predictions side by side, got {len(preds)}")
+    if limit < 0:
+        raise ConfigError(f"--max-videos must be >= 0, got {limit}")
+    chosen = task_of_files(preds[0], task)
+    for p in preds[1:]:
+        if task is None and task_of_files(p) is not chosen:
+            raise ConfigError(f"{p}: not a {chosen.name} prediction like {preds[0]}")
+    chosen.check_options(options)
+    sections, scores = chosen.report(preds, data, options, videos, out, limit)
+    title = f"actionline report: {chosen.name}, " + ", ".join(str(p) for p in preds)
+    atomic_write_text(out, page(title, sections, scores))
+    return out

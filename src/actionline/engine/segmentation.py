@@ -109,6 +109,18 @@ def predict_videos(
     return timelines
 
 
+def evaluation_background(dataset: SegmentationData, options: TaskOptions) -> tuple[str, ...]:
+    """The labels left out of Edit / F1: ``--background`` (``none``: no label), by default ``background`` (the
+    MS-TCN script's convention)."""
+    bg = options.background or ("background",)
+    if bg == ("none",):
+        return ()
+    unknown = [b for b in bg if options.background and b not in dataset.class_index]
+    if unknown:
+        raise ActionlineError(f"--background {unknown[0]!r} is not a class of {dataset.root / 'mapping.txt'}")
+    return tuple(bg)
+
+
 class SegmentationTask(Task):
     """Options read: ``split``, ``supervision``, ``all_videos`` (predict), ``background`` (evaluate)."""
 
@@ -200,6 +212,11 @@ class SegmentationTask(Task):
         image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
         return f"wrote {len(timelines)} timelines to {out} (timelines.json, timelines.csv, srt/, {image.name})"
 
+    def report(self, preds, data, options, videos, out, limit):
+        from actionline.engine.reports import segmentation_report  # the report module builds on this one
+
+        return segmentation_report(self, preds, data, options, videos, out, limit)
+
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"
 
@@ -207,13 +224,7 @@ class SegmentationTask(Task):
         if data is None:
             raise ActionlineError("--data is required for segmentation evaluation")
         dataset = SegmentationData(data)
-        bg = options.background or ("background",)
-        if bg == ("none",):
-            bg = ()
-        elif options.background:
-            unknown = [b for b in bg if b not in dataset.class_index]
-            if unknown:
-                raise ActionlineError(f"--background {unknown[0]!r} is not a class of {dataset.root / 'mapping.txt'}")
+        bg = evaluation_background(dataset, options)
         videos = dataset.split("test", options.split)
         preds = label_indices(read_predictions(pred, videos), videos, dataset.class_index)
         gts = [dataset.labels(v) for v in videos]

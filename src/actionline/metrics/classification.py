@@ -37,3 +37,17 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int
     out = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(out, (np.asarray(labels, dtype=int), np.asarray(predicted, dtype=int)), 1)
     return out
+
+
+def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
+    """Step-wise average precision of one class, Σ_i (R_i - R_{i-1}) P_i over the distinct score thresholds (the
+    definition of scikit-learn's ``average_precision_score``: tied scores enter together); NaN without positives."""
+    scores, positives = np.asarray(scores, dtype=np.float64), np.asarray(positives, dtype=bool)
+    if not positives.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], positives[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last index of each distinct score
+    tp = np.cumsum(y)[last]
+    precision, recall = tp / (last + 1), tp / y.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
