@@ -260,11 +260,6 @@ class ClassificationTask(Task):
         best = "; ".join(f"{r['video']}: {r['top5'][0][0]} ({r['top5'][0][1]:.2f})" for r in records[:5])
         return f"wrote clip and video scores of {len(records)} video(s) to {out / PREDICTIONS} ({best})"
 
-    def report(self, preds, data, options, videos, out, limit):
-        from actionline.engine.reports import classification_report  # the report module builds on this one
-
-        return classification_report(self, preds, data, options, videos, out, limit)
-
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and (pred / PREDICTIONS).is_file()) or pred.name == PREDICTIONS
 

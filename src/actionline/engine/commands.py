@@ -14,6 +14,7 @@ from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
 from actionline.engine.predictor import load_run
 from actionline.engine.recipe import load_preset, resolve_settings, train_run
+from actionline.engine.reports import report_sections
 from actionline.engine.task import Report, TaskOptions
 from actionline.engine.tasks import get_task, task_of_files
 from actionline.errors import ConfigError
@@ -108,7 +109,7 @@ def report(
         if task is None and task_of_files(p) is not chosen:
             raise ConfigError(f"{p}: not a {chosen.name} prediction like {preds[0]}")
     chosen.check_options(options)
-    sections, scores = chosen.report(preds, data, options, videos, out, limit)
+    sections, scores = report_sections(chosen, preds, data, options, videos, out, limit)
     title = f"actionline report: {chosen.name}, " + ", ".join(str(p) for p in preds)
     atomic_write_text(out, page(title, sections, scores))
     return out

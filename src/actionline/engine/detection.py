@@ -378,11 +378,6 @@ class DetectionTask(Task):
         atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
         return f"wrote {len(found)} detections in {len(videos)} videos to {out} (results.json, timelines.json/.csv)"
 
-    def report(self, preds, data, options, videos, out, limit):
-        from actionline.engine.reports import detection_report  # the report module builds on this one
-
-        return detection_report(self, preds, data, options, videos, out, limit)
-
     def claims(self, pred: Path) -> bool:
         return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()
 

@@ -242,3 +242,20 @@ def classification_report(
         parts.append(f"<h3>{n}</h3>" + top_confusions(cm, dataset.classes, "videos"))
     sections.append(Section("Top confusions (videos)", "".join(parts)))
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}
+
+
+BUILDERS = {
+    "segmentation": segmentation_report,
+    "detection": detection_report,
+    "classification": classification_report,
+}
+
+
+def report_sections(
+    task, preds: Sequence[Path], data: Path | None, options: TaskOptions, videos: Path | None, out: Path, limit: int
+) -> tuple[list[Section], dict]:
+    """The sections comparing the predictions ``preds`` (A, B, ...) of ``task`` and the scores shown (each
+    `evaluate`'s JSON form, by prediction); ``videos``: a folder of the video files."""
+    if task.name not in BUILDERS:
+        raise NotImplementedError(f"actionline report is not available for {task.name} predictions")
+    return BUILDERS[task.name](task, preds, data, options, videos, out, limit)

@@ -212,11 +212,6 @@ class SegmentationTask(Task):
         image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
         return f"wrote {len(timelines)} timelines to {out} (timelines.json, timelines.csv, srt/, {image.name})"
 
-    def report(self, preds, data, options, videos, out, limit):
-        from actionline.engine.reports import segmentation_report  # the report module builds on this one
-
-        return segmentation_report(self, preds, data, options, videos, out, limit)
-
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"
 

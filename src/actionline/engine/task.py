@@ -19,7 +19,6 @@ from torch.utils.data import Dataset
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ConfigError
 from actionline.models.base import TemporalModel
-from actionline.viz.html import Section
 
 
 @dataclass
@@ -136,13 +135,6 @@ class Task(ABC):
     @abstractmethod
     def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
         """Score ``pred`` against the ground truth that ``data`` / ``options`` name."""
-
-    def report(
-        self, preds: Sequence[Path], data: Path | None, options: TaskOptions, videos: Path | None, out: Path, limit: int
-    ) -> tuple[list[Section], dict[str, Any]]:
-        """The sections of ``actionline report`` comparing the prediction folders ``preds`` (A, B, ...), and the
-        scores shown (each `evaluate`'s JSON form, by prediction); ``videos``: a folder of the video files."""
-        raise NotImplementedError(f"actionline report is not available for {self.name} predictions")
 
     @abstractmethod
     def view(self, pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int):
