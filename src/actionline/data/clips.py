@@ -61,9 +61,14 @@ class ClipSampling:
 
 @dataclass(frozen=True)
 class LabelledVideo:
+    """A video (or the part ``[start, end)`` seconds of one) and its label: a class index, or a multi-hot vector
+    over tags (tagging)."""
+
     video: str  # the id: the path relative to the root, without suffix
     path: Path
-    label: int
+    label: int | np.ndarray
+    start: float = 0.0
+    end: float | None = None
 
 
 # --- dataset layouts ------------------------------------------------------------------------------------------
@@ -186,19 +191,21 @@ class ClipData:
 
 # --- decoding and sampling ------------------------------------------------------------------------------------
 class DecodedVideos:
-    """Decoded videos [N, H, W, 3] uint8 by path, kept in memory while under ``budget_bytes``."""
+    """Decoded videos (or their parts ``[start, end)`` seconds) [N, H, W, 3] uint8, kept in memory while under
+    ``budget_bytes``."""
 
     def __init__(self, fps: float | None, short_side: int, budget_bytes: int):
         self.fps, self.short_side, self._budget = fps, short_side, budget_bytes
-        self._cache: dict[Path, np.ndarray] = {}
+        self._cache: dict[tuple[Path, float, float | None], np.ndarray] = {}
 
-    def __call__(self, path: Path) -> np.ndarray:
-        if path in self._cache:
-            return self._cache[path]
-        frames = np.stack(list(iter_frames(path, self.fps, self.short_side)))
+    def __call__(self, path: Path, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        key = (path, start, end)
+        if key in self._cache:
+            return self._cache[key]
+        frames = np.stack(list(iter_frames(path, self.fps, self.short_side, start=start, end=end)))
         if frames.nbytes <= self._budget:
             self._budget -= frames.nbytes
-            self._cache[path] = frames
+            self._cache[key] = frames
         return frames
 
 
@@ -238,13 +245,15 @@ def centre_square(clip: torch.Tensor, size: int) -> torch.Tensor:
     return clip[:, :, top : top + size, left : left + size]
 
 
-def decodable(paths: Sequence[Path], decoded: DecodedVideos) -> tuple[list[int], list[int], list[tuple[int, str]]]:
-    """Decode every video once (validating it and filling the cache): the positions and frame counts of those that
-    decode, and (position, reason) for those that do not."""
+def decodable(
+    videos: Sequence[Path | LabelledVideo], decoded: DecodedVideos
+) -> tuple[list[int], list[int], list[tuple[int, str]]]:
+    """Decode every video (or its part) once, validating it and filling the cache: the positions and frame counts of
+    those that decode, and (position, reason) for those that do not."""
     kept, lengths, failures = [], [], []
-    for i, path in enumerate(paths):
+    for i, v in enumerate(videos):
         try:
-            lengths.append(len(decoded(path)))
+            lengths.append(len(decoded(v) if isinstance(v, Path) else decoded(v.path, v.start, v.end)))
             kept.append(i)
         except DataError as exc:
             failures.append((i, str(exc)))
@@ -277,7 +286,7 @@ class ClipSet(torch.utils.data.Dataset):
     ):
         self.sampling, self.frames, self.size, self.mode, self.scale = sampling, frames, size, mode, scale
         self.decoded = decoded or DecodedVideos(sampling.fps, sampling.short_side, sampling.cache_mb * 2**20)
-        kept, self.lengths, failed = decodable([v.path for v in videos], self.decoded)
+        kept, self.lengths, failed = decodable(videos, self.decoded)
         self.videos = [videos[i] for i in kept]
         self.failures = [(videos[i].video, why) for i, why in failed]
         self.clips_per_video = sampling.test_clips if mode == "uniform" else 1
@@ -300,16 +309,18 @@ class ClipSet(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         video, idx, _ = self.clip(i)
-        frames = torch.from_numpy(self.decoded(video.path)[idx]).permute(3, 0, 1, 2).float()  # [3, T, H, W]
+        frames = self.decoded(video.path, video.start, video.end)[idx]
+        frames = torch.from_numpy(frames).permute(3, 0, 1, 2).float()  # [3, T, H, W]
         clip = augment(frames, self.sampling, self.size) if self.mode == "train" else centre_square(frames, self.size)
         return {"video": video.video, "features": self.scale(clip.clamp(0, 255).div(255.0)), "label": video.label}
 
 
 def collate_clips(items: list[dict]) -> dict:
-    """Clips [B, 3, T, S, S], labels [B], mask [B] (all ones: every clip is whole)."""
+    """Clips [B, 3, T, S, S], labels [B] (class indices) or [B, tags] (multi-hot), mask [B] (all ones)."""
+    labels = [it["label"] for it in items]
     return {
         "videos": [it["video"] for it in items],
         "features": torch.stack([it["features"] for it in items]),
-        "labels": torch.tensor([it["label"] for it in items], dtype=torch.long),
+        "labels": torch.from_numpy(np.stack(labels)) if isinstance(labels[0], np.ndarray) else torch.tensor(labels),
         "mask": torch.ones(len(items)),
     }

@@ -61,18 +61,19 @@ def warn_failures(failures: Sequence[tuple[str, str]], console: Console | None =
 
 
 @torch.no_grad()
-def softmax_scores(
-    model: ClassificationModel, batches: Iterable[torch.Tensor], macs: list[float] | None = None
+def clip_scores(
+    model: ClassificationModel, batches: Iterable[torch.Tensor], macs: list[float] | None = None, sigmoid: bool = False
 ) -> np.ndarray:
-    """Softmax scores [N, K] of every clip of the batches [B, 3, T, S, S], in order; ``macs`` (a list) receives
-    each clip's MACs: the model's own count where it reports one, else the layers' (`MacCounter`) per batch (so
-    one clip per batch)."""
+    """Scores [N, K] of every clip of the batches [B, 3, T, S, S], in order: softmax, or per-tag sigmoid
+    (``sigmoid``, tagging); ``macs`` (a list) receives each clip's MACs: the model's own count where it reports one,
+    else the layers' (`MacCounter`) per batch (so one clip per batch)."""
     device = next(model.parameters()).device
     out = []
     for x in batches:
         with MacCounter(model) as counted:
             outputs = model(x.to(device))
-        out.append(torch.softmax(outputs["logits"], 1).cpu().numpy())
+        logits = outputs["logits"]
+        out.append((torch.sigmoid(logits) if sigmoid else torch.softmax(logits, 1)).cpu().numpy())
         if macs is not None:
             macs.extend(outputs["macs"].tolist() if "macs" in outputs else [counted.total])
     return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
@@ -83,7 +84,7 @@ def fixed_cost(model: ClassificationModel) -> float:
     adaptive cost is compared with (Secs. 6.4, 7.3)."""
     plain = build_model(model.name, {**as_dict(model.config), **model.plain_settings()}).eval()
     macs: list[float] = []
-    softmax_scores(plain, [plain.example_inputs(model.config.frames)[0]], macs)
+    clip_scores(plain, [plain.example_inputs(model.config.frames)[0]], macs)
     return macs[0] / 1e9
 
 
@@ -97,11 +98,50 @@ def make_validate(classes: Sequence[str]):
                 labels.append(batch["labels"].numpy())
                 yield batch["features"]
 
-        s = softmax_scores(model, clips())
+        s = clip_scores(model, clips())
         y = np.concatenate(labels)
         return {"top1": top_k_accuracy(s, y, 1), "top5": top_k_accuracy(s, y, min(5, len(classes)))}
 
     return validate
+
+
+def score_video_files(
+    model: ClassificationModel,
+    sampling: ClipSampling,
+    source: Path,
+    batch_size: int,
+    console: Console,
+    sigmoid: bool = False,
+) -> list[tuple[Path, list[tuple[np.ndarray, float, np.ndarray]]]]:
+    """Every non-overlapping clip of each video file of ``source`` (the thesis' test protocol, centre crop): per
+    video, (frame indices, fps, scores) of its clips. Videos that do not decode are reported and left out."""
+    c = model.config
+    decoded = DecodedVideos(sampling.fps, sampling.short_side, 0)
+    span = (c.frames - 1) * sampling.stride + 1
+    results, failures = [], []
+    for path in track(find_videos(source), description="scoring clips", console=console, transient=True):
+        try:
+            frames = decoded(path)
+            fps = sampling.fps or probe(path).fps
+        except DataError as exc:
+            failures.append((path.name, str(exc)))
+            continue
+        starts = range(0, max(len(frames) - span, 0) + 1, span)
+        indices = [clip_indices(len(frames), c.frames, sampling.stride, s, sampling.short_policy) for s in starts]
+
+        def batches(indices=indices, frames=frames) -> Iterator[torch.Tensor]:
+            for i in range(0, len(indices), batch_size):
+                clips = [
+                    torch.from_numpy(frames[idx]).permute(3, 0, 1, 2).float() for idx in indices[i : i + batch_size]
+                ]
+                yield torch.stack([kinetics_scale(centre_square(x, c.size).div(255.0)) for x in clips])
+
+        scores = clip_scores(model, batches(), sigmoid=sigmoid)
+        results.append((path, [(idx, fps, s) for idx, s in zip(indices, scores, strict=True)]))
+    warn_failures(failures, console)
+    if not results:
+        raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
+    return results
 
 
 def video_record(video: str, clips: list[tuple[np.ndarray, float | None, np.ndarray]], classes, extra=None) -> dict:
@@ -211,7 +251,7 @@ class ClassificationTask(Task):
         loader = DataLoader(clips, batch_size=1 if adaptive and not model.reports_macs else 8, collate_fn=collate_clips)
         macs: list[int] = []
         batches = (b["features"] for b in track(loader, description="predicting", transient=True))
-        scores = softmax_scores(model, batches, macs)
+        scores = clip_scores(model, batches, macs)
         k = clips.clips_per_video
         records = []
         for v, video in enumerate(clips.videos):
@@ -228,35 +268,13 @@ class ClassificationTask(Task):
     def predict_video(self, model, meta: dict, source: Path, out: Path, batch_size: int, console: Console) -> str:
         """Every non-overlapping clip of each video file (the thesis' test protocol, centre crop), scored, and the
         video's mean; ``out/classification.json``."""
-        sampling, c, classes = self._sampling(meta), model.config, list(meta["classes"])
-        decoded = DecodedVideos(sampling.fps, sampling.short_side, 0)
-        span = (c.frames - 1) * sampling.stride + 1
-        records, failures = [], []
+        classes = list(meta["classes"])
+        records = [
+            video_record(path.stem, entries, classes, {"path": str(path)})
+            for path, entries in score_video_files(model, self._sampling(meta), source, batch_size, console)
+        ]
         out.mkdir(parents=True, exist_ok=True)
-        for path in track(find_videos(source), description="classifying", console=console, transient=True):
-            try:
-                frames = decoded(path)
-                fps = sampling.fps or probe(path).fps
-            except DataError as exc:
-                failures.append((path.name, str(exc)))
-                continue
-            starts = range(0, max(len(frames) - span, 0) + 1, span)
-            indices = [clip_indices(len(frames), c.frames, sampling.stride, s, sampling.short_policy) for s in starts]
-
-            def batches(indices=indices, frames=frames) -> Iterator[torch.Tensor]:
-                for i in range(0, len(indices), batch_size):
-                    clips = [
-                        torch.from_numpy(frames[idx]).permute(3, 0, 1, 2).float() for idx in indices[i : i + batch_size]
-                    ]
-                    yield torch.stack([kinetics_scale(centre_square(x, c.size).div(255.0)) for x in clips])
-
-            scores = softmax_scores(model, batches())
-            entries = [(idx, fps, s) for idx, s in zip(indices, scores, strict=True)]
-            records.append(video_record(path.stem, entries, classes, {"path": str(path)}))
-        warn_failures(failures, console)
-        if not records:
-            raise DataError(f"no video could be decoded: {'; '.join(f'{v}: {why}' for v, why in failures)}")
-        write_predictions(out, classes, c.frames, records)
+        write_predictions(out, classes, model.config.frames, records)
         best = "; ".join(f"{r['video']}: {r['top5'][0][0]} ({r['top5'][0][1]:.2f})" for r in records[:5])
         return f"wrote clip and video scores of {len(records)} video(s) to {out / PREDICTIONS} ({best})"
 

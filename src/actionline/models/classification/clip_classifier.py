@@ -22,6 +22,7 @@ from actionline.models.base import ClassificationModel, ClipModelConfig
 from actionline.models.registry import backbone_class, register
 from actionline.nn.factorised_resnet3d import FactorisedResNet3D
 from actionline.nn.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
+from actionline.nn.hatnet import HATNet
 from actionline.nn.sgs import Kernel, Similarity
 
 
@@ -128,6 +129,29 @@ class ATFRResNet18(ClipClassifier):
 
     def build_network(self, c: ClipConfig) -> nn.Module:
         return FactorisedResNet3D(c.num_classes, c.width, sgs_settings(c))
+
+
+@dataclass
+class HATNetConfig(ClipConfig):
+    """HATNet's view: 32 x 112 x 112 clips (the budget the thesis reports, 45.8 GFLOPs per view); ``stc`` puts STC
+    blocks in the temporal branch."""
+
+    frames: int = 32
+    stc: bool = False
+    max_pool: bool = False  # keep the stems' max-pools in both branches (cheaper; the thesis removes the 2D one)
+
+
+@register("hatnet")
+class HATNetClassifier(ClipClassifier):
+    """HATNet (Sec. 5.3): 2D appearance and 3D temporal ResNet-18 branches with Merge & Reduction after every
+    stage (`nn/hatnet.py`)."""
+
+    Config = HATNetConfig
+
+    def build_network(self, c: HATNetConfig) -> nn.Module:
+        if c.sgs_after:
+            raise ConfigError("hatnet does not take SGS")
+        return HATNet(c.num_classes, c.frames, c.width, STCSettings(c.reduction) if c.stc else None, c.max_pool)
 
 
 class TorchvisionVideoResNet(ClipClassifier):
