@@ -52,6 +52,7 @@ class ClipClassifier(ClassificationModel):
     """Base of the convolutional clip classifiers: ``build_network`` gives a module with ``features`` and ``fc``."""
 
     Config = ClipConfig
+    inference_settings: ClassVar[frozenset[str]] = frozenset({"sgs_bins"})  # SGS's test-time B trade-off (Sec. 6.4)
 
     def __init__(self, config: ClipConfig):
         super().__init__(config)
@@ -125,7 +126,6 @@ class ATFRResNet18(ClipClassifier):
     """The modified 3D ResNet-18 of Table 6.12 (`nn/factorised_resnet3d.py`) with Similarity Guided Sampling."""
 
     Config = ATFRConfig
-    inference_settings: ClassVar[frozenset[str]] = frozenset({"sgs_bins"})  # the test-time B trade-off (Sec. 6.4)
 
     def build_network(self, c: ClipConfig) -> nn.Module:
         return FactorisedResNet3D(c.num_classes, c.width, sgs_settings(c))
