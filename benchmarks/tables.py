@@ -222,7 +222,8 @@ def sgs(r: dict) -> str:
     lines = [
         f"Redundancy set (4 step directions, K = 2..12 held positions per 32-frame clip), {r['model']} "
         f"(width {r['width']}) at {frames} x {size} x {size}, SGS after stage 1, {r['epochs']} epochs, seeds "
-        f"{r['seeds']}. GMACs per clip counted clip by clip at batch size 1 and averaged over the test clips; latency: median per clip, batch 1, "
+        f"{r['seeds']}. GMACs per clip counted clip by clip at batch size 1 and averaged over the test clips; "
+        "latency: median per clip, batch 1, "
         f"both networks interleaved in one run ({r['threads']} threads).",
         "",
         "| network | video top-1 | GMACs per clip | CPU ms per clip | train s |",
