@@ -41,6 +41,8 @@ TestPerClass = Annotated[int, typer.Option(help="Test videos per class.")]
 ClipSetKind = Annotated[
     str, typer.Option(help="motion (direction / speed / order classes) or redundancy (K held moments, for SGS).")
 ]
+HVUTrain = Annotated[int, typer.Option(help="Training clips.")]
+HVUVal = Annotated[int, typer.Option(help="Validation clips.")]
 ClipFrames = Annotated[int, typer.Option(help="Frames per video.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------

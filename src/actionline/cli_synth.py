@@ -109,3 +109,24 @@ def synth_video(
     from actionline.data.synthetic_clips import synthesize_video_classification
 
     _write_with_progress(synthesize_video_classification, settings)
+
+
+@synth_app.command("hvu")
+def synth_hvu(
+    out: o.Out,
+    train: o.HVUTrain = 160,
+    val: o.HVUVal = 60,
+    frames: o.ClipFrames = 16,
+    fps: o.VideoFps = 8.0,
+    size: o.FrameSize = 64,
+    seed: o.Seed = 0,
+) -> None:
+    """Write an "HVU-lite" in the HVU format (tag CSVs + MP4 clips): tags in all six categories (scene, object,
+    action, event, attribute, concept), multi-label, some categories unlabelled for some clips.
+
+    Example: actionline synth hvu --out data/hvu && actionline train --model tagger --data data/hvu --out runs/tags
+    """
+    settings = dict(locals())
+    from actionline.data.synthetic_hvu import synthesize_hvu
+
+    _write_with_progress(synthesize_hvu, settings)

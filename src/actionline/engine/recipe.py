@@ -101,7 +101,7 @@ def _train_locked(
             f"train.select_metric {train_cfg.select_metric!r} is not a validation metric ({', '.join(plan.metrics)})"
         )
     seed_everything(train_cfg.seed)
-    derived = cls.data_settings(plan.classes, plan.background)
+    derived = {**cls.data_settings(plan.classes, plan.background), **plan.model_settings}
     model_settings = {
         **derived,
         **settings.get("model", {}),

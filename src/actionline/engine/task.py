@@ -60,6 +60,7 @@ class TrainingPlan:
     background: tuple[str, ...] = ()  # the dataset's "no action" labels (`TemporalModel.data_settings`)
     metrics: tuple[str, ...] = ()  # what validation reports (``train.select_metric`` must be one of them)
     select_default: str = "mean"  # ``train.select_metric`` when the settings do not name one
+    model_settings: dict[str, Any] = field(default_factory=dict)  # model settings the data fixes (explicit ones win)
     settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
     extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
     meta: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints after ``task``

@@ -7,14 +7,15 @@ from pathlib import Path
 from actionline.engine.classification import ClassificationTask
 from actionline.engine.detection import DetectionTask
 from actionline.engine.segmentation import SegmentationTask
+from actionline.engine.tagging import TaggingTask
 from actionline.engine.task import Task
 from actionline.engine.transfer import TransferTask
 from actionline.errors import ConfigError
 
 TASKS: dict[str, Task] = {
-    t.name: t for t in (SegmentationTask(), DetectionTask(), ClassificationTask(), TransferTask())
+    t.name: t for t in (SegmentationTask(), DetectionTask(), ClassificationTask(), TaggingTask(), TransferTask())
 }
-CLAIM_ORDER = ("classification", "detection", "segmentation")  # the most specific format first
+CLAIM_ORDER = ("classification", "tagging", "detection", "segmentation")  # the most specific format first
 
 
 def get_task(name: str) -> Task:

@@ -1,6 +1,6 @@
 """Models: one file per method. Importing this package registers every model (`registry` imports none)."""
 
-from actionline.models.classification import clip_classifier, transfer, vit_classifier
+from actionline.models.classification import clip_classifier, tagging, transfer, vit_classifier
 from actionline.models.detection import actionness, tags
 from actionline.models.segmentation import asformer, baformer, mstcn, mucon, rtk, sct
 from actionline.models.video import efficientnet_lite, i3d, resnet2d, resnet3d, s3d
@@ -19,6 +19,7 @@ __all__ = [
     "rtk",
     "s3d",
     "sct",
+    "tagging",
     "tags",
     "transfer",
     "vit_classifier",

@@ -20,7 +20,7 @@ from actionline.nn.detection_postprocess import finalize
 from actionline.nn.nms import NMSMethod
 from actionline.timeline import Segment, Timeline
 
-Task = Literal["segmentation", "detection", "classification", "transfer"]
+Task = Literal["segmentation", "detection", "classification", "tagging", "transfer"]
 
 
 @dataclass

@@ -45,7 +45,8 @@ def load_network_state(
     kept fresh when its shape differs (a new classifier for new classes); returns the keys left fresh."""
     own = net.state_dict()
     fresh = [k for k in own if k.startswith(classifier) and (k not in state or state[k].shape != own[k].shape)]
-    state = {k: v for k, v in state.items() if k not in fresh}
+    # the checkpoint's classifier is dropped where it does not fit (or where the network has none: tagging heads)
+    state = {k: v for k, v in state.items() if k not in fresh and (k in own or not k.startswith(classifier))}
     problems = fit_problems({k: v for k, v in own.items() if k not in fresh}, state)
     if problems:
         raise CheckpointError(f"{where}: weights do not fit the network: {'; '.join(problems)}")

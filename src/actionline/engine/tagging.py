@@ -1,0 +1,209 @@
+"""The tagging task (HVU, dissertation ch. 5): multi-label, multi-task tags of clips. Training on random clips of
+the HVU training part (validation held out of it, scored by the Overall mAP), prediction of K uniform clips per clip
+of the validation part (or of every non-overlapping clip of any video file, with a timeline of the tags that hold),
+per-category mAP.
+
+Predictions are one ``tags.json``: the tags, their categories, and per video its clips' tag scores (sigmoid) and the
+video's mean; `predict --video` adds ``tag_timeline.csv`` (tag, category, start, end seconds: the runs of clips
+where the tag scores 0.5 or more)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import track
+from torch.utils.data import DataLoader
+
+from actionline.config import as_dict, build
+from actionline.data.clips import ClipSampling, ClipSet, DecodedVideos, collate_clips
+from actionline.data.hvu import HVUData
+from actionline.data.layout import carve_validation
+from actionline.engine.classification import clip_scores, kinetics_scale, score_video_files, warn_failures
+from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.engine.trainer import TrainConfig
+from actionline.errors import ActionlineError, CheckpointError, DataError
+from actionline.io import atomic_write_text, read_json
+from actionline.metrics.tagging import category_map
+
+PREDICTIONS = "tags.json"
+THRESHOLD = 0.5  # a tag "holds" in a clip from this score on (the timeline of `predict --video`)
+CONVENTION = (
+    "per-category mAP over the clips with a label of that category, labels without positives dropped; Overall = "
+    "the mean of the categories; AP step-wise (scikit-learn's average_precision_score)"
+)
+
+
+def rounded(scores: np.ndarray) -> list[float]:
+    return [round(float(x), 5) for x in scores]
+
+
+def make_validate(categories: list[str], tag_category: list[int]):
+    def validate(model, loader: DataLoader) -> dict[str, float]:
+        model.eval()
+        labels: list[np.ndarray] = []
+
+        def clips():
+            for batch in loader:
+                labels.append(batch["labels"].numpy())
+                yield batch["features"]
+
+        scores = clip_scores(model, clips(), sigmoid=True)
+        return category_map(scores, np.concatenate(labels), categories, tag_category)
+
+    return validate
+
+
+def read_predictions(path: Path) -> dict:
+    file = path / PREDICTIONS if path.is_dir() else path
+    payload = read_json(file)
+    if not isinstance(payload, dict) or payload.get("task") != "tagging" or "videos" not in payload:
+        raise DataError(f"{file}: not a tagging prediction file")
+    n = len(payload.get("tags", []))
+    if any(len(v.get("scores", [])) != n for v in payload["videos"]):
+        raise DataError(f"{file}: every video needs {n} tag scores")
+    return payload
+
+
+def tag_timeline(entries, tags: list[str], categories: list[str], tag_category: list[int]) -> list[dict]:
+    """The runs of consecutive clips in which each tag scores >= THRESHOLD, in seconds."""
+    out = []
+    for t, tag in enumerate(tags):
+        run_start = None
+        for k, (idx, fps, scores) in enumerate([*entries, (None, None, None)]):
+            on = scores is not None and scores[t] >= THRESHOLD
+            if on and run_start is None:
+                run_start = idx[0] / fps
+            if not on and run_start is not None:
+                prev_idx, prev_fps, _ = entries[k - 1]
+                out.append({"tag": tag, "category": categories[tag_category[t]], "start": round(run_start, 3),
+                            "end": round((prev_idx[-1] + 1) / prev_fps, 3)})  # fmt: skip
+                run_start = None
+    return sorted(out, key=lambda r: (r["start"], r["tag"]))
+
+
+class TaggingTask(Task):
+    """Options read: ``subset`` (the HVU part to predict / evaluate: val by default)."""
+
+    name = "tagging"
+    config_keys = ("model", "train", "clips")
+    reads = frozenset({"subset"})
+    output_marker = PREDICTIONS
+
+    def open_data(self, path: Path, options: TaskOptions) -> HVUData:
+        return HVUData(path)
+
+    def plan_training(self, model_cls, data: HVUData, train: TrainConfig, settings: dict, options: TaskOptions):
+        sampling = build(ClipSampling, settings.get("clips"), where="clips")
+        clips = {c.video: c for c in data.clips("train")}
+        train_ids, val_ids = carve_validation(list(clips), train.val_fraction, train.seed)
+        decoded = DecodedVideos(sampling.fps, sampling.short_side, sampling.cache_mb * 2**20)
+
+        def build_sets(model) -> TrainingData:
+            c = model.config
+            train_set = ClipSet(
+                [clips[v] for v in train_ids], sampling, c.frames, c.size, "train", kinetics_scale, decoded
+            )
+            val_set = ClipSet(
+                [clips[v] for v in val_ids], sampling, c.frames, c.size, "centre", kinetics_scale, decoded
+            )
+            warn_failures(train_set.failures + val_set.failures)
+            skipped = ", ".join(f"{len(v)} {k}" for k, v in data.skipped.items())
+            summary = f"{len(train_set)} clips ({skipped or 'none'} skipped), validating on {len(val_set)}"
+            return TrainingData(
+                train_set, collate_clips, val_set, make_validate(data.categories, data.tag_category), summary
+            )
+
+        sizes = [data.tag_category.count(i) for i in range(len(data.categories))]
+        return TrainingPlan(
+            input_dim=3,
+            classes=list(data.tags),
+            train_videos=train_ids,
+            val_videos=val_ids,
+            build=build_sets,
+            selection={},
+            metrics=(*data.categories, "overall"),
+            select_default="overall",
+            model_settings={"category_sizes": sizes},
+            settings_record={"clips": as_dict(sampling)},
+            meta={"clips": as_dict(sampling), "categories": data.categories, "tag_category": data.tag_category},
+            dataset_meta={"root": str(data.root)},
+        )
+
+    def _payload(self, meta: dict, records: list[dict]) -> str:
+        keys = ("categories", "tag_category")
+        return json.dumps({"task": "tagging", "tags": meta["classes"], **{k: meta[k] for k in keys}, "videos": records})
+
+    def predict(self, model, meta: dict, data: HVUData, options: TaskOptions, out: Path):
+        if list(data.tags) != list(meta["classes"]):
+            raise CheckpointError(f"the run was trained on other tags than {data.root}'s")
+        sampling, c = build(ClipSampling, meta["clips"], where="clips"), model.config
+        part = options.subset or "val"
+        clips = ClipSet(data.clips(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
+        warn_failures(clips.failures)
+        loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
+        scores = clip_scores(
+            model, (b["features"] for b in track(loader, description="tagging", transient=True)), sigmoid=True
+        )
+        k = clips.clips_per_video
+        records = []
+        for n, v in enumerate(clips.videos):
+            entries = []
+            for j in range(k):
+                idx = clips.clip(n * k + j)[1]
+                entries.append({"frames": [int(idx[0]), int(idx[-1]) + 1], "scores": rounded(scores[n * k + j])})
+            records.append({"video": v.video, "clips": entries, "scores": rounded(scores[n * k : (n + 1) * k].mean(0))})
+        atomic_write_text(out / PREDICTIONS, self._payload(meta, records))
+        return records, f"{len(records)} tagged clips of the {part} part ({k} clips each)"
+
+    def predict_video(self, model, meta: dict, source: Path, out: Path, batch_size: int, console: Console) -> str:
+        sampling, tags = build(ClipSampling, meta["clips"], where="clips"), list(meta["classes"])
+        scored = score_video_files(model, sampling, source, batch_size, console, sigmoid=True)
+        records, rows = [], ["video,tag,category,start,end"]
+        for path, entries in scored:
+            timeline = tag_timeline(entries, tags, meta["categories"], meta["tag_category"])
+            records.append({
+                "video": path.stem, "path": str(path),
+                "clips": [{"seconds": [round(i[0] / fps, 3), round((i[-1] + 1) / fps, 3)], "scores": rounded(s)}
+                          for i, fps, s in entries],
+                "scores": rounded(np.mean([s for _, _, s in entries], axis=0)),
+                "timeline": timeline,
+            })  # fmt: skip
+            rows += [f"{path.stem},{r['tag']},{r['category']},{r['start']},{r['end']}" for r in timeline]
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / PREDICTIONS, self._payload(meta, records))
+        atomic_write_text(out / "tag_timeline.csv", "\n".join(rows) + "\n")
+        return f"wrote the tags of {len(records)} video(s) to {out} ({PREDICTIONS}, tag_timeline.csv)"
+
+    def claims(self, pred: Path) -> bool:
+        return (pred.is_dir() and (pred / PREDICTIONS).is_file()) or pred.name == PREDICTIONS
+
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        if data is None:
+            raise ActionlineError("--data (the HVU folder) is required for tagging evaluation")
+        dataset, payload = HVUData(data), read_predictions(pred)
+        if payload["tags"] != dataset.tags:
+            raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
+        part = options.subset or "val"
+        truth = {c.video: c.label for c in dataset.clips(part)}
+        found = [v for v in payload["videos"] if v["video"] in truth]
+        if not found:
+            raise DataError(f"{pred}: no prediction for a clip of the {part} part")
+        scores = np.array([v["scores"] for v in found])
+        targets = np.array([truth[v["video"]] for v in found])
+        step = category_map(scores, targets, dataset.categories, dataset.tag_category)
+        trapezoid = category_map(scores, targets, dataset.categories, dataset.tag_category, ap="trapezoid")
+        headline = "  ".join(f"{k} {v:.1f}" for k, v in step.items())
+        details = [
+            f"{len(found)} clips of the {part} part ({len(truth) - len(found)} without a prediction)",
+            "trapezoidal AP: " + "  ".join(f"{k} {v:.1f}" for k, v in trapezoid.items()),
+            f"settings: {CONVENTION}",
+        ]
+        return Report(
+            headline, details, {**step, "trapezoid": trapezoid, "num_clips": len(found), "convention": CONVENTION}
+        )
+
+    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, split: int) -> Path:
+        raise NotImplementedError("view is not available for tagging; actionline evaluate gives the per-category mAP")
