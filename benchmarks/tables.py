@@ -297,6 +297,23 @@ def ats(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hvu(r: dict) -> str:
+    """`hvu.py`: per-category mAP on HVU-lite, like the thesis' Table 5.x."""
+    categories = ["scene", "object", "action", "event", "attribute", "concept", "overall"]
+    lines = [
+        f"HVU-lite (160 training, 60 validation clips; 19 tags in six categories), width {r['width']}, "
+        f"{r['clip'][0]} x {r['clip'][1]} x {r['clip'][2]} clips, {r['epochs']} epochs, seeds {r['seeds']}; mAP "
+        "(step-wise AP) on the validation clips, mean ± std over seeds.",
+        "",
+        "| model | " + " | ".join(c.capitalize() for c in categories) + " | train s |",
+        "|---|" + "---|" * (len(categories) + 1),
+    ]
+    for name, m in r["models"].items():
+        cells = " | ".join(f"{m[c]['mean']:.1f} ± {m[c]['std']:.1f}" for c in categories)
+        lines.append(f"| {name} | {cells} | {m['train_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "long_video": long_video,
     "segmentation_": segmentation,
@@ -308,6 +325,7 @@ RENDERERS = {
     "video_classification": video_classification,
     "sgs": sgs,
     "ats": ats,
+    "hvu": hvu,
 }
 
 
