@@ -20,7 +20,7 @@ from torch import nn
 
 from actionline.errors import ConfigError
 from actionline.nn.ats import TokenSampler, budgets, inverse_transform, pack, significance, top_k
-from actionline.nn.vit import Attention, Mlp
+from actionline.nn.vit import Attention, Mlp, PatchTransformer
 
 
 class DividedBlock(nn.Module):
@@ -70,7 +70,7 @@ class DividedBlock(nn.Module):
         return pack(chosen)
 
 
-class VideoTransformer(nn.Module):
+class VideoTransformer(PatchTransformer):
     """TimeSformer-style video ViT for clips of ``frames`` x ``image_size``²; ``forward`` gives logits and the
     patch positions each block kept per clip [B, depth]."""
 
@@ -86,26 +86,11 @@ class VideoTransformer(nn.Module):
         mlp_ratio: float = 4.0,
         samplers: dict[int, TokenSampler] | None = None,
     ):
-        super().__init__()
-        if image_size % patch:
-            raise ConfigError(f"the image size {image_size} must be a multiple of the patch size {patch}")
-        if any(not 0 <= i < depth for i in samplers or {}):
-            raise ConfigError(f"token samplers go in blocks 0..{depth - 1}, got {sorted(samplers or {})}")
-        self.frames, self.dim, self.patch, self.num_patches = frames, dim, patch, (image_size // patch) ** 2
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(3, dim, patch, patch)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
+        super().__init__(image_size, patch, dim, depth, num_classes, samplers)
+        self.frames = frames
         self.time_embed = nn.Parameter(torch.zeros(1, frames, dim))
         self.blocks = nn.ModuleList(DividedBlock(dim, heads, mlp_ratio, (samplers or {}).get(i)) for i in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head = nn.Linear(dim, num_classes)
-        for param in (self.pos_embed, self.cls_token, self.time_embed):
-            nn.init.trunc_normal_(param, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        self.init_weights(self.time_embed)
 
     def features(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Clips [B, 3, T, S, S] -> the final CLS feature [B, d] and the positions kept per block [B, depth]."""

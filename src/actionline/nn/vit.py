@@ -74,7 +74,37 @@ class Block(nn.Module):
         return x * mask[:, :, None].to(x.dtype), mask
 
 
-class VisionTransformer(nn.Module):
+class PatchTransformer(nn.Module):
+    """What image and video transformers share: the layout checks, the patch embedding, the CLS token, learned
+    positions, the final norm, the head, and timm's initialisation (`init_weights`, after the blocks exist)."""
+
+    def __init__(
+        self, image_size: int, patch: int, dim: int, depth: int, num_classes: int, samplers: dict | None
+    ) -> None:
+        super().__init__()
+        if image_size % patch:
+            raise ConfigError(f"the image size {image_size} must be a multiple of the patch size {patch}")
+        if any(not 0 <= i < depth for i in samplers or {}):
+            raise ConfigError(f"token samplers go in blocks 0..{depth - 1}, got {sorted(samplers or {})}")
+        self.patch, self.dim, self.num_patches = patch, dim, (image_size // patch) ** 2
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, num_classes)
+        self.feature_dim = dim
+
+    def init_weights(self, *embeddings: nn.Parameter) -> None:
+        for param in (self.pos_embed, self.cls_token, *embeddings):
+            nn.init.trunc_normal_(param, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+
+class VisionTransformer(PatchTransformer):
     """ViT / DeiT: patch embedding, CLS token, learned positions, ``depth`` blocks (samplers at the block indices
     of ``samplers``), final norm, ``head``. ``forward`` gives logits [B, classes] and the tokens each block kept
     per sample [B, depth] (CLS included) for the MAC count."""
@@ -90,26 +120,9 @@ class VisionTransformer(nn.Module):
         mlp_ratio: float = 4.0,
         samplers: dict[int, TokenSampler] | None = None,
     ):
-        super().__init__()
-        if image_size % patch:
-            raise ConfigError(f"the image size {image_size} must be a multiple of the patch size {patch}")
-        if any(not 0 <= i < depth for i in samplers or {}):
-            raise ConfigError(f"token samplers go in blocks 0..{depth - 1}, got {sorted(samplers or {})}")
-        self.patch, self.dim, self.num_patches = patch, dim, (image_size // patch) ** 2
-        self.patch_embed = nn.Module()
-        self.patch_embed.proj = nn.Conv2d(3, dim, patch, patch)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches + 1, dim))
+        super().__init__(image_size, patch, dim, depth, num_classes, samplers)
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio, (samplers or {}).get(i)) for i in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head = nn.Linear(dim, num_classes)
-        self.feature_dim = dim
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        self.init_weights()
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Images [B, 3, S, S] -> tokens [B, N + 1, d] (CLS first, positions added)."""
