@@ -19,7 +19,7 @@ def test_every_model_declares_a_known_task():
     assert set(available_models()) == set(MODELS)
     assert {cls.task for cls in MODELS.values()} == set(TASKS)
     with pytest.raises(ConfigError, match="unknown task"):
-        get_task("tagging")
+        get_task("captioning")
 
 
 def test_task_of_files(tmp_path):
