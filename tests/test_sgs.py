@@ -130,6 +130,16 @@ def test_sgs_trains_through_the_cli(tmp_path):
     assert report.as_dict["gmacs_mean"] == pytest.approx(np.mean(clip_gmacs))
     assert 0 < report.as_dict["gmacs_mean"] < report.as_dict["gmacs_fixed"]  # 4 bins < 8 frames after stage 1
     assert any("adaptive cost" in line for line in report.details)
+    from actionline.engine.commands import profile_run
+
+    cost = profile_run(tmp_path / "r", data, TaskOptions())
+    assert cost["gmacs_mean"] == pytest.approx(report.as_dict["gmacs_mean"], rel=1e-4)  # the file rounds to 1e-6
+    assert cost["gmacs_fixed"] == pytest.approx(report.as_dict["gmacs_fixed"], rel=1e-4)
+    assert main(["profile", "--run", str(tmp_path / "r"), "--data", str(data)]) == 0
+    assert main(["profile", "--run", str(tmp_path / "r")]) == 2
+    atfr = ["train", "--model", "atfr_resnet3d_18", "--data", str(data), "--out", str(tmp_path / "atfr"), "--epochs",
+            "1", "--set", "model.size=32", "--set", "model.frames=8", "--set", "clips.short_side=32"]  # fmt: skip
+    assert main(atfr) == 0  # the Table 6.12 preset trains through the CLI
 
 
 def test_table_6_12_network_and_its_adaptive_cost():

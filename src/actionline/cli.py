@@ -241,7 +241,9 @@ def export(pred: o.Timelines, out_path: o.ExportOut, fmt: o.Format = "csv", fps:
 
 @app.command()
 def profile(
-    model: o.ModelName,
+    model: o.ProfileModel = None,
+    run: o.ProfileRun = None,
+    data: o.ProfileData = None,
     input_dim: o.InputDim = None,
     num_classes: o.NumClasses = 19,
     length: o.Length = None,
@@ -254,10 +256,35 @@ def profile(
 
     Example: actionline profile asformer --input-dim 2048 --num-classes 19 --length 5750 --json
 
-    Clip classifiers take one clip of model.frames x model.size x model.size (default 16 x 112 x 112).
+    Clip classifiers take one clip of model.frames x model.size x model.size (default 16 x 112 x 112). With --run and
+    --data: a trained clip model's cost averaged over the dataset's test clips, counted clip by clip at batch size 1
+    (SGS, ATS: the cost varies per clip), next to the fixed cost without the adaptive sampling.
+
+    Example: actionline profile --run runs/atfr --data data/steps
     """
     from actionline.config import parse_overrides
     from actionline.engine.profiler import profile_model
+
+    if run is not None or data is not None:
+        if run is None or data is None or model is not None:
+            raise ActionlineError("give a MODEL, or --run and --data (a trained clip model's cost over a dataset)")
+        from actionline.engine import commands
+        from actionline.engine.task import TaskOptions
+
+        cost = commands.profile_run(run, data, TaskOptions())
+        if as_json:
+            print(json.dumps(cost))
+            return
+        out.print(
+            f"{run}: {cost['gmacs_mean']:.3f} GMACs per clip on average over {cost['clips']} clips (min "
+            f"{cost['gmacs_min']:.3f}, max {cost['gmacs_max']:.3f}; clip by clip at batch size 1) vs "
+            f"{cost['gmacs_fixed']:.3f} without adaptive sampling",
+            markup=False,
+            highlight=False,
+        )
+        return
+    if model is None:
+        raise ActionlineError("give a MODEL to profile (or --run and --data)")
 
     p = profile_model(model, input_dim, num_classes, length, repeats, device, parse_overrides(set_ or []))
     if as_json:

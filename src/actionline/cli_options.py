@@ -178,6 +178,9 @@ Format = Annotated[str, typer.Option("--format", help="csv or srt.")]
 Fps = Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")]
 Skip = Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")]
 ModelName = Annotated[str, typer.Argument(help="Model name.")]
+ProfileModel = Annotated[str | None, typer.Argument(help="Model name (random weights, one input).")]
+ProfileRun = Annotated[Path | None, typer.Option("--run", help="A trained clip model (with --data).")]
+ProfileData = Annotated[Path | None, typer.Option("--data", help="The dataset whose test clips --run is counted on.")]
 InputDim = Annotated[int | None, typer.Option(help="Feature dimension D (default: 2048; 3 for clip classifiers).")]
 Length = Annotated[
     int | None, typer.Option(help="Input length T in frames (default: 5,750; a clip classifier's model.frames).")

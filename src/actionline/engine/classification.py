@@ -105,6 +105,22 @@ def make_validate(classes: Sequence[str]):
     return validate
 
 
+def dataset_cost(model: ClassificationModel, meta: dict, videos: list[LabelledVideo]) -> dict[str, float]:
+    """The adaptive cost over a dataset: GMACs of every test clip (K uniform clips per video), counted clip by clip
+    at batch size 1 (Sec. 6.4), their mean, min and max, and the fixed cost without the adaptive sampling."""
+    c = model.config
+    clips = ClipSet(
+        videos, build(ClipSampling, meta["clips"], where="clips"), c.frames, c.size, "uniform", kinetics_scale
+    )
+    warn_failures(clips.failures)
+    macs: list[float] = []
+    loader = DataLoader(clips, batch_size=1, collate_fn=collate_clips)
+    clip_scores(model, (b["features"] for b in track(loader, description="counting", transient=True)), macs)
+    g = np.array(macs) / 1e9
+    return {"clips": len(g), "gmacs_mean": float(g.mean()), "gmacs_min": float(g.min()), "gmacs_max": float(g.max()),
+            "gmacs_fixed": fixed_cost(model)}  # fmt: skip
+
+
 def score_video_files(
     model: ClassificationModel,
     sampling: ClipSampling,
@@ -235,6 +251,10 @@ class ClassificationTask(Task):
             meta={"clips": as_dict(sampling)},
             dataset_meta={"root": str(data.root), "layout": data.layout, "split": options.split},
         )
+
+    def eval_clips(self, data: ClipData, options: TaskOptions) -> list[LabelledVideo]:
+        """The videos `predict` and `evaluate` use (the test part, else val; ``--subset`` chooses)."""
+        return data.videos(data.eval_part(options.subset))
 
     def _sampling(self, meta: dict) -> ClipSampling:
         return build(ClipSampling, meta.get("clips"), where="clips")

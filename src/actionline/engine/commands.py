@@ -113,3 +113,13 @@ def report(
     title = f"actionline report: {chosen.name}, " + ", ".join(str(p) for p in preds)
     atomic_write_text(out, page(title, sections, scores))
     return out
+
+
+def profile_run(run: Path, data_path: Path, options: TaskOptions, checkpoint: str = "best") -> dict[str, float]:
+    """The adaptive cost of a trained clip model averaged over a dataset's test clips (`dataset_cost`)."""
+    from actionline.engine.classification import dataset_cost
+
+    model, meta = load_run(run, checkpoint)
+    task = get_task(meta.get("task", "segmentation"))
+    task.check_options(options)
+    return dataset_cost(model, meta, task.eval_clips(task.open_data(data_path, options), options))

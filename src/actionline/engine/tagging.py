@@ -132,6 +132,10 @@ class TaggingTask(Task):
             dataset_meta={"root": str(data.root)},
         )
 
+    def eval_clips(self, data: HVUData, options: TaskOptions):
+        """The clips `predict` and `evaluate` use (the val part; ``--subset`` chooses)."""
+        return data.clips(options.subset or "val")
+
     def _payload(self, meta: dict, records: list[dict]) -> str:
         keys = ("categories", "tag_category")
         return json.dumps({"task": "tagging", "tags": meta["classes"], **{k: meta[k] for k in keys}, "videos": records})

@@ -129,6 +129,10 @@ class Task(ABC):
         done = extract_like_training(meta, model.config.input_dim, source, out, batch_size, console)
         return self.predict_features(model, meta, out, done, out)
 
+    def eval_clips(self, data: Any, options: TaskOptions) -> list:
+        """The clips prediction and evaluation use (clip tasks; `profile --run` counts their cost)."""
+        raise ConfigError(f"profile --run averages the cost of clip models over a dataset, not of {self.name} runs")
+
     @abstractmethod
     def claims(self, pred: Path) -> bool:
         """Whether ``pred`` (a prediction file or folder) is this task's format."""
