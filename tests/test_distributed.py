@@ -38,3 +38,13 @@ def test_torchrun_rtk_through_all_training_phases(tmp_path, toy_data):
     assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert "perm" not in records[0]["train"] and records[-1]["train"]["perm"] > 0
     assert records[-1]["train"]["refine"] > 0
+
+
+def test_torchrun_clip_classifier(tmp_path):
+    """A clip task under DDP: clips are decoded and sampled in each rank, BatchNorm 3D networks train in both."""
+    from actionline.data.synthetic_clips import synthesize_video_classification
+
+    data = synthesize_video_classification(tmp_path / "d", train_per_class=2, test_per_class=1, frames=8, size=32)
+    small = ["model.width=4", "model.size=32", "model.frames=8", "clips.short_side=32", "train.batch_size=2"]
+    records = _torchrun_train(data, tmp_path / "run", "stc_resnet3d_18", 2, small)
+    assert [r["epoch"] for r in records] == [1, 2] and "top1" in records[-1]["val"]
