@@ -1,10 +1,9 @@
-import math
-
 import pytest
 import torch
 
 from actionline.models.registry import available_models, build_model
 from actionline.nn.window_attention import window_attention
+from reference_encoders import dense_window_attention
 
 PAPER_PARAMS = {"mstcn": 800_396, "asformer": 1_134_476}
 
@@ -44,28 +43,6 @@ def test_shapes_loss_and_every_parameter_gets_gradient(name):
     assert [t.num_frames for t in timelines] == [70, 50]
 
 
-def brute_force_window_attention(q, k, v, mask, block, full_window=False):
-    """Dense attention with an explicit [T, T] visibility matrix (the definition, no chunking)."""
-    _, C, T = q.shape
-    half = block // 2
-    t = torch.arange(T)[:, None]
-    j = torch.arange(T)[None]
-    if full_window:  # the reference's window mask, built as its code builds it: rows x (bl + 2 half) columns
-        width = block + 2 * half
-        window = torch.zeros(block, width, dtype=torch.bool)
-        for i in range(block):
-            window[:, i : i + block] = True  # the union leaves the last column at zero when bl is even
-        column = j - (t // block * block - half)
-        inside = (column >= 0) & (column < width)
-        allowed = inside & window[t % block, column.clamp(0, width - 1)]
-    else:
-        allowed = (j >= t - half) & (j < t - half + block)
-    allowed = allowed[None] & (mask[:, None, :] > 0)
-    s = torch.einsum("bct,bcs->bts", q, k) / math.sqrt(C)
-    s = s.masked_fill(~allowed, -1e30)
-    return torch.einsum("bts,bcs->bct", torch.softmax(s, -1), v)
-
-
 @pytest.mark.parametrize("block", [1, 2, 4, 8, 64, 128, 512])
 @pytest.mark.parametrize("length", [5, 97, 300])
 @pytest.mark.parametrize("full_window", [False, True])
@@ -74,21 +51,21 @@ def test_window_attention_equals_its_definition(block, length, full_window):
     q, k, v = torch.randn(2, 8, length), torch.randn(2, 8, length), torch.randn(2, 3, length)
     mask = torch.ones(2, length)
     mask[1, length // 2 :] = 0
-    got = window_attention(q, k, v, mask, block, full_window)
-    want = brute_force_window_attention(q, k, v, mask, block, full_window)
+    got = window_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask, block, full_window)
+    want = dense_window_attention(q, k, v, mask, block, full_window)
     valid = mask[:, None, :] > 0
-    assert torch.allclose(got * valid, want * valid, atol=1e-5)
+    assert torch.allclose(got.transpose(1, 2) * valid, want * valid, atol=1e-5)
 
 
 def test_window_attention_is_local():
     """Changing a key outside every window of block 4 leaves the output unchanged; inside changes it."""
     torch.manual_seed(0)
-    q, k, v = torch.randn(1, 4, 40), torch.randn(1, 4, 40), torch.randn(1, 4, 40)
+    q, k, v = torch.randn(1, 40, 4), torch.randn(1, 40, 4), torch.randn(1, 40, 4)
     mask = torch.ones(1, 40)
     base = window_attention(q, k, v, mask, 4)
     v2 = v.clone()
-    v2[..., 30] += 10
-    changed = (window_attention(q, k, v2, mask, 4) - base).abs().sum(1)[0] > 1e-6
+    v2[:, 30] += 10
+    changed = (window_attention(q, k, v2, mask, 4) - base).abs().sum(-1)[0] > 1e-6
     assert changed.nonzero().flatten().tolist() == [29, 30, 31, 32]  # queries t with t-2 <= 30 < t+2
 
 

@@ -2,6 +2,9 @@
 
 A block is a dilated convolution (the feed-forward layer) followed by instance-normalised local window attention
 with block length 2^i and a 1x1 conv, with a residual connection; a stage stacks blocks between 1x1 convolutions.
+
+Frames are time-major inside a stage (see `actionline.nn.conv`): a stage takes [B, T, D] and returns [B, T, C].
+``mask`` is [B, T], or ``None`` when every frame is valid (the all-ones multiplications are skipped).
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import Pointwise
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, frame_conv, instance_norm_frames
+from actionline.nn.dropout import Dropout
 from actionline.nn.window_attention import window_attention
 
 
 class ASFormerBlock(nn.Module):
-    """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual."""
+    """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual.
+
+    The query, key (and for self-attention value) projections run as one product of the concatenated weights.
+    """
 
     def __init__(
         self, layer: int, channels: int, att_channels: int, alpha: float, dropout: float, full_window: bool = False
@@ -24,24 +31,34 @@ class ASFormerBlock(nn.Module):
         self.block = 2**layer
         self.alpha = alpha
         self.full_window = full_window
-        self.feed_forward = nn.Conv1d(channels, channels, 3, padding=2**layer, dilation=2**layer)
-        self.query = Pointwise(channels, att_channels)
-        self.key = Pointwise(channels, att_channels)
-        self.value = Pointwise(channels, att_channels)
-        self.att_out = Pointwise(att_channels, channels)
-        self.conv_1x1 = Pointwise(channels, channels)
-        self.dropout = nn.Dropout(dropout)
+        self.feed_forward = FrameDilatedConv(channels, channels, 2**layer)
+        self.query = FramePointwise(channels, att_channels)
+        self.key = FramePointwise(channels, att_channels)
+        self.value = FramePointwise(channels, att_channels)
+        self.att_out = FramePointwise(att_channels, channels)
+        self.conv_1x1 = FramePointwise(channels, channels)
+        self.dropout = Dropout(dropout)
 
-    def attention(self, x: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        att = window_attention(self.query(x), self.key(x), self.value(values), mask, self.block, self.full_window)
-        return self.att_out(F.relu(att)) * mask[:, None, :]
+    def _projections(self, x: torch.Tensor, values: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """(q, k, v) time-major; ``values`` None: self-attention (v from ``x`` too)."""
+        projections = (self.query, self.key) if values is not None else (self.query, self.key, self.value)
+        weight = torch.cat([p.weight for p in projections])
+        bias = torch.cat([p.bias for p in projections])
+        qkv = frame_conv(x, weight, bias).split(self.query.out_channels, dim=-1)
+        return (*qkv, self.value(values)) if values is not None else qkv
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
-        out = F.relu(self.feed_forward(x))
-        normed = F.instance_norm(out) if out.shape[-1] > 1 else torch.zeros_like(out)  # one frame: x - mean = 0
-        out = self.alpha * self.attention(normed, normed if values is None else values, mask) + out
-        out = self.dropout(self.conv_1x1(out))
-        return (x + out) * mask[:, None, :]
+    def attention(self, x: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+        q, k, v = self._projections(x, values)
+        att = window_attention(q, k, v, mask, self.block, self.full_window)
+        out = self.att_out(F.relu(att))
+        return out if mask is None else out.mul_(mask[:, :, None])
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, values: torch.Tensor | None = None) -> torch.Tensor:
+        out = F.relu(self.feed_forward(x), inplace=True)
+        normed = instance_norm_frames(out) if out.shape[1] > 1 else torch.zeros_like(out)  # one frame: x - mean = 0
+        out = torch.add(out, self.attention(normed, values, mask), alpha=self.alpha)
+        out = self.dropout(self.conv_1x1(out)).add_(x)
+        return out if mask is None else out.mul_(mask[:, :, None])
 
 
 class ASFormerStage(nn.Module):
@@ -63,20 +80,23 @@ class ASFormerStage(nn.Module):
         num_classes: int | None = None,
     ):
         super().__init__()
-        self.conv_in = Pointwise(input_dim, channels)
+        self.conv_in = FramePointwise(input_dim, channels)
         self.blocks = nn.ModuleList(
             ASFormerBlock(i, channels, att_channels, alpha, dropout, full_window) for i in range(num_layers)
         )
-        self.conv_out = Pointwise(channels, num_classes) if num_classes is not None else None
+        self.conv_out = FramePointwise(channels, num_classes) if num_classes is not None else None
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None, keep_levels: bool = False
+        self, x: torch.Tensor, mask: torch.Tensor | None, values: torch.Tensor | None = None, keep_levels: bool = False
     ):
+        """``x`` [B, T, D], ``values`` [B, T, C] (decoders) -> (logits [B, T, K] or None, feature, levels)."""
         feature = self.conv_in(x)
         levels = []
         for block in self.blocks:
             feature = block(feature, mask, values)
             if keep_levels:
                 levels.append(feature)
-        logits = self.conv_out(feature) * mask[:, None, :] if self.conv_out is not None else None
-        return logits, feature, levels
+        if self.conv_out is None:
+            return None, feature, levels
+        logits = self.conv_out(feature)
+        return (logits if mask is None else logits.mul_(mask[:, :, None])), feature, levels

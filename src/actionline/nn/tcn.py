@@ -1,4 +1,8 @@
-"""Dilated temporal convolutions of MS-TCN (Farha & Gall, CVPR 2019, Sec. 3.1)."""
+"""Dilated temporal convolutions of MS-TCN (Farha & Gall, CVPR 2019, Sec. 3.1), on time-major frames.
+
+Frames are [B, T, C] inside a stage (see `actionline.nn.conv`); ``mask`` is [B, T, 1], or ``None`` when every
+frame is valid (multiplying by an all-ones mask changes nothing, so it is skipped).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import Pointwise
+from actionline.nn.conv import FrameDilatedConv, FramePointwise
+from actionline.nn.dropout import Dropout
 
 
 class DilatedResidualLayer(nn.Module):
@@ -14,26 +19,30 @@ class DilatedResidualLayer(nn.Module):
 
     def __init__(self, dilation: int, channels: int, dropout: float = 0.5):
         super().__init__()
-        self.conv_dilated = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
-        self.conv_1x1 = Pointwise(channels, channels)
-        self.dropout = nn.Dropout(dropout)
+        self.conv_dilated = FrameDilatedConv(channels, channels, dilation)
+        self.conv_1x1 = FramePointwise(channels, channels)
+        self.dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out = self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x))))
-        return (x + out) * mask
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        out = self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x), inplace=True))).add_(x)
+        return out if mask is None else out.mul_(mask)
 
 
 class SingleStageTCN(nn.Module):
-    """1x1 conv in -> ``num_layers`` dilated residual layers (dilation 2^i) -> 1x1 conv to classes, masked."""
+    """1x1 conv in -> ``num_layers`` dilated residual layers (dilation 2^i) -> 1x1 conv to classes, masked.
+
+    Time-major in and out: [B, T, D] -> [B, T, K].
+    """
 
     def __init__(self, num_layers: int, channels: int, input_dim: int, num_classes: int, dropout: float = 0.5):
         super().__init__()
-        self.conv_in = Pointwise(input_dim, channels)
+        self.conv_in = FramePointwise(input_dim, channels)
         self.layers = nn.ModuleList(DilatedResidualLayer(2**i, channels, dropout) for i in range(num_layers))
-        self.conv_out = Pointwise(channels, num_classes)
+        self.conv_out = FramePointwise(channels, num_classes)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         out = self.conv_in(x)
         for layer in self.layers:
             out = layer(out, mask)
-        return self.conv_out(out) * mask
+        out = self.conv_out(out)
+        return out if mask is None else out.mul_(mask)

@@ -9,27 +9,23 @@ is the union of the bands (specs §3), so every query of a chunk sees the widene
 (``2*bl - 1`` keys for even ``bl``). Here the band is applied, and ``full_window=True`` reproduces the reference
 mask exactly (the reference adds ``log(1e-6)`` where this adds a large negative number).
 
-Speed: the queries are cut into chunks of ``min(bl, 64)``; each chunk needs only ``chunk + bl - 1`` keys, read
-through a strided view (``unfold``), so one batched matmul covers all chunks with no Python loop and, for large
-blocks, about half the work of the reference's ``2*bl`` windows. Masks enter as an additive bias.
+Speed: frames are time-major ([B, T, C]). The queries are cut into chunks of ``min(bl, 64)``; each chunk needs
+only ``chunk + bl - 1`` keys, read through an overlapping strided view of the keys (no copy), so one batched
+matmul covers all chunks with no Python loop and, for large blocks, about half the work of the reference's
+``2*bl`` windows. Masks enter as an additive bias: the band once for all chunks, padded keys only in the chunks
+whose windows contain one. Block length 1 (one key per query) is computed elementwise.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch.nn import functional as F
 
-QUERY_CHUNK = 64
-
-
-def _band_bias(chunk: int, width: int, block: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """[chunk, width] additive bias: 0 where query ``i`` may see window position ``j`` (``i <= j < i + block``)."""
-    q = torch.arange(chunk, device=device)[:, None]
-    k = torch.arange(width, device=device)[None, :]
-    band = (k >= q) & (k < q + block)
-    return torch.zeros(chunk, width, dtype=dtype, device=device).masked_fill_(~band, _neg(dtype))
+QUERY_CHUNK = 16
+TILE_SCORES = 2**18  # scores per tile (1 MiB in fp32): a tile's scores and weights stay in the L2 cache
 
 
 def _neg(dtype: torch.dtype) -> float:
@@ -37,35 +33,140 @@ def _neg(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).min / 4
 
 
-def window_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, block: int, full_window: bool = False
-) -> torch.Tensor:
-    """Attention of ``q`` [B, Cq, T] over ``k`` [B, Cq, T] / ``v`` [B, Cv, T] in local windows of ``block``.
+def _window_bias(chunk: int, width: int, block: int, full_window: bool, like: torch.Tensor) -> torch.Tensor:
+    """[chunk, width] additive bias: 0 where query ``i`` of a chunk may see window position ``j``.
 
-    ``mask`` [B, T] (1 = valid frame). Returns [B, Cv, T]; scores are scaled by ``1/sqrt(Cq)``.
+    Own band ``i <= j < i + block``; with ``full_window`` the reference's union of bands, ``j < 2 block - 1``.
     """
-    B, Cq, T = q.shape
-    Cv = v.shape[1]
+    q = torch.arange(chunk, device=like.device)[:, None]
+    k = torch.arange(width, device=like.device)[None, :]
+    seen = (k < 2 * block - 1).expand(chunk, width) if full_window else (k >= q) & (k < q + block)
+    return torch.zeros(chunk, width, dtype=like.dtype, device=like.device).masked_fill_(~seen, _neg(like.dtype))
+
+
+class _Geometry(NamedTuple):
+    """How one video's queries are cut into chunks and which padded key rows each chunk's window covers."""
+
+    length: int  # T
+    chunk: int  # queries per chunk
+    width: int  # keys per window
+    left: int  # zero rows before the keys (bl // 2)
+    chunks: int
+    tile: int  # chunks per tile
+
+    @property
+    def padded(self) -> int:
+        """Padded key rows, a multiple of ``chunk`` so that overlapping windows can be added back block-wise."""
+        return (self.chunks - 1 + math.ceil(self.width / self.chunk)) * self.chunk
+
+    def pad_keys(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-major [T, C] -> [padded, C] with ``left`` zero rows before it and zeros after."""
+        return F.pad(x, (0, 0, self.left, self.padded - self.left - self.length))
+
+    def windows(self, padded: torch.Tensor) -> torch.Tensor:
+        """[padded, C] -> [chunks, width, C]: window ``n`` is rows ``[n chunk, n chunk + width)`` (a view)."""
+        C = padded.shape[1]
+        return padded.as_strided((self.chunks, self.width, C), (self.chunk * C, C, 1))
+
+    def windows_transposed(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-major [T, C] -> [chunks, C, width] windows of a channels-first padded copy (row-major matrices:
+        a batched product of queries with these runs on both threads, with the transposed view on one)."""
+        padded = x.new_zeros(x.shape[1], self.padded)
+        padded[:, self.left : self.left + self.length] = x.t()
+        return padded.as_strided((self.chunks, x.shape[1], self.width), (self.chunk, self.padded, 1))
+
+    def queries(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query)."""
+        return F.pad(x, (0, 0, 0, self.chunks * self.chunk - self.length)).view(self.chunks, self.chunk, -1)
+
+    def add_windows(self, windows: torch.Tensor) -> torch.Tensor:
+        """The adjoint of `windows`: [chunks, width, C] -> [T, C], each key row the sum over the windows holding
+        it (one add per block of ``chunk`` rows of a window, not per frame)."""
+        C = windows.shape[-1]
+        blocks = windows.new_zeros(self.padded // self.chunk, self.chunk, C)
+        for s in range(math.ceil(self.width / self.chunk)):
+            rows = min(self.chunk, self.width - s * self.chunk)
+            blocks[s : s + self.chunks, :rows] += windows[:, s * self.chunk : s * self.chunk + rows]
+        return blocks.view(-1, C)[self.left : self.left + self.length]
+
+    def tiles(self):
+        return (slice(start, start + self.tile) for start in range(0, self.chunks, self.tile))
+
+
+class _LocalAttention(torch.autograd.Function):
+    """One video's window attention, forward and backward tile by tile (the scores of a tile stay in cache).
+
+    Autograd through the overlapping strided windows would add gradients back with ``index_add`` over a zeroed
+    copy of every window (most of a training step); here the windows' key and value gradients are added back
+    block-wise (`_Geometry.add_windows`). Tested against the dense definition's gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, window_bias, key_bias, geometry: _Geometry):
+        qc = geometry.queries(q)
+        kw = geometry.windows_transposed(k)
+        vw = geometry.windows(geometry.pad_keys(v))
+        partial = (key_bias != 0).any(-1).tolist()
+        attn, out = [], []
+        for part in geometry.tiles():
+            scores = torch.bmm(qc[part], kw[part]).add_(window_bias)
+            if any(partial[part]):
+                scores.add_(key_bias[part, None, :])
+            attn.append(torch.softmax(scores, dim=-1))
+            out.append(torch.bmm(attn[-1], vw[part]))
+        ctx.geometry = geometry
+        ctx.save_for_backward(q, k, v, *attn)
+        return torch.cat(out).view(-1, v.shape[1])[: geometry.length]
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, *attn = ctx.saved_tensors
+        g = ctx.geometry
+        qc, gc = g.queries(q), g.queries(grad_out)
+        kw, vw = g.windows(g.pad_keys(k)), g.windows_transposed(v)
+        dq, dk, dv = [], [], []
+        for part, a in zip(g.tiles(), attn, strict=True):
+            d_scores = torch._softmax_backward_data(torch.bmm(gc[part], vw[part]), a, -1, a.dtype)
+            dq.append(torch.bmm(d_scores, kw[part]))
+            dk.append(torch.bmm(d_scores.transpose(1, 2), qc[part]))
+            dv.append(torch.bmm(a.transpose(1, 2), gc[part]))
+        dq = torch.cat(dq).view(-1, q.shape[1])[: g.length]
+        return dq, g.add_windows(torch.cat(dk)), g.add_windows(torch.cat(dv)), None, None, None
+
+
+def window_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    block: int,
+    full_window: bool = False,
+) -> torch.Tensor:
+    """Attention of time-major ``q`` [B, T, Cq] over ``k`` [B, T, Cq] / ``v`` [B, T, Cv] in local windows.
+
+    ``mask`` [B, T] (1 = valid frame), ``None`` when every frame is valid. Scores are scaled by ``1/sqrt(Cq)``.
+    Returns [B, T, Cv].
+    """
+    if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
+        # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
+        return torch.softmax((q * k).sum(-1, keepdim=True), dim=-1) * v
+    B, T, Cq = q.shape
     half = block // 2
     if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
         chunk, width = block, block + 2 * half
     else:
-        chunk = min(block, QUERY_CHUNK)
+        chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
         width = chunk + block - 1
     chunks = math.ceil(T / chunk)
-    pad_end = chunks * chunk - T
-    right = chunks * chunk + width - chunk - half - T  # right padding so every window exists
-    qc = F.pad(q, (0, pad_end)).view(B, Cq, chunks, chunk)
-    kw = F.pad(k, (half, right)).unfold(-1, width, chunk)  # [B, Cq, chunks, width]
-    vw = F.pad(v, (half, right)).unfold(-1, width, chunk)  # [B, Cv, chunks, width]
-    key_ok = F.pad(mask.to(q.dtype), (half, right)).unfold(-1, width, chunk)  # [B, chunks, width]
-    bias = (1.0 - key_ok) * _neg(q.dtype)
-    scores = torch.einsum("bcnq,bcnw->bnqw", qc, kw).mul_(1.0 / math.sqrt(Cq))
-    scores.add_(bias[:, :, None, :])
-    if not full_window:
-        scores.add_(_band_bias(chunk, width, block, q.dtype, q.device))
-    elif width > 2 * block - 1:  # the reference's mask covers columns [0, 2 bl - 1): its last column stays zero
-        scores[..., 2 * block - 1 :] = _neg(q.dtype)
-    attn = torch.softmax(scores, dim=-1)
-    out = torch.einsum("bnqw,bcnw->bcnq", attn, vw).reshape(B, Cv, chunks * chunk)
-    return out[..., :T]
+    geometry = _Geometry(T, chunk, width, half, chunks, max(1, TILE_SCORES // (chunk * width)))
+    window_bias = _window_bias(chunk, width, block, full_window, q)
+    # chunks whose windows reach a padded or invalid key get that key's bias too
+    key_ok = torch.ones(1, T, dtype=q.dtype, device=q.device) if mask is None else mask.to(q.dtype)
+    key_ok = F.pad(key_ok, (half, geometry.padded - half - T)).unfold(-1, width, chunk)  # [B or 1, chunks, width]
+    key_bias = (1.0 - key_ok) * _neg(q.dtype)
+    scale = 1.0 / math.sqrt(Cq)
+    outputs = [
+        _LocalAttention.apply(q[b] * scale, k[b], v[b], window_bias, key_bias[min(b, len(key_bias) - 1)], geometry)
+        for b in range(B)  # a loop over videos
+    ]
+    return torch.stack(outputs) if B > 1 else outputs[0][None]

@@ -24,6 +24,7 @@ from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
+from actionline.nn.conv import valid_or_none
 from actionline.nn.losses import stage_losses
 
 
@@ -70,13 +71,17 @@ class ASFormer(SegmentationModel):
         )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        m = mask.to(features.dtype)
-        out, feature, _ = self.encoder(self.channel_dropout(features), m)
+        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        m = valid_or_none(mask, features.dtype)
+        out, feature, _ = self.encoder(self.channel_dropout(features).transpose(1, 2), m)
         logits = [out]
         for decoder in self.decoders:
-            out, feature, _ = decoder(F.softmax(out, dim=1) * m[:, None, :], m, values=feature * m[:, None, :])
+            probs = F.softmax(out, dim=-1)
+            if m is not None:
+                probs, feature = probs * m[:, :, None], feature * m[:, :, None]
+            out, feature, _ = decoder(probs, m, values=feature)
             logits.append(out)
-        return {"logits": torch.stack(logits)}
+        return {"logits": torch.stack(logits).transpose(2, 3)}  # [S, B, K, T]
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return stage_losses(outputs["logits"], targets["labels"], targets["mask"], self.config.smooth_weight)

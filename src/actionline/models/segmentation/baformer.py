@@ -44,7 +44,7 @@ from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
-from actionline.nn.conv import Pointwise
+from actionline.nn.conv import FrameDilatedConv, Pointwise, valid_or_none
 from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
@@ -221,9 +221,9 @@ class BaFormer(SegmentationModel):
         # 1. frame-wise encoder-decoder
         self.channel_dropout = nn.Dropout1d(c.channel_dropout)
         self.encoder = ASFormerStage(c.input_dim, c.num_layers, C, ASFORMER_ATT_CHANNELS, c.dropout, alpha=1.0)
-        self.mask_features = nn.Conv1d(C, C, 3, padding=1)
+        self.mask_features = FrameDilatedConv(C, C, 1)  # a kernel-3 conv (nn.Conv1d's state dict) on [B, T, C]
         self.level_proj = (
-            nn.ModuleList(nn.Conv1d(C, C, 3, padding=1) for _ in range(self.num_decoder_layers))
+            nn.ModuleList(FrameDilatedConv(C, C, 1) for _ in range(self.num_decoder_layers))
             if c.feature_levels == "multi"
             else None
         )
@@ -265,16 +265,20 @@ class BaFormer(SegmentationModel):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Prediction sets before the first decoder layer and after each layer (stacked on dim 0); at inference
         (or without auxiliary losses) class and boundary heads run on the final set only."""
-        m = mask.to(features.dtype)
-        valid = None if bool((mask > 0).all()) else mask > 0
+        m = valid_or_none(mask, features.dtype)
+        valid = None if m is None else mask > 0
         B = features.shape[0]
-        _, feature, levels = self.encoder(self.channel_dropout(features), m, keep_levels=True)
-        mask_features = self.mask_features(feature) * m[:, None, :]
+        # the encoder runs time-major (`actionline.nn.conv`); the decoder reads frames as channels-first views
+        _, feature, levels = self.encoder(self.channel_dropout(features).transpose(1, 2), m, keep_levels=True)
+        mask_features = self.mask_features(feature)
+        if m is not None:
+            mask_features.mul_(m[:, :, None])
+        mask_features = mask_features.transpose(1, 2)
         if self.level_proj is not None:
             first = len(levels) - self.num_decoder_layers  # the deepest levels when there are fewer layers
-            frames = [proj(levels[first + i]) for i, proj in enumerate(self.level_proj)]
+            frames = [proj(levels[first + i]).transpose(1, 2) for i, proj in enumerate(self.level_proj)]
         else:
-            frames = [feature] * self.num_decoder_layers
+            frames = [feature.transpose(1, 2)] * self.num_decoder_layers
         q = (self.queries + self.query_pos)[None].expand(B, -1, -1)
         if self.class_token is not None:
             q = torch.cat([q, self.class_token[None].expand(B, -1, -1)], dim=1)

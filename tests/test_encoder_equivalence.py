@@ -1,0 +1,94 @@
+"""The time-major MS-TCN and ASFormer encoders compute the same function as the straightforward channels-first
+ones (tests/reference_encoders.py): outputs to 1e-5 and every parameter's gradient, with and without padding,
+batch 1 and 2, dilations longer than the video, and the reference window mask."""
+
+import pytest
+import torch
+
+import reference_encoders as ref
+from actionline.models.registry import build_model
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_frames
+from actionline.nn.window_attention import window_attention
+
+
+def _inputs(batch, dim, length, seed):
+    torch.manual_seed(seed)
+    x = torch.randn(batch, dim, length)
+    mask = torch.ones(batch, length)
+    if batch > 1:
+        mask[1, length // 2 :] = 0
+    return x * mask[:, None], mask
+
+
+def _assert_same(fast, slow, fast_params, slow_params, atol=1e-5):
+    assert fast.shape == slow.shape
+    assert torch.allclose(fast, slow, atol=atol, rtol=1e-5), (fast - slow).abs().max()
+    g = torch.randn_like(fast)
+    fast_grads = torch.autograd.grad(fast, fast_params, g, allow_unused=True)
+    slow_grads = torch.autograd.grad(slow, slow_params, g, allow_unused=True)
+    for i, (a, b) in enumerate(zip(fast_grads, slow_grads, strict=True)):
+        if b is None or not torch.any(b != 0):  # ASFormer's block 0 query/key: one key per query, no gradient
+            assert a is None or not torch.any(a.abs() > 1e-6), i
+            continue
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (i, (a - b).abs().max())
+
+
+@pytest.mark.parametrize("dilation", [1, 4, 64, 200])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_dilated_conv_equals_conv1d(dilation, batch):
+    torch.manual_seed(dilation + batch)
+    fast = FrameDilatedConv(8, 6, dilation)
+    slow = torch.nn.Conv1d(8, 6, 3, padding=dilation, dilation=dilation)
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randn(batch, 8, 97, requires_grad=True)
+    a = fast(x.transpose(1, 2)).transpose(1, 2)
+    b = slow(x)
+    _assert_same(a, b, [x, *fast.parameters()], [x, *slow.parameters()])
+
+
+@pytest.mark.parametrize("cin, cout, batch", [(2048, 64, 1), (64, 64, 1), (64, 64, 3), (64, 19, 2)])
+def test_frame_pointwise_equals_conv1d(cin, cout, batch):
+    torch.manual_seed(cin + cout + batch)
+    fast, slow = FramePointwise(cin, cout), torch.nn.Conv1d(cin, cout, 1)
+    slow.load_state_dict(fast.state_dict())
+    x = torch.randn(batch, cin, 300, requires_grad=True)
+    _assert_same(fast(x.transpose(1, 2)).transpose(1, 2), slow(x), [x, *fast.parameters()], [x, *slow.parameters()])
+
+
+def test_instance_norm_frames_equals_instance_norm():
+    x = torch.randn(2, 50, 7, requires_grad=True)
+    a = instance_norm_frames(x).transpose(1, 2)
+    b = torch.nn.functional.instance_norm(x.transpose(1, 2))
+    _assert_same(a, b, [x], [x])
+
+
+@pytest.mark.parametrize("block", [1, 2, 8, 64, 128, 512])
+@pytest.mark.parametrize("full_window", [False, True])
+def test_window_attention_gradients_equal_the_definition(block, full_window):
+    torch.manual_seed(block)
+    q, k, v = (torch.randn(2, c, 301, requires_grad=True) for c in (8, 8, 5))
+    mask = torch.ones(2, 301)
+    mask[1, 200:] = 0
+    a = window_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask, block, full_window)
+    b = ref.dense_window_attention(q, k, v, mask, block, full_window)
+    valid = mask[:, None, :]
+    _assert_same(a.transpose(1, 2) * valid, b * valid, [q, k, v], [q, k, v])
+
+
+@pytest.mark.parametrize("batch, length", [(1, 300), (2, 257), (1, 1)])
+def test_mstcn_equals_the_straightforward_network(batch, length):
+    fast = build_model("mstcn", {"input_dim": 12, "num_classes": 5, "num_layers": 9, "dropout": 0.0}).train()
+    slow = ref.MSTCN(4, 9, 64, 12, 5)
+    slow.load_state_dict(fast.state_dict())
+    x, mask = _inputs(batch, 12, length, seed=batch + length)
+    _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
+
+
+@pytest.mark.parametrize("batch, length, full_window", [(1, 300, False), (2, 257, False), (2, 129, True)])
+def test_asformer_equals_the_straightforward_network(batch, length, full_window):
+    settings = {"input_dim": 12, "num_classes": 5, "num_layers": 9, "dropout": 0.0, "channel_dropout": 0.0}
+    fast = build_model("asformer", {**settings, "full_window": full_window}).train()
+    slow = ref.ASFormer(12, 5, 9, full_window=full_window)
+    slow.load_state_dict(fast.state_dict())
+    x, mask = _inputs(batch, 12, length, seed=batch + length)
+    _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
