@@ -1,18 +1,25 @@
-"""Efficiency, measured side by side in one run (timings on shared machines vary; compare ratios).
+"""Efficiency, measured side by side in one run (timings on shared machines vary; compare within a run).
 
-1. Models at the papers' setting (2048-d input, 19 classes, T = 5,750 = an average 50Salads video at sample
-   rate 2): parameters, GMACs (conv + linear, as the papers count), median latency of forward + decode, peak memory.
+1. Segmentation models at the papers' setting (2048-d input, 19 classes, T = 5,750 = an average 50Salads video at
+   sample rate 2): parameters, GMACs (conv + linear as the papers count; and every product that runs, attention
+   included), peak memory, and, in interleaved rounds with the fp32 matmul peak timed in every round:
+   - inference: forward + decode, batch 1, ``inference_mode``;
+   - training: one step of forward, the model's loss, backward and Adam, on labels of 300-frame segments.
+   Each is stated as a fraction of the peak: GMACs (all products; 3x for a training step, forward + the two
+   products of each backward) per second, divided by the best matmul GMAC/s of the run.
 2. Metrics: our vectorised Acc/Edit/F1 over all 1,712 Breakfast ground-truth files (against perturbed copies)
    vs. the MS-TCN ``eval.py`` loops written out in plain Python (tests/test_metrics_segmentation.py's oracle),
    with a check that both give identical numbers.
 
-Writes ``results/efficiency.json`` and ``.md``.  ``python benchmarks/efficiency.py [--repeats 9]``
+Reference timings of the official code are dated facts (`specs/performance-anchors.md`), never divisors here.
+Writes ``results/efficiency.json`` and ``.md``.  ``python benchmarks/efficiency.py [--rounds 7]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,13 +32,11 @@ from actionline.data.layout import SegmentationData
 from actionline.engine.profiler import profile_model
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
+from actionline.models.registry import build_model
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 from test_metrics_segmentation import oracle_edit, oracle_f1  # noqa: E402
-
-# Reference timings are dated facts (specs/performance-anchors.md), not divisors: what this script reports is
-# measured in its own run, next to the CPU's fp32 matmul peak measured in the same run.
 
 
 def matmul_peak_gmacs(size: int = 2048, repeats: int = 5) -> float:
@@ -91,30 +96,97 @@ def metrics_speed(root: Path) -> dict:
     }
 
 
+MODELS = ("mstcn", "asformer", "baformer", "rtk")
+
+
+def segment_labels(length: int, classes: int, segment: int = 300) -> torch.Tensor:
+    """[1, T] labels of consecutive ``segment``-frame actions cycling through the classes."""
+    return (torch.arange(length)[None] // segment) % classes
+
+
+class Workload:
+    """One model's inference and training step on one random video, timed one call at a time."""
+
+    def __init__(self, name: str, length: int, classes: int = 19):
+        torch.manual_seed(0)
+        self.name = name
+        self.model = build_model(name, {"input_dim": 2048, "num_classes": classes})
+        self.x, self.mask = self.model.example_inputs(length)
+        self.targets = {"labels": segment_labels(length, classes), "mask": self.mask}
+        self.classes = [str(i) for i in range(classes)]
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4)
+        self.inference(), self.train_step()  # warm-up
+
+    def inference(self) -> float:
+        self.model.eval()
+        started = time.perf_counter()
+        with torch.inference_mode():
+            self.model.decode(self.model(self.x, self.mask), self.mask, ["video"], self.classes)
+        return time.perf_counter() - started
+
+    def train_step(self) -> float:
+        self.model.train()
+        started = time.perf_counter()
+        loss = self.model.loss(self.model(self.x, self.mask), self.targets)["total"]
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return time.perf_counter() - started
+
+
+def model_speed(names: list[str], length: int, rounds: int) -> tuple[dict, float]:
+    """Interleaved rounds: the matmul peak, then every model's inference and training step, per round."""
+    static = {name: profile_model(name, 2048, 19, length, repeats=1).as_dict() for name in names}
+    workloads = [Workload(name, length) for name in names]
+    peaks, times = [], {name: {"inference": [], "train": []} for name in names}
+    for r in range(rounds):
+        peaks.append(matmul_peak_gmacs(repeats=3))
+        for w in workloads:
+            times[w.name]["inference"].append(w.inference())
+            times[w.name]["train"].append(w.train_step())
+        print(f"round {r + 1}/{rounds}: peak {peaks[-1]:.0f} GMAC/s", flush=True)
+    peak = max(peaks)
+    models = {}
+    for name in names:
+        p = static[name]
+        inference, train = (statistics.median(times[name][k]) for k in ("inference", "train"))
+        models[name] = {
+            **{k: p[k] for k in ("params", "gmacs", "gmacs_total", "peak_mem_mb")},
+            "inference_ms": 1000 * inference,
+            "inference_min_ms": 1000 * min(times[name]["inference"]),
+            "train_step_ms": 1000 * train,
+            "train_step_min_ms": 1000 * min(times[name]["train"]),
+            "inference_fraction_of_peak": p["gmacs_total"] / inference / peak,
+            "train_fraction_of_peak": 3 * p["gmacs_total"] / train / peak,
+        }
+        print(json.dumps({name: models[name]}), flush=True)
+    return models, peak
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved repetitions (medians reported)")
     ap.add_argument("--length", type=int, default=5750)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--skip-metrics", action="store_true")
+    ap.add_argument("--output", type=Path, default=HERE / "results" / "efficiency.json")
     args = ap.parse_args()
-    models = {}
-    peak = matmul_peak_gmacs()
-    for name in ("mstcn", "asformer", "baformer"):
-        p = profile_model(name, 2048, 19, args.length, repeats=args.repeats)
-        models[name] = p.as_dict()
-        print(json.dumps(models[name]))
+    models, peak = model_speed(args.models.split(","), args.length, args.rounds)
     payload = {
         "length": args.length,
         "threads": torch.get_num_threads(),
+        "rounds": args.rounds,
+        "torch": torch.__version__,
         "models": models,
         "matmul_peak_gmacs_per_s": peak,
     }
     breakfast = HERE.parents[1] / "shared" / "data" / "breakfast"
-    if breakfast.is_dir():
+    if breakfast.is_dir() and not args.skip_metrics:
         payload["metrics"] = metrics_speed(breakfast)
         print(json.dumps(payload["metrics"]))
-    atomic_write_text(HERE / "results" / "efficiency.json", json.dumps(payload, indent=1))
+    atomic_write_text(args.output, json.dumps(payload, indent=1))
     table = tables.efficiency(payload)
-    atomic_write_text(HERE / "results" / "efficiency.md", table)
+    atomic_write_text(args.output.with_suffix(".md"), table)
     print(table)
 
 

@@ -123,21 +123,23 @@ def weak_supervision(r: dict) -> str:
 
 
 def efficiency(r: dict) -> str:
-    """`efficiency.py`: size, GMACs, latency and peak memory at one input length, measured in one run."""
-    peak = r.get("matmul_peak_gmacs_per_s")
+    """`efficiency.py`: size, GMACs, inference and training-step latency as fractions of the matmul peak."""
+    peak = r["matmul_peak_gmacs_per_s"]
     lines = [
-        f"T = {r['length']}, 2048-d input, 19 classes, CPU with {r['threads']} threads, median of runs of "
-        "forward + decode." + (f" fp32 matmul peak measured in the same run: {peak:.0f} GMAC/s." if peak else ""),
+        f"T = {r['length']}, 2048-d input, 19 classes, batch 1, CPU with {r['threads']} threads, torch {r['torch']}; "
+        f"medians of {r['rounds']} interleaved rounds. fp32 matmul peak measured in the same run: {peak:.0f} GMAC/s. "
+        "Inference: forward + decode. Training step: forward, loss, backward, Adam. Fraction of the peak: GMACs of "
+        "all products (x3 for a training step) per second over the peak.",
         "",
-        "| model | params | GMACs (conv+linear) | GMACs (all products) | latency ms | fraction of the matmul peak "
-        "| peak MB |",
-        "|---|---|---|---|---|---|---|",
+        "| model | params | GMACs conv+linear | GMACs all products | inference ms | fraction of peak | "
+        "training step ms | fraction of peak | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in r["models"].items():
-        fraction = f"{p['gmacs_total'] / (p['latency_ms'] / 1000) / peak:.2f}" if peak else "not measured"
         lines.append(
-            f"| {name} | {p['params']:,} | {p['gmacs']:.2f} | {p['gmacs_total']:.2f} | {p['latency_ms']:.0f} | "
-            f"{fraction} | {p['peak_mem_mb']:.0f} |"
+            f"| {name} | {p['params']:,} | {p['gmacs']:.2f} | {p['gmacs_total']:.2f} | {p['inference_ms']:.0f} | "
+            f"{p['inference_fraction_of_peak']:.2f} | {p['train_step_ms']:.0f} | {p['train_fraction_of_peak']:.2f} | "
+            f"{p['peak_mem_mb']:.0f} |"
         )
     if "metrics" in r:
         m = r["metrics"]

@@ -66,6 +66,18 @@ class MacCounter:
             h.remove()
 
 
+def _product_flops(self_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs (2 x MACs) of ``self += a @ b`` for [.., M, K] @ [.., K, N] (batched or not)."""
+    return 2 * math.prod(a_shape) * b_shape[-1]
+
+
+def product_counter() -> FlopCounterMode:
+    """``FlopCounterMode`` that also counts the in-place products ``addmm_`` / ``baddbmm_`` (the time-major
+    convolutions' side taps run as these; the stock counter skips them)."""
+    aten = torch.ops.aten
+    return FlopCounterMode(display=False, custom_mapping={aten.addmm_: _product_flops, aten.baddbmm_: _product_flops})
+
+
 def _rss_kb(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -121,7 +133,7 @@ def profile_model(
         with MacCounter(model) as counted:
             model(x, mask)
         macs = counted.total
-        with FlopCounterMode(display=False) as counter:
+        with product_counter() as counter:
             model(x, mask)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)

@@ -13,16 +13,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, frame_conv, instance_norm_frames
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_frames
 from actionline.nn.dropout import Dropout
 from actionline.nn.window_attention import window_attention
 
 
 class ASFormerBlock(nn.Module):
-    """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual.
-
-    The query, key (and for self-attention value) projections run as one product of the concatenated weights.
-    """
+    """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual."""
 
     def __init__(
         self, layer: int, channels: int, att_channels: int, alpha: float, dropout: float, full_window: bool = False
@@ -39,17 +36,9 @@ class ASFormerBlock(nn.Module):
         self.conv_1x1 = FramePointwise(channels, channels)
         self.dropout = Dropout(dropout)
 
-    def _projections(self, x: torch.Tensor, values: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        """(q, k, v) time-major; ``values`` None: self-attention (v from ``x`` too)."""
-        projections = (self.query, self.key) if values is not None else (self.query, self.key, self.value)
-        weight = torch.cat([p.weight for p in projections])
-        bias = torch.cat([p.bias for p in projections])
-        qkv = frame_conv(x, weight, bias).split(self.query.out_channels, dim=-1)
-        return (*qkv, self.value(values)) if values is not None else qkv
-
     def attention(self, x: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
-        q, k, v = self._projections(x, values)
-        att = window_attention(q, k, v, mask, self.block, self.full_window)
+        v = self.value(x if values is None else values)
+        att = window_attention(self.query(x), self.key(x), v, mask, self.block, self.full_window)
         out = self.att_out(F.relu(att))
         return out if mask is None else out.mul_(mask[:, :, None])
 

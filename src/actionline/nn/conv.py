@@ -72,17 +72,18 @@ class _FrameConv(torch.autograd.Function):
         taps = _taps(weight.shape[2], ctx.dilation, T)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         dx = x.new_empty(x.shape) if need_x else None
-        dw = torch.zeros_like(weight) if need_w else None
+        dw = weight.new_zeros(weight.shape[2], *weight.shape[:2]) if need_w else None  # [taps, C_out, C_in]
         for b in range(B):
             for i, (tap, rows_out, rows_in) in enumerate(taps):
-                g = grad[b, rows_out]
+                g, xs = grad[b, rows_out], x[b, rows_in]
                 if need_x:
                     if i == 0:
                         torch.mm(g, weight[:, :, tap], out=dx[b])
                     else:
                         dx[b, rows_in].addmm_(g, weight[:, :, tap])
-                if need_w:
-                    dw[:, :, tap] += g.t() @ x[b, rows_in]
+                if need_w:  # a channels-first input (the stage's first layer) is faster as (x^T g)^T
+                    dw[tap].t().addmm_(xs.t(), g) if xs.stride(0) == 1 else dw[tap].addmm_(g.t(), xs)
+        dw = dw.permute(1, 2, 0).contiguous() if need_w else None
         db = grad.sum((0, 1)) if need_b and ctx.has_bias else None
         return dx, dw, db, None
 

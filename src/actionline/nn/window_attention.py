@@ -79,18 +79,24 @@ class _Geometry(NamedTuple):
         """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query)."""
         return F.pad(x, (0, 0, 0, self.chunks * self.chunk - self.length)).view(self.chunks, self.chunk, -1)
 
-    def add_windows(self, windows: torch.Tensor) -> torch.Tensor:
-        """The adjoint of `windows`: [chunks, width, C] -> [T, C], each key row the sum over the windows holding
-        it (one add per block of ``chunk`` rows of a window, not per frame)."""
-        C = windows.shape[-1]
-        blocks = windows.new_zeros(self.padded // self.chunk, self.chunk, C)
+    def key_blocks(self, like: torch.Tensor, channels: int) -> torch.Tensor:
+        """Zeroed padded key rows as [padded / chunk, chunk, C], for `add_windows`."""
+        return like.new_zeros(self.padded // self.chunk, self.chunk, channels)
+
+    def add_windows(self, blocks: torch.Tensor, windows: torch.Tensor, first: int) -> None:
+        """The adjoint of `windows`: add [n, width, C] (windows ``first ..``) into the key ``blocks`` they cover,
+        one add per block of ``chunk`` rows of a window (not per frame)."""
+        n = windows.shape[0]
         for s in range(math.ceil(self.width / self.chunk)):
             rows = min(self.chunk, self.width - s * self.chunk)
-            blocks[s : s + self.chunks, :rows] += windows[:, s * self.chunk : s * self.chunk + rows]
-        return blocks.view(-1, C)[self.left : self.left + self.length]
+            blocks[first + s : first + s + n, :rows] += windows[:, s * self.chunk : s * self.chunk + rows]
+
+    def unpad_keys(self, blocks: torch.Tensor) -> torch.Tensor:
+        """Key ``blocks`` -> the [T, C] rows of the video."""
+        return blocks.view(-1, blocks.shape[-1])[self.left : self.left + self.length]
 
     def tiles(self):
-        return (slice(start, start + self.tile) for start in range(0, self.chunks, self.tile))
+        return (slice(start, min(start + self.tile, self.chunks)) for start in range(0, self.chunks, self.tile))
 
 
 class _LocalAttention(torch.autograd.Function):
@@ -124,14 +130,15 @@ class _LocalAttention(torch.autograd.Function):
         g = ctx.geometry
         qc, gc = g.queries(q), g.queries(grad_out)
         kw, vw = g.windows(g.pad_keys(k)), g.windows_transposed(v)
-        dq, dk, dv = [], [], []
+        dq = []
+        dk, dv = g.key_blocks(k, k.shape[1]), g.key_blocks(v, v.shape[1])
         for part, a in zip(g.tiles(), attn, strict=True):
             d_scores = torch._softmax_backward_data(torch.bmm(gc[part], vw[part]), a, -1, a.dtype)
             dq.append(torch.bmm(d_scores, kw[part]))
-            dk.append(torch.bmm(d_scores.transpose(1, 2), qc[part]))
-            dv.append(torch.bmm(a.transpose(1, 2), gc[part]))
+            g.add_windows(dk, torch.bmm(d_scores.transpose(1, 2), qc[part]), part.start)
+            g.add_windows(dv, torch.bmm(a.transpose(1, 2), gc[part]), part.start)
         dq = torch.cat(dq).view(-1, q.shape[1])[: g.length]
-        return dq, g.add_windows(torch.cat(dk)), g.add_windows(torch.cat(dv)), None, None, None
+        return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None
 
 
 def window_attention(
