@@ -29,6 +29,7 @@ import torch
 
 import tables
 from actionline.data.layout import SegmentationData
+from actionline.engine.allocator import tune_allocator
 from actionline.engine.profiler import profile_model
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
@@ -171,12 +172,14 @@ def main() -> None:
     ap.add_argument("--skip-metrics", action="store_true")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "efficiency.json")
     args = ap.parse_args()
+    tuned = tune_allocator()  # as the command line does (engine/allocator.py)
     models, peak = model_speed(args.models.split(","), args.length, args.rounds)
     payload = {
         "length": args.length,
         "threads": torch.get_num_threads(),
         "rounds": args.rounds,
         "torch": torch.__version__,
+        "allocator_tuned": tuned,
         "models": models,
         "matmul_peak_gmacs_per_s": peak,
     }

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from actionline import cli_options as o
 from actionline.cli_synth import synth_app
+from actionline.engine.allocator import tune_allocator
 from actionline.errors import ActionlineError
 
 try:  # typer before 0.2x runs on click; later versions vendor it and derive its errors from TyperException
@@ -42,6 +43,7 @@ STATE = {"debug": False}
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
     STATE["debug"] = debug
+    tune_allocator()  # keep freed feature maps for reuse (engine/allocator.py; ACTIONLINE_ALLOCATOR=default: off)
 
 
 # --- train / predict ---------------------------------------------------------------------------------------

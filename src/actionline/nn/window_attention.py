@@ -18,6 +18,7 @@ whose windows contain one. Block length 1 (one key per query) is computed elemen
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -108,21 +109,30 @@ class _LocalAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, window_bias, key_bias, geometry: _Geometry):
+    def forward(ctx, q, k, v, window_bias, key_bias, partial: list[bool], geometry: _Geometry):
         qc = geometry.queries(q)
         kw = geometry.windows_transposed(k)
         vw = geometry.windows(geometry.pad_keys(v))
-        partial = (key_bias != 0).any(-1).tolist()
-        attn, out = [], []
+        training = any(ctx.needs_input_grad[:3])
+        # without gradients every tile reuses two buffers (fresh ones would be page-faulted in tile by tile)
+        scores_buffer = q.new_empty(geometry.tile, geometry.chunk, geometry.width)
+        attn_buffer = None if training else torch.empty_like(scores_buffer)
+        out = q.new_empty(geometry.chunks, geometry.chunk, v.shape[1])
+        saved = []
         for part in geometry.tiles():
-            scores = torch.bmm(qc[part], kw[part]).add_(window_bias)
+            n = part.stop - part.start
+            scores = torch.bmm(qc[part], kw[part], out=scores_buffer[:n]).add_(window_bias)
             if any(partial[part]):
                 scores.add_(key_bias[part, None, :])
-            attn.append(torch.softmax(scores, dim=-1))
-            out.append(torch.bmm(attn[-1], vw[part]))
+            if training:
+                saved.append(torch.softmax(scores, dim=-1))
+                attn = saved[-1]
+            else:
+                attn = torch.ops.aten._softmax.out(scores, -1, False, out=attn_buffer[:n])
+            torch.bmm(attn, vw[part], out=out[part])
         ctx.geometry = geometry
-        ctx.save_for_backward(q, k, v, *attn)
-        return torch.cat(out).view(-1, v.shape[1])[: geometry.length]
+        ctx.save_for_backward(q, k, v, *saved)
+        return out.view(-1, v.shape[1])[: geometry.length]
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -138,7 +148,36 @@ class _LocalAttention(torch.autograd.Function):
             g.add_windows(dk, torch.bmm(d_scores.transpose(1, 2), qc[part]), part.start)
             g.add_windows(dv, torch.bmm(a.transpose(1, 2), gc[part]), part.start)
         dq = torch.cat(dq).view(-1, q.shape[1])[: g.length]
-        return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None
+        return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None, None
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, device: torch.device):
+    """(geometry, window bias) of one video length and block length; cached, since every stage repeats them."""
+    half = block // 2
+    if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
+        chunk, width = block, block + 2 * half
+    else:
+        chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
+        width = chunk + block - 1
+    chunks = math.ceil(length / chunk)
+    geometry = _Geometry(length, chunk, width, half, chunks, max(1, TILE_SCORES // (chunk * width)))
+    return geometry, _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
+
+
+def _key_bias(valid: torch.Tensor, geometry: _Geometry) -> tuple[torch.Tensor, list[bool]]:
+    """Per chunk, the bias of its window's keys (padding and invalid frames) [chunks, width], and which chunks
+    have any (only those pay for adding it)."""
+    g = geometry
+    ok = F.pad(valid, (g.left, g.padded - g.left - g.length)).unfold(-1, g.width, g.chunk)
+    bias = (1.0 - ok) * _neg(valid.dtype)
+    return bias, (ok < 1).any(-1).tolist()
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_key_bias(geometry: _Geometry, dtype: torch.dtype, device: torch.device):
+    """`_key_bias` of a video whose frames are all valid (only the chunks at its ends see padding); cached."""
+    return _key_bias(torch.ones(geometry.length, dtype=dtype, device=device), geometry)
 
 
 def window_attention(
@@ -158,22 +197,13 @@ def window_attention(
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
         return torch.softmax((q * k).sum(-1, keepdim=True), dim=-1) * v
     B, T, Cq = q.shape
-    half = block // 2
-    if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
-        chunk, width = block, block + 2 * half
-    else:
-        chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
-        width = chunk + block - 1
-    chunks = math.ceil(T / chunk)
-    geometry = _Geometry(T, chunk, width, half, chunks, max(1, TILE_SCORES // (chunk * width)))
-    window_bias = _window_bias(chunk, width, block, full_window, q)
-    # chunks whose windows reach a padded or invalid key get that key's bias too
-    key_ok = torch.ones(1, T, dtype=q.dtype, device=q.device) if mask is None else mask.to(q.dtype)
-    key_ok = F.pad(key_ok, (half, geometry.padded - half - T)).unfold(-1, width, chunk)  # [B or 1, chunks, width]
-    key_bias = (1.0 - key_ok) * _neg(q.dtype)
+    geometry, window_bias = _layout(T, block, full_window, q.dtype, q.device)
     scale = 1.0 / math.sqrt(Cq)
-    outputs = [
-        _LocalAttention.apply(q[b] * scale, k[b], v[b], window_bias, key_bias[min(b, len(key_bias) - 1)], geometry)
-        for b in range(B)  # a loop over videos
-    ]
+    outputs = []
+    for b in range(B):  # a loop over videos
+        if mask is None:
+            key_bias, partial = _edge_key_bias(geometry, q.dtype, q.device)
+        else:
+            key_bias, partial = _key_bias(mask[b].to(q.dtype), geometry)
+        outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], window_bias, key_bias, partial, geometry))
     return torch.stack(outputs) if B > 1 else outputs[0][None]
