@@ -46,7 +46,7 @@ class ASFormerBlock(nn.Module):
         out = F.relu(self.feed_forward(x), inplace=True)
         normed = instance_norm_frames(out) if out.shape[1] > 1 else torch.zeros_like(out)  # one frame: x - mean = 0
         out = torch.add(out, self.attention(normed, values, mask), alpha=self.alpha)
-        out = self.dropout(self.conv_1x1(out)).add_(x)
+        out = self.dropout.residual(x, self.conv_1x1(out))
         return out if mask is None else out.mul_(mask[:, :, None])
 
 

@@ -27,12 +27,26 @@ def keep_mask(shape: torch.Size, keep: float, device: torch.device) -> torch.Ten
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` (same arguments, no parameters) with the CPU mask above."""
+    """``nn.Dropout`` (same arguments, no parameters) with the CPU mask above; `residual` fuses it into the
+    residual connection that follows it in MS-TCN and ASFormer."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p >= 1 or x.device.type != "cpu":
             return F.dropout(x, self.p, True, self.inplace)
+        return x * self._scaled_mask(x)
+
+    def residual(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """``x + dropout(h)``: one pass (``addcmul`` with the scaled mask) instead of mask, scale and add;
+        without dropout ``h`` is added in place (``h`` must be a fresh tensor)."""
+        if not self.training or self.p == 0:
+            return h.add_(x)
+        if self.p >= 1 or x.device.type != "cpu":
+            return x + F.dropout(h, self.p, True)
+        return torch.addcmul(x, h, self._scaled_mask(h))
+
+    def _scaled_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """0 or ``1 / (1 - p)`` per element of ``x``, in ``x``'s dtype."""
         keep = 1.0 - self.p
-        return x * keep_mask(x.shape, keep, x.device) * (1.0 / keep)
+        return torch.where(keep_mask(x.shape, keep, x.device), 1.0 / keep, 0.0).to(x.dtype)

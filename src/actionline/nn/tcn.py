@@ -24,7 +24,7 @@ class DilatedResidualLayer(nn.Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        out = self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x), inplace=True))).add_(x)
+        out = self.dropout.residual(x, self.conv_1x1(F.relu(self.conv_dilated(x), inplace=True)))
         return out if mask is None else out.mul_(mask)
 
 

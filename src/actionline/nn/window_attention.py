@@ -54,6 +54,7 @@ class _Geometry(NamedTuple):
     left: int  # zero rows before the keys (bl // 2)
     chunks: int
     tile: int  # chunks per tile
+    masked_columns: tuple[tuple[int, int], ...]  # [start, stop) of window columns some query does not see
 
     @property
     def padded(self) -> int:
@@ -121,7 +122,9 @@ class _LocalAttention(torch.autograd.Function):
         saved = []
         for part in geometry.tiles():
             n = part.stop - part.start
-            scores = torch.bmm(qc[part], kw[part], out=scores_buffer[:n]).add_(window_bias)
+            scores = torch.bmm(qc[part], kw[part], out=scores_buffer[:n])
+            for start, stop in geometry.masked_columns:
+                scores[..., start:stop].add_(window_bias[:, start:stop])
             if any(partial[part]):
                 scores.add_(key_bias[part, None, :])
             if training:
@@ -161,8 +164,19 @@ def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, devi
         chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
         width = chunk + block - 1
     chunks = math.ceil(length / chunk)
-    geometry = _Geometry(length, chunk, width, half, chunks, max(1, TILE_SCORES // (chunk * width)))
-    return geometry, _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
+    bias = _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
+    # the band's edges: the first chunk - 1 and the columns from bl on (all of it for short windows)
+    masked = (bias != 0).any(0).tolist()
+    runs = [(j, j + 1) for j, m in enumerate(masked) if m]
+    merged: list[list[int]] = []
+    for start, stop in runs:
+        if merged and merged[-1][1] == start:
+            merged[-1][1] = stop
+        else:
+            merged.append([start, stop])
+    columns = tuple((a, b) for a, b in merged)
+    tile = max(1, TILE_SCORES // (chunk * width))
+    return _Geometry(length, chunk, width, half, chunks, tile, columns), bias
 
 
 def _key_bias(valid: torch.Tensor, geometry: _Geometry) -> tuple[torch.Tensor, list[bool]]:
