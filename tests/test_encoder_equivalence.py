@@ -92,3 +92,30 @@ def test_asformer_equals_the_straightforward_network(batch, length, full_window)
     slow.load_state_dict(fast.state_dict())
     x, mask = _inputs(batch, 12, length, seed=batch + length)
     _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
+
+
+def test_folded_cross_attention_equals_the_textbook_form():
+    """BaFormer's cross-attention with W_k, W_v folded into the queries == projecting every frame (Eq. 2)."""
+    from actionline.models.segmentation.baformer import MaskedCrossAttention
+
+    torch.manual_seed(0)
+    layer = MaskedCrossAttention(16, 3, 8, dropout=0.0).train()
+    for p in layer.parameters():  # non-zero biases, so that the folded bias terms are exercised
+        torch.nn.init.normal_(p, std=0.3)
+    x = torch.randn(2, 5, 16, requires_grad=True)
+    frames = torch.randn(2, 16, 40, requires_grad=True)
+    mask_prob = torch.rand(2, 5, 40)
+    valid = torch.ones(2, 40, dtype=torch.bool)
+    valid[1, 30:] = False
+
+    def textbook():
+        B, M, _ = x.shape
+        q = layer.to_q(layer.norm(x)).view(B, M, 3, 8).transpose(1, 2) * 8**-0.5
+        k, v = (proj(frames).view(B, 3, 8, 40) for proj in (layer.to_k, layer.to_v))
+        logits = (q @ k) * mask_prob[:, None]
+        logits = logits.masked_fill(~valid[:, None, None, :], torch.finfo(logits.dtype).min)
+        out = torch.softmax(logits, -1) @ v.transpose(-1, -2)
+        return x + layer.to_out(out.transpose(1, 2).reshape(B, M, 24))
+
+    params = [x, frames, *layer.parameters()]
+    _assert_same(layer(x, frames, mask_prob, valid), textbook(), params, params)

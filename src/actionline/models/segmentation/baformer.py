@@ -45,6 +45,7 @@ from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import FrameDilatedConv, Pointwise, valid_or_none
+from actionline.nn.dropout import Dropout
 from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
@@ -106,10 +107,11 @@ class BaFormerConfig(ModelConfig):
 class MaskedCrossAttention(nn.Module):
     """Queries [B, M, C] attend to frames [B, C, T]; logits multiplied by mask probabilities (Eq. 2).
 
-    In training the textbook form runs (project all frames to keys and values). At inference the projections are
-    folded into the M queries, which is exact and avoids projecting T frames:
+    The key and value projections are folded into the M queries, which is exact (for any attention weights,
+    dropped out or not) and avoids projecting T frames:
     ``q·(W_k f + b_k) = (q W_k)·f + q·b_k`` and ``A·(W_v f + b_v)ᵀ = (A fᵀ) W_vᵀ + rowsum(A) b_vᵀ``.
-    With M = 100 and T in the thousands this removes 2 x 64 x 192 x T MACs per layer.
+    With M = 100 and T in the thousands this removes 2 x 64 x 192 x T MACs per layer (and their gradients);
+    tests compare it with the textbook form.
     """
 
     def __init__(self, dim: int, heads: int, head_dim: int, dropout: float):
@@ -117,10 +119,10 @@ class MaskedCrossAttention(nn.Module):
         self.heads, self.head_dim = heads, head_dim
         self.norm = nn.LayerNorm(dim)
         self.to_q = nn.Linear(dim, heads * head_dim)
-        self.to_k = Pointwise(dim, heads * head_dim)  # frames stay channels-first: no transposes of [C, T]
+        self.to_k = Pointwise(dim, heads * head_dim)  # the textbook form's key and value projections
         self.to_v = Pointwise(dim, heads * head_dim)
         self.to_out = nn.Linear(heads * head_dim, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(
         self, x: torch.Tensor, frames: torch.Tensor, mask_prob: torch.Tensor, valid: torch.Tensor | None
@@ -130,24 +132,16 @@ class MaskedCrossAttention(nn.Module):
         T = frames.shape[-1]
         H, D = self.heads, self.head_dim
         q = self.to_q(self.norm(x)).view(B, M, H, D).transpose(1, 2) * (D**-0.5)  # [B, H, M, D]
-        if self.training:
-            k = self.to_k(frames).view(B, H, D, T)
-            logits = q @ k
-        else:  # heads folded into rows: one [H*M, C] @ [C, T] product per video
-            w_k = self.to_k.weight[:, :, 0].view(H, D, C)
-            q_frames = (q @ w_k).reshape(B, H * M, C)
-            logits = (q_frames @ frames).view(B, H, M, T).add_(q @ self.to_k.bias.view(H, D, 1))
-        logits.mul_(mask_prob[:, None])  # soft mask attention, the same mask for every head
+        w_k = self.to_k.weight[:, :, 0].view(H, D, C)
+        q_frames = (q @ w_k).reshape(B, H * M, C)  # heads folded into rows: one [H*M, C] @ [C, T] product
+        logits = (q_frames @ frames).view(B, H, M, T) + q @ self.to_k.bias.view(H, D, 1)
+        logits = logits * mask_prob[:, None]  # soft mask attention, the same mask for every head
         if valid is not None:
-            logits.masked_fill_(~valid[:, None, None, :], torch.finfo(logits.dtype).min)
+            logits = logits.masked_fill(~valid[:, None, None, :], torch.finfo(logits.dtype).min)
         attn = self.dropout(torch.softmax(logits, dim=-1))  # [B, H, M, T]
-        if self.training:
-            v = self.to_v(frames).view(B, H, D, T)
-            out = attn @ v.transpose(-1, -2)
-        else:
-            w_v = self.to_v.weight[:, :, 0].view(H, D, C)
-            pooled = (attn.reshape(B, H * M, T) @ frames.transpose(1, 2)).view(B, H, M, C)
-            out = (pooled @ w_v.transpose(-1, -2)).add_(attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, 1, D))
+        w_v = self.to_v.weight[:, :, 0].view(H, D, C)
+        pooled = (attn.reshape(B, H * M, T) @ frames.transpose(1, 2)).view(B, H, M, C)
+        out = pooled @ w_v.transpose(-1, -2) + attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, 1, D)
         return x + self.to_out(out.transpose(1, 2).reshape(B, M, H * D))
 
 
@@ -178,7 +172,7 @@ class FeedForward(nn.Module):
     def __init__(self, dim: int, dropout: float):
         super().__init__()
         self.net = nn.Sequential(
-            nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim)
+            nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), Dropout(dropout), nn.Linear(dim, dim)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -361,14 +355,18 @@ class BaFormer(SegmentationModel):
         pos_weight = torch.tensor(c.boundary_pos_weight, device=device)
         terms = {k: torch.zeros((), device=device) for k in ("class", "focal", "dice", "boundary")}
         S, B = outputs["mask_logits"].shape[:2]
+        # unbound once: indexing the stacked sets per (set, video) would give each its own zeroed gradient
+        sets = {
+            k: [x.unbind(0) for x in outputs[k].unbind(0)] for k in ("class_logits", "mask_logits", "boundary_logits")
+        }
         for b in range(B):
             n = int(mask[b].sum())
             gt_classes, gt_masks, starts = self.targets_for(labels[b, :n].cpu().numpy())
             gt_classes, gt_masks = gt_classes.to(device), gt_masks.to(device)
             y_boundary = self.boundary_target(starts, n, device)
             for s in range(S):
-                cls = outputs["class_logits"][s, b]
-                masks = outputs["mask_logits"][s, b, :, :n]
+                cls = sets["class_logits"][s][b]
+                masks = sets["mask_logits"][s][b][:, :n]
                 rows, cols = self.match(cls, masks, gt_classes, gt_masks)
                 rows_t, cols_t = torch.as_tensor(rows, device=device), torch.as_tensor(cols, device=device)
                 target_classes = torch.full((self.num_queries,), K, dtype=torch.long, device=device)
@@ -383,7 +381,7 @@ class BaFormer(SegmentationModel):
                     )
                     terms["dice"] = terms["dice"] + dice_loss(masks[rows_t], gt_masks[cols_t]).mean()
                 terms["boundary"] = terms["boundary"] + F.binary_cross_entropy_with_logits(
-                    outputs["boundary_logits"][s, b, :n], y_boundary, pos_weight=pos_weight
+                    sets["boundary_logits"][s][b][:n], y_boundary, pos_weight=pos_weight
                 )
         terms = {k: v / B for k, v in terms.items()}
         terms["total"] = (
