@@ -76,10 +76,17 @@ class ASFormerStage(nn.Module):
         self.conv_out = FramePointwise(channels, num_classes) if num_classes is not None else None
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None, values: torch.Tensor | None = None, keep_levels: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None,
+        values: torch.Tensor | None = None,
+        keep_levels: bool = False,
+        input_scales: torch.Tensor | None = None,
     ):
-        """``x`` [B, T, D], ``values`` [B, T, C] (decoders) -> (logits [B, T, K] or None, feature, levels)."""
-        feature = self.conv_in(x)
+        """``x`` [B, T, D], ``values`` [B, T, C] (decoders) -> (logits [B, T, K] or None, feature, levels).
+
+        ``input_scales`` [B, D]: input channel dropout (`actionline.nn.dropout.ChannelDropout`)."""
+        feature = self.conv_in(x, input_scales)
         levels = []
         for block in self.blocks:
             feature = block(feature, mask, values)

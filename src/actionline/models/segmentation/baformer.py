@@ -45,7 +45,7 @@ from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import FrameDilatedConv, Pointwise, valid_or_none
-from actionline.nn.dropout import Dropout
+from actionline.nn.dropout import ChannelDropout, Dropout
 from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
@@ -213,7 +213,7 @@ class BaFormer(SegmentationModel):
         self.num_queries = K if c.matching == "ordered" else c.num_queries
         self.num_decoder_layers = c.decoder_layers if c.decoder_layers is not None else c.num_layers
         # 1. frame-wise encoder-decoder
-        self.channel_dropout = nn.Dropout1d(c.channel_dropout)
+        self.channel_dropout = ChannelDropout(c.channel_dropout)
         self.encoder = ASFormerStage(c.input_dim, c.num_layers, C, ASFORMER_ATT_CHANNELS, c.dropout, alpha=1.0)
         self.mask_features = FrameDilatedConv(C, C, 1)  # a kernel-3 conv (nn.Conv1d's state dict) on [B, T, C]
         self.level_proj = (
@@ -263,7 +263,12 @@ class BaFormer(SegmentationModel):
         valid = None if m is None else mask > 0
         B = features.shape[0]
         # the encoder runs time-major (`actionline.nn.conv`); the decoder reads frames as channels-first views
-        _, feature, levels = self.encoder(self.channel_dropout(features).transpose(1, 2), m, keep_levels=True)
+        _, feature, levels = self.encoder(
+            features.transpose(1, 2),
+            m,
+            keep_levels=True,
+            input_scales=self.channel_dropout.scales(*features.shape[:2], features),
+        )
         mask_features = self.mask_features(feature)
         if m is not None:
             mask_features.mul_(m[:, :, None])

@@ -67,6 +67,7 @@ from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import FramePointwise, valid_or_none
+from actionline.nn.dropout import ChannelDropout
 from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
 from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
 from actionline.nn.losses import IGNORE_INDEX, stage_losses
@@ -146,7 +147,7 @@ class RTK(SegmentationModel):
     def __init__(self, config: RTKConfig):
         super().__init__(config)
         c = config
-        self.channel_dropout = nn.Dropout1d(c.channel_dropout)
+        self.channel_dropout = ChannelDropout(c.channel_dropout)
         self.head_channels = c.num_classes + (2 if c.keypoints else 0)
         self.encoder = _asformer_stage(c, c.input_dim, c.encoder_layers, alpha=1.0)
         self.decoders = nn.ModuleList(
@@ -190,7 +191,9 @@ class RTK(SegmentationModel):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
         m = valid_or_none(mask, features.dtype)
-        _, feature, _ = self.encoder(self.channel_dropout(features).transpose(1, 2), m)
+        _, feature, _ = self.encoder(
+            features.transpose(1, 2), m, input_scales=self.channel_dropout.scales(*features.shape[:2], features)
+        )
         out = self._masked_head(feature, m)
         heads = [out]
         for decoder in self.decoders:
