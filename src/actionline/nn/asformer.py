@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_frames
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_parts
 from actionline.nn.dropout import Dropout
 from actionline.nn.window_attention import window_attention
 
@@ -36,16 +36,23 @@ class ASFormerBlock(nn.Module):
         self.conv_1x1 = FramePointwise(channels, channels)
         self.dropout = Dropout(dropout)
 
-    def attention(self, x: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
-        v = self.value(x if values is None else values)
-        att = window_attention(self.query(x), self.key(x), v, mask, self.block, self.full_window)
-        out = self.att_out(F.relu(att))
+    def attention(
+        self, centred: torch.Tensor, scale: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Window attention of the instance-normalised frames ``centred * scale`` (the scale is applied to the
+        projections' weights); ``values`` None: self-attention."""
+        v = self.value(centred, scale) if values is None else self.value(values)
+        att = window_attention(
+            self.query(centred, scale), self.key(centred, scale), v, mask, self.block, self.full_window
+        )
+        out = self.att_out(F.relu(att, inplace=not att.requires_grad))
         return out if mask is None else out.mul_(mask[:, :, None])
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, values: torch.Tensor | None = None) -> torch.Tensor:
         out = F.relu(self.feed_forward(x), inplace=True)
-        normed = instance_norm_frames(out) if out.shape[1] > 1 else torch.zeros_like(out)  # one frame: x - mean = 0
-        out = torch.add(out, self.attention(normed, values, mask), alpha=self.alpha)
+        att = self.attention(*instance_norm_parts(out), values, mask)
+        # relu's result is saved for its backward: add in place only without gradients
+        out = torch.add(out, att, alpha=self.alpha) if out.requires_grad else out.add_(att, alpha=self.alpha)
         out = self.dropout.residual(x, self.conv_1x1(out))
         return out if mask is None else out.mul_(mask[:, :, None])
 

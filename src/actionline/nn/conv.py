@@ -106,6 +106,8 @@ class FramePointwise(nn.Conv1d):
     def forward(self, x: torch.Tensor, input_scales: torch.Tensor | None = None) -> torch.Tensor:
         if input_scales is None:
             return frame_conv(x, self.weight, self.bias)
+        if len(x) == 1:
+            return frame_conv(x, self.weight * input_scales[0, None, :, None], self.bias)
         return torch.cat(
             [frame_conv(x[b : b + 1], self.weight * input_scales[b, None, :, None], self.bias) for b in range(len(x))]
         )
@@ -125,15 +127,22 @@ class FrameDilatedConv(nn.Conv1d):
         return frame_conv(x, self.weight, self.bias, self.dilation[0])
 
 
-def instance_norm_frames(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """``F.instance_norm`` (no affine, biased variance) of time-major [B, T, C]: each channel over time.
+def instance_norm_parts(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """``F.instance_norm`` (no affine, biased variance) of time-major [B, T, C] as (centred [B, T, C], scale
+    [B, C]): the normalised frames are ``centred * scale[:, None]``, a product left to the layer that consumes
+    them (`FramePointwise`'s ``input_scales``), which saves a pass over the frames.
 
-    Two passes (mean, then the mean square of the centred values), as plain sums: ``torch.var_mean`` over the
-    time axis is ~50x slower here (1 ms for 5,750 x 64).
+    Two passes (mean, then the mean square of the centred values) as plain sums: ``torch.var_mean`` over the
+    time axis is ~50x slower here (1 ms for 5,750 x 64), one-pass ``E[x^2] - E[x]^2`` loses precision.
     """
     centred = x - x.mean(dim=1, keepdim=True)
-    var = centred.square().mean(dim=1, keepdim=True)
-    return centred * torch.rsqrt(var + eps)
+    return centred, torch.rsqrt(centred.square().mean(dim=1) + eps)
+
+
+def instance_norm_frames(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """``F.instance_norm`` of time-major [B, T, C] (`instance_norm_parts`, multiplied out)."""
+    centred, scale = instance_norm_parts(x, eps)
+    return centred * scale[:, None, :]
 
 
 def valid_or_none(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
