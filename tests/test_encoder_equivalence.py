@@ -82,6 +82,8 @@ def test_mstcn_equals_the_straightforward_network(batch, length):
     slow.load_state_dict(fast.state_dict())
     x, mask = _inputs(batch, 12, length, seed=batch + length)
     _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
+    with torch.inference_mode():  # the inference paths (reused buffers, in-place additions)
+        assert torch.allclose(fast.eval()(x, mask)["logits"], slow(x, mask), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("batch, length, full_window", [(1, 300, False), (2, 257, False), (2, 129, True)])
@@ -92,6 +94,8 @@ def test_asformer_equals_the_straightforward_network(batch, length, full_window)
     slow.load_state_dict(fast.state_dict())
     x, mask = _inputs(batch, 12, length, seed=batch + length)
     _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
+    with torch.inference_mode():  # the inference paths (reused buffers, in-place additions)
+        assert torch.allclose(fast.eval()(x, mask)["logits"], slow(x, mask), atol=1e-5, rtol=1e-5)
 
 
 def test_folded_cross_attention_equals_the_textbook_form():
@@ -119,3 +123,17 @@ def test_folded_cross_attention_equals_the_textbook_form():
 
     params = [x, frames, *layer.parameters()]
     _assert_same(layer(x, frames, mask_prob, valid), textbook(), params, params)
+
+
+@pytest.mark.parametrize("name", ["mstcn", "asformer", "baformer", "rtk"])
+def test_inference_paths_equal_the_autograd_paths(name):
+    """Without gradients the encoders update feature maps in place and reuse buffers; same outputs."""
+    torch.manual_seed(0)
+    model = build_model(name, {"input_dim": 12, "num_classes": 5}).eval()
+    x, mask = _inputs(1, 12, 200, seed=7)
+    with torch.enable_grad():
+        want = model(x, mask)
+    with torch.inference_mode():
+        got = model(x, mask)
+    for key, value in want.items():
+        assert torch.allclose(got[key], value, atol=1e-5, rtol=1e-5), key

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_parts
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, instance_norm_parts
 from actionline.nn.dropout import Dropout
 from actionline.nn.window_attention import window_attention
 
@@ -56,6 +56,20 @@ class ASFormerBlock(nn.Module):
         out = self.dropout.residual(x, self.conv_1x1(out))
         return out if mask is None else out.mul_(mask[:, :, None])
 
+    def update_(self, x: torch.Tensor, values: torch.Tensor | None, scratch: torch.Tensor) -> torch.Tensor:
+        """`forward` without gradients or padding, in place: ``x`` becomes the block's output, ``scratch`` (of
+        ``x``'s shape) holds the feed-forward output, and the attention output and the 1x1 conv are added into
+        them by their products (fresh feature maps are written to memory the cache has not seen)."""
+        ff = self.feed_forward
+        out = conv_into(scratch, x, ff.weight, ff.bias, ff.dilation[0]).relu_()
+        centred, scale = instance_norm_parts(out)
+        v = self.value(centred, scale) if values is None else self.value(values)
+        att = window_attention(
+            self.query(centred, scale), self.key(centred, scale), v, None, self.block, self.full_window
+        )
+        conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, self.att_out.bias * self.alpha)
+        return conv_add_(x, out, self.conv_1x1.weight, self.conv_1x1.bias)
+
 
 class ASFormerStage(nn.Module):
     """1x1 conv in -> ``num_layers`` blocks (block i: window 2^i) -> 1x1 conv to classes. Used as encoder
@@ -95,10 +109,19 @@ class ASFormerStage(nn.Module):
         ``input_scales`` [B, D]: input channel dropout (`actionline.nn.dropout.ChannelDropout`)."""
         feature = self.conv_in(x, input_scales)
         levels = []
-        for block in self.blocks:
-            feature = block(feature, mask, values)
-            if keep_levels:
-                levels.append(feature)
+        # in place without gradients or padding, unless forward hooks must see each layer
+        in_place = not (torch.is_grad_enabled() or mask is not None)
+        if in_place and not any(m._forward_hooks for m in self.blocks.modules()):
+            scratch = torch.empty_like(feature)
+            for block in self.blocks:
+                block.update_(feature, values, scratch)
+                if keep_levels:
+                    levels.append(feature.clone())
+        else:
+            for block in self.blocks:
+                feature = block(feature, mask, values)
+                if keep_levels:
+                    levels.append(feature)
         if self.conv_out is None:
             return None, feature, levels
         logits = self.conv_out(feature)

@@ -42,6 +42,35 @@ def _taps(kernel: int, dilation: int, length: int) -> list[tuple[int, slice, sli
     return taps
 
 
+def conv_into(
+    out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1
+) -> torch.Tensor:
+    """`frame_conv` written into ``out`` [B, T, C_out] (no autograd): ``out`` may be a reused buffer."""
+    return _conv(out, x, weight, bias, dilation, accumulate=False)
+
+
+def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``out += conv1x1(x)`` in place (no autograd): an inference residual connection without a new tensor."""
+    return _conv(out, x, weight, bias, 1, accumulate=True)
+
+
+def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
+    B, T, _ = x.shape
+    taps = _taps(weight.shape[2], dilation, T)
+    for b in range(B):  # a loop over videos: each tap is one product over all frames
+        for i, (tap, rows_out, rows_in) in enumerate(taps):
+            w = weight[:, :, tap].t()
+            if i > 0 or accumulate:
+                out[b, rows_out].addmm_(x[b, rows_in], w)
+            elif bias is not None:
+                torch.addmm(bias, x[b], w, out=out[b])
+            else:
+                torch.mm(x[b], w, out=out[b])
+        if accumulate and bias is not None:
+            out[b].add_(bias)
+    return out
+
+
 class _FrameConv(torch.autograd.Function):
     """Kernel-1 or kernel-3 (dilated, zero-padded) convolution of time-major frames [B, T, C_in] as one matrix
     product per tap over shifted row ranges, forward and backward (the backward's products write into their
@@ -49,18 +78,7 @@ class _FrameConv(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, dilation: int):
-        B, T, _ = x.shape
-        taps = _taps(weight.shape[2], dilation, T)
-        out = x.new_empty(B, T, weight.shape[0])
-        for b in range(B):  # a loop over videos: each tap is one product over all frames
-            for i, (tap, rows_out, rows_in) in enumerate(taps):
-                w = weight[:, :, tap].t()
-                if i > 0:
-                    out[b, rows_out].addmm_(x[b, rows_in], w)
-                elif bias is not None:
-                    torch.addmm(bias, x[b], w, out=out[b])
-                else:
-                    torch.mm(x[b], w, out=out[b])
+        out = conv_into(x.new_empty(*x.shape[:2], weight.shape[0]), x, weight, bias, dilation)
         ctx.save_for_backward(x, weight)
         ctx.dilation, ctx.has_bias = dilation, bias is not None
         return out

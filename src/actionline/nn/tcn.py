@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into
 from actionline.nn.dropout import Dropout
 
 
@@ -27,6 +27,15 @@ class DilatedResidualLayer(nn.Module):
         out = self.dropout.residual(x, self.conv_1x1(F.relu(self.conv_dilated(x), inplace=True)))
         return out if mask is None else out.mul_(mask)
 
+    def update_(self, x: torch.Tensor, mask: torch.Tensor | None, scratch: torch.Tensor) -> torch.Tensor:
+        """`forward` without gradients, in place: ``x`` becomes the layer's output and ``scratch`` (a buffer
+        of ``x``'s shape) holds the hidden layer, so a stage allocates nothing per layer (fresh feature maps
+        are written to memory the cache has not seen: up to a third of the inference time)."""
+        conv = self.conv_dilated
+        hidden = conv_into(scratch, x, conv.weight, conv.bias, conv.dilation[0]).relu_()
+        conv_add_(x, hidden, self.conv_1x1.weight, self.conv_1x1.bias)
+        return x if mask is None else x.mul_(mask)
+
 
 class SingleStageTCN(nn.Module):
     """1x1 conv in -> ``num_layers`` dilated residual layers (dilation 2^i) -> 1x1 conv to classes, masked.
@@ -42,7 +51,13 @@ class SingleStageTCN(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         out = self.conv_in(x)
-        for layer in self.layers:
-            out = layer(out, mask)
+        # in place without gradients, unless forward hooks (the profiler's MAC counter) must see each layer
+        if torch.is_grad_enabled() or any(m._forward_hooks for m in self.layers.modules()):
+            for layer in self.layers:
+                out = layer(out, mask)
+        else:
+            scratch = torch.empty_like(out)
+            for layer in self.layers:
+                layer.update_(out, mask, scratch)
         out = self.conv_out(out)
         return out if mask is None else out.mul_(mask)
