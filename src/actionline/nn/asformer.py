@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, instance_norm_parts
 from actionline.nn.dropout import Dropout
 from actionline.nn.window_attention import window_attention
+from actionline.nn.workspace import Workspace
 
 
 class ASFormerBlock(nn.Module):
@@ -56,17 +57,22 @@ class ASFormerBlock(nn.Module):
         out = self.dropout.residual(x, self.conv_1x1(out))
         return out if mask is None else out.mul_(mask[:, :, None])
 
-    def update_(self, x: torch.Tensor, values: torch.Tensor | None, scratch: torch.Tensor) -> torch.Tensor:
-        """`forward` without gradients or padding, in place: ``x`` becomes the block's output, ``scratch`` (of
-        ``x``'s shape) holds the feed-forward output, and the attention output and the 1x1 conv are added into
-        them by their products (fresh feature maps are written to memory the cache has not seen)."""
+    def update_(self, x: torch.Tensor, values: torch.Tensor | None, work: Workspace) -> torch.Tensor:
+        """`forward` for one video without gradients or padding, in place: ``x`` becomes the block's output and
+        every intermediate feature map is written into the stage's reused buffers ``work`` (fresh feature maps
+        are written to memory the cache has not seen); the attention output and the 1x1 conv are added into
+        their destinations by their products."""
         ff = self.feed_forward
-        out = conv_into(scratch, x, ff.weight, ff.bias, ff.dilation[0]).relu_()
-        centred, scale = instance_norm_parts(out)
-        v = self.value(centred, scale) if values is None else self.value(values)
-        att = window_attention(
-            self.query(centred, scale), self.key(centred, scale), v, None, self.block, self.full_window
-        )
+        out = conv_into(work.get("ff", x.shape, x), x, ff.weight, ff.bias, ff.dilation[0]).relu_()
+        centred = torch.sub(out, out.mean(dim=1, keepdim=True), out=work.get("centred", x.shape, x))
+        square = torch.mul(centred, centred, out=work.get("square", x.shape, x))
+        scale = torch.rsqrt(square.mean(dim=1) + 1e-5)[0, None, :, None]
+        att_shape = (*x.shape[:2], self.query.out_channels)
+        q = conv_into(work.get("q", att_shape, x), centred, self.query.weight * scale, self.query.bias)
+        k = conv_into(work.get("k", att_shape, x), centred, self.key.weight * scale, self.key.bias)
+        v_in, v_scale = (centred, scale) if values is None else (values, 1.0)
+        v = conv_into(work.get("v", att_shape, x), v_in, self.value.weight * v_scale, self.value.bias)
+        att = window_attention(q, k, v, None, self.block, self.full_window, work)
         conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, self.att_out.bias * self.alpha)
         return conv_add_(x, out, self.conv_1x1.weight, self.conv_1x1.bias)
 
@@ -109,12 +115,12 @@ class ASFormerStage(nn.Module):
         ``input_scales`` [B, D]: input channel dropout (`actionline.nn.dropout.ChannelDropout`)."""
         feature = self.conv_in(x, input_scales)
         levels = []
-        # in place without gradients or padding, unless forward hooks must see each layer
-        in_place = not (torch.is_grad_enabled() or mask is not None)
+        # one video without gradients or padding: in place, unless forward hooks must see each layer
+        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1)
         if in_place and not any(m._forward_hooks for m in self.blocks.modules()):
-            scratch = torch.empty_like(feature)
+            work = Workspace()
             for block in self.blocks:
-                block.update_(feature, values, scratch)
+                block.update_(feature, values, work)
                 if keep_levels:
                     levels.append(feature.clone())
         else:

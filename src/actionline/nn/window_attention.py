@@ -25,6 +25,8 @@ from typing import NamedTuple
 import torch
 from torch.nn import functional as F
 
+from actionline.nn.workspace import Workspace
+
 QUERY_CHUNK = 16
 TILE_SCORES = 2**18  # scores per tile (1 MiB in fp32): a tile's scores and weights stay in the L2 cache
 
@@ -61,25 +63,44 @@ class _Geometry(NamedTuple):
         """Padded key rows, a multiple of ``chunk`` so that overlapping windows can be added back block-wise."""
         return (self.chunks - 1 + math.ceil(self.width / self.chunk)) * self.chunk
 
-    def pad_keys(self, x: torch.Tensor) -> torch.Tensor:
+    def pad_keys(self, x: torch.Tensor, work: Workspace | None = None) -> torch.Tensor:
         """Time-major [T, C] -> [padded, C] with ``left`` zero rows before it and zeros after."""
-        return F.pad(x, (0, 0, self.left, self.padded - self.left - self.length))
+        if work is None:
+            return F.pad(x, (0, 0, self.left, self.padded - self.left - self.length))
+        padded = work.get("keys", (self.padded, x.shape[1]), x)
+        padded[: self.left].zero_()
+        padded[self.left + self.length :].zero_()
+        padded[self.left : self.left + self.length].copy_(x)
+        return padded
 
     def windows(self, padded: torch.Tensor) -> torch.Tensor:
         """[padded, C] -> [chunks, width, C]: window ``n`` is rows ``[n chunk, n chunk + width)`` (a view)."""
         C = padded.shape[1]
         return padded.as_strided((self.chunks, self.width, C), (self.chunk * C, C, 1))
 
-    def windows_transposed(self, x: torch.Tensor) -> torch.Tensor:
+    def windows_transposed(self, x: torch.Tensor, work: Workspace | None = None) -> torch.Tensor:
         """Time-major [T, C] -> [chunks, C, width] windows of a channels-first padded copy (row-major matrices:
         a batched product of queries with these runs on both threads, with the transposed view on one)."""
-        padded = x.new_zeros(x.shape[1], self.padded)
+        if work is None:
+            padded = x.new_zeros(x.shape[1], self.padded)
+        else:
+            padded = work.get("keys_t", (x.shape[1], self.padded), x)
+            padded[:, : self.left].zero_()
+            padded[:, self.left + self.length :].zero_()
         padded[:, self.left : self.left + self.length] = x.t()
         return padded.as_strided((self.chunks, x.shape[1], self.width), (self.chunk, self.padded, 1))
 
-    def queries(self, x: torch.Tensor) -> torch.Tensor:
-        """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query)."""
-        return F.pad(x, (0, 0, 0, self.chunks * self.chunk - self.length)).view(self.chunks, self.chunk, -1)
+    def queries(self, x: torch.Tensor, scale: float = 1.0, work: Workspace | None = None) -> torch.Tensor:
+        """Time-major [T, C] x ``scale`` -> [chunks, chunk, C] (zero rows after the last query)."""
+        rows = self.chunks * self.chunk
+        if work is None:
+            return F.pad(x * scale if scale != 1.0 else x, (0, 0, 0, rows - self.length)).view(
+                self.chunks, self.chunk, -1
+            )
+        padded = work.get("queries", (rows, x.shape[1]), x)
+        torch.mul(x, scale, out=padded[: self.length])
+        padded[self.length :].zero_()
+        return padded.view(self.chunks, self.chunk, -1)
 
     def key_blocks(self, like: torch.Tensor, channels: int) -> torch.Tensor:
         """Zeroed padded key rows as [padded / chunk, chunk, C], for `add_windows`."""
@@ -101,6 +122,44 @@ class _Geometry(NamedTuple):
         return (slice(start, min(start + self.tile, self.chunks)) for start in range(0, self.chunks, self.tile))
 
 
+def _attend(
+    qc: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    window_bias: torch.Tensor,
+    key_bias: torch.Tensor,
+    partial: list[bool],
+    g: _Geometry,
+    saved: list[torch.Tensor] | None = None,
+    work: Workspace | None = None,
+) -> torch.Tensor:
+    """One video's window attention, tile by tile (the scores of a tile stay in cache): chunked queries ``qc``
+    [chunks, chunk, Cq], keys and values [T, C] -> [T, Cv]. ``saved`` collects each tile's attention weights
+    (for the backward); without it two tile buffers are reused for scores and weights."""
+    kw = g.windows_transposed(k, work)
+    vw = g.windows(g.pad_keys(v, work))
+    scratch = Workspace() if work is None else work
+    scores_buffer = scratch.get("scores", (g.tile, g.chunk, g.width), qc)
+    attn_buffer = scratch.get("attn", (g.tile, g.chunk, g.width), qc) if saved is None else None
+    rows = (g.chunks * g.chunk, v.shape[1])
+    out = qc.new_empty(rows) if work is None else work.get("attended", rows, qc)
+    out_chunks = out.view(g.chunks, g.chunk, -1)
+    for part in g.tiles():
+        n = part.stop - part.start
+        scores = torch.bmm(qc[part], kw[part], out=scores_buffer[:n])
+        for start, stop in g.masked_columns:
+            scores[..., start:stop].add_(window_bias[:, start:stop])
+        if any(partial[part]):
+            scores.add_(key_bias[part, None, :])
+        if saved is not None:
+            saved.append(torch.softmax(scores, dim=-1))
+            attn = saved[-1]
+        else:
+            attn = torch.ops.aten._softmax.out(scores, -1, False, out=attn_buffer[:n])
+        torch.bmm(attn, vw[part], out=out_chunks[part])
+    return out[: g.length]
+
+
 class _LocalAttention(torch.autograd.Function):
     """One video's window attention, forward and backward tile by tile (the scores of a tile stay in cache).
 
@@ -111,31 +170,11 @@ class _LocalAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, window_bias, key_bias, partial: list[bool], geometry: _Geometry):
-        qc = geometry.queries(q)
-        kw = geometry.windows_transposed(k)
-        vw = geometry.windows(geometry.pad_keys(v))
-        training = any(ctx.needs_input_grad[:3])
-        # without gradients every tile reuses two buffers (fresh ones would be page-faulted in tile by tile)
-        scores_buffer = q.new_empty(geometry.tile, geometry.chunk, geometry.width)
-        attn_buffer = None if training else torch.empty_like(scores_buffer)
-        out = q.new_empty(geometry.chunks, geometry.chunk, v.shape[1])
-        saved = []
-        for part in geometry.tiles():
-            n = part.stop - part.start
-            scores = torch.bmm(qc[part], kw[part], out=scores_buffer[:n])
-            for start, stop in geometry.masked_columns:
-                scores[..., start:stop].add_(window_bias[:, start:stop])
-            if any(partial[part]):
-                scores.add_(key_bias[part, None, :])
-            if training:
-                saved.append(torch.softmax(scores, dim=-1))
-                attn = saved[-1]
-            else:
-                attn = torch.ops.aten._softmax.out(scores, -1, False, out=attn_buffer[:n])
-            torch.bmm(attn, vw[part], out=out[part])
+        saved: list[torch.Tensor] = []
+        out = _attend(geometry.queries(q), k, v, window_bias, key_bias, partial, geometry, saved)
         ctx.geometry = geometry
         ctx.save_for_backward(q, k, v, *saved)
-        return out.view(-1, v.shape[1])[: geometry.length]
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -201,11 +240,13 @@ def window_attention(
     mask: torch.Tensor | None,
     block: int,
     full_window: bool = False,
+    work: Workspace | None = None,
 ) -> torch.Tensor:
     """Attention of time-major ``q`` [B, T, Cq] over ``k`` [B, T, Cq] / ``v`` [B, T, Cv] in local windows.
 
     ``mask`` [B, T] (1 = valid frame), ``None`` when every frame is valid. Scores are scaled by ``1/sqrt(Cq)``.
-    Returns [B, T, Cv].
+    Returns [B, T, Cv]. ``work`` (inference only, no gradients): buffers to reuse; the result then lives in
+    ``work`` until the next call.
     """
     if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
@@ -219,5 +260,10 @@ def window_attention(
             key_bias, partial = _edge_key_bias(geometry, q.dtype, q.device)
         else:
             key_bias, partial = _key_bias(mask[b].to(q.dtype), geometry)
-        outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], window_bias, key_bias, partial, geometry))
+        if work is not None:
+            qc = geometry.queries(q[b], scale, work)
+            outputs.append(_attend(qc, k[b], v[b], window_bias, key_bias, partial, geometry, work=work))
+        else:
+            args = (window_bias, key_bias, partial, geometry)
+            outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], *args))
     return torch.stack(outputs) if B > 1 else outputs[0][None]
