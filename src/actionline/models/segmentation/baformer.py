@@ -134,8 +134,11 @@ class MaskedCrossAttention(nn.Module):
         q = self.to_q(self.norm(x)).view(B, M, H, D).transpose(1, 2) * (D**-0.5)  # [B, H, M, D]
         w_k = self.to_k.weight[:, :, 0].view(H, D, C)
         q_frames = (q @ w_k).reshape(B, H * M, C)  # heads folded into rows: one [H*M, C] @ [C, T] product
-        logits = (q_frames @ frames).view(B, H, M, T) + q @ self.to_k.bias.view(H, D, 1)
-        logits = logits * mask_prob[:, None]  # soft mask attention, the same mask for every head
+        logits = (q_frames @ frames).view(B, H, M, T)
+        if torch.is_grad_enabled():
+            logits = (logits + q @ self.to_k.bias.view(H, D, 1)) * mask_prob[:, None]
+        else:  # in place: [H*M, T] maps are the decoder's largest tensors
+            logits.add_(q @ self.to_k.bias.view(H, D, 1)).mul_(mask_prob[:, None])  # soft mask attention (Eq. 2)
         if valid is not None:
             logits = logits.masked_fill(~valid[:, None, None, :], torch.finfo(logits.dtype).min)
         attn = self.dropout(torch.softmax(logits, dim=-1))  # [B, H, M, T]
