@@ -67,11 +67,17 @@ class ASFormerBlock(nn.Module):
         centred = torch.sub(out, out.mean(dim=1, keepdim=True), out=work.get("centred", x.shape, x))
         square = torch.mul(centred, centred, out=work.get("square", x.shape, x))
         scale = torch.rsqrt(square.mean(dim=1) + 1e-5)[0, None, :, None]
-        att_shape = (*x.shape[:2], self.query.out_channels)
-        q = conv_into(work.get("q", att_shape, x), centred, self.query.weight * scale, self.query.bias)
-        k = conv_into(work.get("k", att_shape, x), centred, self.key.weight * scale, self.key.bias)
-        v_in, v_scale = (centred, scale) if values is None else (values, 1.0)
-        v = conv_into(work.get("v", att_shape, x), v_in, self.value.weight * v_scale, self.value.bias)
+        # the projections of the normalised frames as one product (N = 64 or 96 runs faster than 3 x 32)
+        projections = (self.query, self.key) if values is not None else (self.query, self.key, self.value)
+        weight = torch.cat([p.weight for p in projections]) * scale
+        shape = (*x.shape[:2], len(weight))
+        qkv = conv_into(work.get("qkv", shape, x), centred, weight, torch.cat([p.bias for p in projections]))
+        if values is None:
+            q, k, v = qkv.split(self.query.out_channels, dim=-1)
+        else:
+            q, k = qkv.split(self.query.out_channels, dim=-1)
+            v_out = work.get("v", (*x.shape[:2], self.value.out_channels), x)
+            v = conv_into(v_out, values, self.value.weight, self.value.bias)
         att = window_attention(q, k, v, None, self.block, self.full_window, work)
         conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, self.att_out.bias * self.alpha)
         return conv_add_(x, out, self.conv_1x1.weight, self.conv_1x1.bias)
