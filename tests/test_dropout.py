@@ -61,3 +61,12 @@ def test_channel_dropout_through_the_weight_equals_dropping_input_channels():
     want = layer((x * scales[:, :, None]).transpose(1, 2))
     assert torch.allclose(got, want, atol=1e-6)
     assert drop.eval().scales(2, 16, x) is None
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.7])
+def test_every_bit_position_is_uniform(keep):
+    """Masks are cut from 64-bit words: no position within a word may be biased (a sign bit that is always 0
+    would drop 1 element in 64 too many)."""
+    torch.manual_seed(2)
+    mask = keep_mask(torch.Size([64 * 8000]), keep, torch.device("cpu")).view(-1, 64).float().mean(0)
+    assert torch.all((mask - keep).abs() < 0.025)  # 8,000 draws per position: > 4 standard deviations
