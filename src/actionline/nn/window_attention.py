@@ -108,11 +108,11 @@ class _Geometry(NamedTuple):
 
     def add_windows(self, blocks: torch.Tensor, windows: torch.Tensor, first: int) -> None:
         """The adjoint of `windows`: add [n, width, C] (windows ``first ..``) into the key ``blocks`` they cover,
-        one add per block of ``chunk`` rows of a window (not per frame)."""
+        as one ``index_add_`` of the windows' rows (overlapping rows accumulate)."""
         n = windows.shape[0]
-        for s in range(math.ceil(self.width / self.chunk)):
-            rows = min(self.chunk, self.width - s * self.chunk)
-            blocks[first + s : first + s + n, :rows] += windows[:, s * self.chunk : s * self.chunk + rows]
+        starts = torch.arange(first, first + n, device=blocks.device) * self.chunk
+        rows = starts[:, None] + torch.arange(self.width, device=blocks.device)
+        blocks.view(-1, blocks.shape[-1]).index_add_(0, rows.view(-1), windows.reshape(-1, windows.shape[-1]))
 
     def unpad_keys(self, blocks: torch.Tensor) -> torch.Tensor:
         """Key ``blocks`` -> the [T, C] rows of the video."""
@@ -182,14 +182,23 @@ class _LocalAttention(torch.autograd.Function):
         g = ctx.geometry
         qc, gc = g.queries(q), g.queries(grad_out)
         kw, vw = g.windows(g.pad_keys(k)), g.windows_transposed(v)
-        dq = []
         dk, dv = g.key_blocks(k, k.shape[1]), g.key_blocks(v, v.shape[1])
+        dq = q.new_empty(g.chunks, g.chunk, q.shape[1])
+        # per-tile temporaries in reused buffers (fresh ones would be written to memory the cache has not seen)
+        work = Workspace()
+        tile_scores, tile_keys = (g.tile, g.chunk, g.width), (g.tile, g.width, k.shape[1])
         for part, a in zip(g.tiles(), attn, strict=True):
-            d_scores = torch._softmax_backward_data(torch.bmm(gc[part], vw[part]), a, -1, a.dtype)
-            dq.append(torch.bmm(d_scores, kw[part]))
-            g.add_windows(dk, torch.bmm(d_scores.transpose(1, 2), qc[part]), part.start)
-            g.add_windows(dv, torch.bmm(a.transpose(1, 2), gc[part]), part.start)
-        dq = torch.cat(dq).view(-1, q.shape[1])[: g.length]
+            n = part.stop - part.start
+            d_attn = torch.bmm(gc[part], vw[part], out=work.get("d_attn", tile_scores, a)[:n])
+            d_scores = torch.ops.aten._softmax_backward_data.out(
+                d_attn, a, -1, a.dtype, grad_input=work.get("d_scores", tile_scores, a)[:n]
+            )
+            torch.bmm(d_scores, kw[part], out=dq[part])
+            d_keys = work.get("d_keys", tile_keys, a)[:n]
+            g.add_windows(dk, torch.bmm(d_scores.transpose(1, 2), qc[part], out=d_keys), part.start)
+            d_values = work.get("d_values", (g.tile, g.width, v.shape[1]), a)[:n]
+            g.add_windows(dv, torch.bmm(a.transpose(1, 2), gc[part], out=d_values), part.start)
+        dq = dq.view(-1, q.shape[1])[: g.length]
         return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None, None
 
 
