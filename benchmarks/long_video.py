@@ -38,8 +38,10 @@ def run_model(name: str, length: int, dim: int, classes: int) -> dict:
     """In this process: build ``name``, time one forward + decode of a random [1, dim, length] video."""
     import torch
 
+    from actionline.engine.allocator import tune_allocator
     from actionline.models.registry import build_model
 
+    tune_allocator()  # as the command line does
     torch.manual_seed(0)
     model = build_model(name, {"input_dim": dim, "num_classes": classes}).eval()
     model.set_epoch(10**6, 10**6)  # staged models decode as at the end of training
