@@ -79,8 +79,11 @@ class ASFormerBlock(nn.Module):
             v_out = work.get("v", (*x.shape[:2], self.value.out_channels), x)
             v = conv_into(v_out, values, self.value.weight, self.value.bias)
         att = window_attention(q, k, v, None, self.block, self.full_window, work)
-        conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, self.att_out.bias * self.alpha)
-        return conv_add_(x, out, self.conv_1x1.weight, self.conv_1x1.bias)
+        conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, None)
+        # the attention output's bias, passed through the 1x1 conv, joins that conv's bias (one pass fewer)
+        w = self.conv_1x1.weight
+        bias = torch.addmv(self.conv_1x1.bias, w[:, :, 0], self.att_out.bias, alpha=self.alpha)
+        return conv_add_(x, out, w, bias)
 
 
 class ASFormerStage(nn.Module):

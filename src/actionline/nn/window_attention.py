@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from actionline.nn.workspace import Workspace
 
 QUERY_CHUNK = 16
-TILE_SCORES = 2**18  # scores per tile (1 MiB in fp32): a tile's scores and weights stay in the L2 cache
+TILE_SCORES = 2**19  # scores per tile (2 MiB in fp32): a tile's scores and weights stay in the L2/L3 caches
 
 
 def _neg(dtype: torch.dtype) -> float:
