@@ -56,9 +56,10 @@ class Dropout(nn.Dropout):
         return torch.addcmul(x, h, self._scaled_mask(h))
 
     def _scaled_mask(self, x: torch.Tensor) -> torch.Tensor:
-        """0 or ``1 / (1 - p)`` per element of ``x``, in ``x``'s dtype."""
+        """0 or ``1 / (1 - p)`` per element of ``x``, in ``x``'s dtype: one pass from the bool mask (a bool
+        operand of ``addcmul`` would be converted in the forward and again in the backward)."""
         keep = 1.0 - self.p
-        return keep_mask(x.shape, keep, x.device).to(x.dtype).mul_(1.0 / keep)  # 5x faster than torch.where
+        return torch.mul(keep_mask(x.shape, keep, x.device), x.new_tensor(1.0 / keep))
 
 
 class ChannelDropout(nn.Dropout1d):
