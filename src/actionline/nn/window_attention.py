@@ -9,11 +9,13 @@ is the union of the bands (specs §3), so every query of a chunk sees the widene
 (``2*bl - 1`` keys for even ``bl``). Here the band is applied, and ``full_window=True`` reproduces the reference
 mask exactly (the reference adds ``log(1e-6)`` where this adds a large negative number).
 
-Speed: frames are time-major ([B, T, C]). The queries are cut into chunks of ``min(bl, 64)``; each chunk needs
-only ``chunk + bl - 1`` keys, read through an overlapping strided view of the keys (no copy), so one batched
-matmul covers all chunks with no Python loop and, for large blocks, about half the work of the reference's
-``2*bl`` windows. Masks enter as an additive bias: the band once for all chunks, padded keys only in the chunks
-whose windows contain one. Block length 1 (one key per query) is computed elementwise.
+Speed (see docs/performance.md): frames are time-major ([B, T, C]). The queries are cut into chunks of 16
+(``bl`` <= 128) or 32; each chunk needs only ``chunk + bl - 1`` keys (rounded up to a multiple of 16: softmax
+rows of that length run faster), read through an overlapping strided view (no copy). For large blocks that is
+about half the work of the reference's ``2*bl`` windows. Chunks are processed a cache-sized tile at a time, one
+batched product per tile, with a hand-written backward. Masks enter as an additive bias: the band only on the
+window columns some query does not see, padded keys only in the chunks whose windows contain one. Block length 1
+(one key per query) is computed elementwise.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, devi
         chunk, width = block, block + 2 * half
     else:
         chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
-        width = chunk + block - 1
+        width = -(-(chunk + block - 1) // 16) * 16  # chunk + bl - 1 keys, rounded up to a multiple of 16
     chunks = math.ceil(length / chunk)
     bias = _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
     # the band's edges: the first chunk - 1 and the columns from bl on (all of it for short windows)
