@@ -137,3 +137,11 @@ def test_inference_paths_equal_the_autograd_paths(name):
         got = model(x, mask)
     for key, value in want.items():
         assert torch.allclose(got[key], value, atol=1e-5, rtol=1e-5), key
+
+
+def test_instance_norm_parts_backward_is_the_analytic_gradient():
+    from actionline.nn.conv import instance_norm_parts
+
+    x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: instance_norm_parts(t), (x,))
+    assert torch.autograd.gradcheck(lambda t: instance_norm_parts(t)[0].sum() * 0 + instance_norm_parts(t)[1], (x,))
