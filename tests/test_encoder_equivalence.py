@@ -7,7 +7,8 @@ import torch
 
 import reference_encoders as ref
 from actionline.models.registry import build_model
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, instance_norm_frames
+from actionline.nn.conv import FrameDilatedConv, FramePointwise
+from actionline.nn.instance_norm import instance_norm_frames
 from actionline.nn.window_attention import window_attention
 
 
@@ -140,7 +141,7 @@ def test_inference_paths_equal_the_autograd_paths(name):
 
 
 def test_instance_norm_parts_backward_is_the_analytic_gradient():
-    from actionline.nn.conv import instance_norm_parts
+    from actionline.nn.instance_norm import instance_norm_parts
 
     x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: instance_norm_parts(t), (x,))

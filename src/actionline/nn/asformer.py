@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, instance_norm_parts
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into
 from actionline.nn.dropout import Dropout
+from actionline.nn.instance_norm import instance_norm_parts
 from actionline.nn.window_attention import window_attention
 from actionline.nn.workspace import Workspace
 

@@ -99,8 +99,10 @@ class _FrameConv(torch.autograd.Function):
                         torch.mm(g, weight[:, :, tap], out=dx[b])
                     else:
                         dx[b, rows_in].addmm_(g, weight[:, :, tap])
-                if need_w:  # a channels-first input (the stage's first layer) is faster as (x^T g)^T
-                    dw[tap].t().addmm_(xs.t(), g) if xs.stride(0) == 1 else dw[tap].addmm_(g.t(), xs)
+                if need_w and xs.stride(0) == 1:  # a channels-first input (a stage's first layer): (x^T g)^T
+                    dw[tap].t().addmm_(xs.t(), g)
+                elif need_w:
+                    dw[tap].addmm_(g.t(), xs)
         dw = dw.permute(1, 2, 0).contiguous() if need_w else None
         db = grad.sum((0, 1)) if need_b and ctx.has_bias else None
         return dx, dw, db, None
@@ -143,44 +145,6 @@ class FrameDilatedConv(nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return frame_conv(x, self.weight, self.bias, self.dilation[0])
-
-
-class _InstanceNormParts(torch.autograd.Function):
-    """(centred, scale) of `instance_norm_parts` with the analytic backward: three passes over the frames where
-    autograd through mean, subtract, square and rsqrt takes six."""
-
-    @staticmethod
-    def forward(ctx, x, eps: float):
-        centred = x - x.mean(dim=1, keepdim=True)
-        scale = torch.rsqrt(centred.square().mean(dim=1) + eps)
-        ctx.save_for_backward(centred, scale)
-        return centred, scale
-
-    @staticmethod
-    def backward(ctx, grad_centred, grad_scale):
-        centred, scale = ctx.saved_tensors
-        grad = torch.zeros_like(centred) if grad_centred is None else grad_centred
-        if grad_scale is not None:  # d scale / d centred_t = -scale^3 centred_t / T
-            k = (grad_scale * scale.pow(3) / centred.shape[1])[:, None, :]
-            grad = torch.addcmul(grad, centred, k, value=-1.0)
-        return grad - grad.mean(dim=1, keepdim=True), None
-
-
-def instance_norm_parts(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """``F.instance_norm`` (no affine, biased variance) of time-major [B, T, C] as (centred [B, T, C], scale
-    [B, C]): the normalised frames are ``centred * scale[:, None]``, a product left to the layer that consumes
-    them (`FramePointwise`'s ``input_scales``), which saves a pass over the frames.
-
-    Two passes (mean, then the mean square of the centred values) as plain sums: ``torch.var_mean`` over the
-    time axis is ~50x slower here (1 ms for 5,750 x 64), one-pass ``E[x^2] - E[x]^2`` loses precision.
-    """
-    return _InstanceNormParts.apply(x, eps)
-
-
-def instance_norm_frames(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """``F.instance_norm`` of time-major [B, T, C] (`instance_norm_parts`, multiplied out)."""
-    centred, scale = instance_norm_parts(x, eps)
-    return centred * scale[:, None, :]
 
 
 def valid_or_none(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
