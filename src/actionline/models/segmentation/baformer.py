@@ -134,6 +134,8 @@ class MaskedCrossAttention(nn.Module):
         q = self.to_q(self.norm(x)).view(B, M, H, D).transpose(1, 2) * (D**-0.5)  # [B, H, M, D]
         w_k = self.to_k.weight[:, :, 0].view(H, D, C)
         q_frames = (q @ w_k).reshape(B, H * M, C)  # heads folded into rows: one [H*M, C] @ [C, T] product
+        if not torch.is_grad_enabled() and valid is None and B == 1:
+            return x + self.to_out(self._pooled_by_head(q, q_frames[0], frames[0], mask_prob[0]))
         logits = (q_frames @ frames).view(B, H, M, T)
         if torch.is_grad_enabled():
             logits = (logits + q @ self.to_k.bias.view(H, D, 1)) * mask_prob[:, None]
@@ -146,6 +148,23 @@ class MaskedCrossAttention(nn.Module):
         pooled = (attn.reshape(B, H * M, T) @ frames.transpose(1, 2)).view(B, H, M, C)
         out = pooled @ w_v.transpose(-1, -2) + attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, 1, D)
         return x + self.to_out(out.transpose(1, 2).reshape(B, M, H * D))
+
+    def _pooled_by_head(self, q, q_frames, frames, mask_prob) -> torch.Tensor:
+        """Inference for one unpadded video, a head at a time into two reused [M, T] buffers (the [H*M, T]
+        logits of all heads are 7 MB at T = 5,750: written fresh, they cost more than their products).
+        Returns the heads' outputs [1, M, H*D]."""
+        H, D = self.heads, self.head_dim
+        M, T = mask_prob.shape
+        logits, attn = q.new_empty(M, T), q.new_empty(M, T)
+        key_bias = (q @ self.to_k.bias.view(H, D, 1))[0]  # [H, M, 1]
+        w_v = self.to_v.weight[:, :, 0].view(H, D, -1)
+        out = q.new_empty(M, H, D)
+        for h in range(H):
+            torch.mm(q_frames[h * M : (h + 1) * M], frames, out=logits).add_(key_bias[h]).mul_(mask_prob)
+            torch.ops.aten._softmax.out(logits, -1, False, out=attn)
+            pooled = attn @ frames.t()  # [M, C]
+            out[:, h] = torch.addmm(attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, D)[h], pooled, w_v[h].t())
+        return out.reshape(1, M, H * D)
 
 
 class QuerySelfAttention(nn.Module):
