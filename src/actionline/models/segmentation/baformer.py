@@ -266,7 +266,7 @@ class BaFormer(SegmentationModel):
         """Mask logits always (the next layer attends with them); class and boundary logits when ``all_heads``."""
         M = self.num_queries
         normed = self.decoder_norm(q[:, :M])
-        out = {"mask": torch.einsum("bmc,bct->bmt", self.mask_mlp(normed), mask_features)}
+        out = {"mask": torch.bmm(self.mask_mlp(normed), mask_features)}  # [B, M, C] @ [B, C, T]
         if all_heads:
             out["class"] = self.class_head(normed)
             if self.config.global_query == "weighted":
@@ -306,7 +306,10 @@ class BaFormer(SegmentationModel):
         aux = self.training and self.config.aux_loss
         sets = [self.heads(q, mask_features, all_heads=aux)]
         for i, layer in enumerate(self.layers):
-            mask_prob = torch.sigmoid(sets[-1]["mask"])
+            # without gradients or auxiliary sets, a set's mask logits are not kept: the sigmoid goes in place
+            mask_prob = (
+                torch.sigmoid(sets[-1]["mask"]) if aux or torch.is_grad_enabled() else sets[-1]["mask"].sigmoid_()
+            )
             if self.class_token is not None:  # the class token attends without a mask
                 mask_prob = torch.cat([mask_prob, mask_prob.new_ones(B, 1, mask_prob.shape[-1])], dim=1)
             q = layer(q, frames[i], mask_prob, valid)
