@@ -147,7 +147,12 @@ def efficiency(r: dict) -> str:
             "",
             f"Metrics over {m['videos']} Breakfast videos ({m['frames']:,} frames): {m['ours_s']:.2f} s vs "
             f"{m['reference_loops_s']:.1f} s for the reference-style loops ({m['speedup']:.0f}x), identical "
-            f"numbers: {m['identical']}.",
+            f"numbers: {m['identical']}."
+            + (
+                f" The same labels given as names: {m['ours_names_s']:.2f} s, identical scores: {m['names_identical']}."
+                if "ours_names_s" in m
+                else ""
+            ),
         ]
     return "\n".join(lines) + "\n"
 

@@ -226,5 +226,21 @@ def test_integer_labels_with_background_names_take_the_integer_path():
     named = evaluate_segmentation(preds, gts, SegmentationSettings(background=("background",)))
     none = evaluate_segmentation(preds, gts, SegmentationSettings(background=()))
     assert named.as_dict() | {"settings": None} == none.as_dict() | {"settings": None}
-    _, bg, factors = seg._as_codes(gts, ("background",))
-    assert factors is None and len(bg) == 0
+    codes, bg = seg._as_codes(gts, ("background",))
+    assert len(bg) == 0 and all(c.dtype == np.int64 and np.array_equal(c, g) for c, g in zip(codes, gts, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["unicode", "object"])
+def test_named_labels_score_as_their_integer_codes(kind):
+    """Names (numpy strings or Python lists of str) are factorised run by run: the same scores as the integer
+    labels they name, background included."""
+    rng = np.random.default_rng(1)
+    names = np.array(["SIL", "pour_milk", "take_cup", "stir", "spoon"])
+    gts = [np.repeat(rng.integers(0, 5, 15), rng.integers(1, 40, 15)) for _ in range(6)]
+    preds = [np.where(rng.random(len(g)) < 0.1, rng.integers(0, 5, len(g)), np.roll(g, 3)) for g in gts]
+    as_names = (lambda a: names[a]) if kind == "unicode" else (lambda a: list(names[a]))
+    by_index = evaluate_segmentation(preds, gts, SegmentationSettings(background=(0,)))
+    by_name = evaluate_segmentation(
+        [as_names(p) for p in preds], [as_names(g) for g in gts], SegmentationSettings(background=("SIL",))
+    )
+    assert by_name.as_dict() | {"settings": None} == by_index.as_dict() | {"settings": None}
