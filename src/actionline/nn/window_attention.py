@@ -121,6 +121,7 @@ class _Geometry(NamedTuple):
         return blocks.view(-1, blocks.shape[-1])[self.left : self.left + self.length]
 
     def tiles(self):
+        """Slices of ``tile`` chunks covering all chunks."""
         return (slice(start, min(start + self.tile, self.chunks)) for start in range(0, self.chunks, self.tile))
 
 
@@ -165,9 +166,9 @@ def _attend(
 class _LocalAttention(torch.autograd.Function):
     """One video's window attention, forward and backward tile by tile (the scores of a tile stay in cache).
 
-    Autograd through the overlapping strided windows would add gradients back with ``index_add`` over a zeroed
-    copy of every window (most of a training step); here the windows' key and value gradients are added back
-    block-wise (`_Geometry.add_windows`). Tested against the dense definition's gradients.
+    Autograd through the overlapping strided windows would zero a copy of every window and scatter into it (most
+    of a training step); here each tile's key and value gradients are added back with one ``index_add_`` into the
+    padded keys (`_Geometry.add_windows`). Tested against the dense definition's gradients.
     """
 
     @staticmethod
