@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into
 from actionline.nn.dropout import Dropout
 from actionline.nn.instance_norm import instance_norm_parts
-from actionline.nn.window_attention import window_attention
+from actionline.nn.window_attention import projected_window_attention, window_attention
 from actionline.nn.workspace import Workspace
 
 
@@ -67,19 +67,23 @@ class ASFormerBlock(nn.Module):
         out = conv_into(work.get("ff", x.shape, x), x, ff.weight, ff.bias, ff.dilation[0]).relu_()
         centred = torch.sub(out, out.mean(dim=1, keepdim=True), out=work.get("centred", x.shape, x))
         square = torch.mul(centred, centred, out=work.get("square", x.shape, x))
-        scale = torch.rsqrt(square.mean(dim=1) + 1e-5)[0, None, :, None]
-        # the projections of the normalised frames as one product (N = 64 or 96 runs faster than 3 x 32)
-        projections = (self.query, self.key) if values is not None else (self.query, self.key, self.value)
-        weight = torch.cat([p.weight for p in projections]) * scale
-        shape = (*x.shape[:2], len(weight))
-        qkv = conv_into(work.get("qkv", shape, x), centred, weight, torch.cat([p.bias for p in projections]))
-        if values is None:
-            q, k, v = qkv.split(self.query.out_channels, dim=-1)
-        else:
-            q, k = qkv.split(self.query.out_channels, dim=-1)
-            v_out = work.get("v", (*x.shape[:2], self.value.out_channels), x)
-            v = conv_into(v_out, values, self.value.weight, self.value.bias)
-        att = window_attention(q, k, v, None, self.block, self.full_window, work)
+        sq = torch.rsqrt(square.mean(dim=1) + 1e-5)  # [1, C]: the instance norm's scale, taken by the weights
+        # the projections write straight into the attention's buffers (queries scaled by 1/sqrt(Cq), keys
+        # channels-first), so nothing is copied into place
+        c, s = centred[0], self.query.out_channels**-0.5
+        w_q, w_k = self.query.weight[:, :, 0] * (sq * s), self.key.weight[:, :, 0] * sq
+        v_in, w_v = (c, self.value.weight[:, :, 0] * sq) if values is None else (values[0], self.value.weight[:, :, 0])
+        att = projected_window_attention(
+            x,
+            x.shape[1],
+            (self.query.out_channels, self.value.out_channels),
+            self.block,
+            self.full_window,
+            lambda out: torch.addmm(self.query.bias * s, c, w_q.t(), out=out),
+            lambda out: torch.addmm(self.key.bias[:, None], w_k, c.t(), out=out),
+            lambda out: torch.addmm(self.value.bias, v_in, w_v.t(), out=out),
+            work,
+        )
         conv_add_(out, att.relu_(), self.att_out.weight * self.alpha, None)
         # the attention output's bias, passed through the 1x1 conv, joins that conv's bias (one pass fewer)
         w = self.conv_1x1.weight

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -65,43 +66,29 @@ class _Geometry(NamedTuple):
         """Padded key rows, a multiple of ``chunk`` so that overlapping windows can be added back block-wise."""
         return (self.chunks - 1 + math.ceil(self.width / self.chunk)) * self.chunk
 
-    def pad_keys(self, x: torch.Tensor, work: Workspace | None = None) -> torch.Tensor:
+    def pad_keys(self, x: torch.Tensor) -> torch.Tensor:
         """Time-major [T, C] -> [padded, C] with ``left`` zero rows before it and zeros after."""
-        if work is None:
-            return F.pad(x, (0, 0, self.left, self.padded - self.left - self.length))
-        padded = work.get("keys", (self.padded, x.shape[1]), x)
-        padded[: self.left].zero_()
-        padded[self.left + self.length :].zero_()
-        padded[self.left : self.left + self.length].copy_(x)
-        return padded
+        return F.pad(x, (0, 0, self.left, self.padded - self.left - self.length))
 
     def windows(self, padded: torch.Tensor) -> torch.Tensor:
         """[padded, C] -> [chunks, width, C]: window ``n`` is rows ``[n chunk, n chunk + width)`` (a view)."""
         C = padded.shape[1]
         return padded.as_strided((self.chunks, self.width, C), (self.chunk * C, C, 1))
 
-    def windows_transposed(self, x: torch.Tensor, work: Workspace | None = None) -> torch.Tensor:
-        """Time-major [T, C] -> [chunks, C, width] windows of a channels-first padded copy (row-major matrices:
-        a batched product of queries with these runs on both threads, with the transposed view on one)."""
-        if work is None:
-            padded = x.new_zeros(x.shape[1], self.padded)
-        else:
-            padded = work.get("keys_t", (x.shape[1], self.padded), x)
-            padded[:, : self.left].zero_()
-            padded[:, self.left + self.length :].zero_()
-        padded[:, self.left : self.left + self.length] = x.t()
-        return padded.as_strided((self.chunks, x.shape[1], self.width), (self.chunk, self.padded, 1))
+    def transposed_windows(self, padded_t: torch.Tensor) -> torch.Tensor:
+        """Channels-first [C, padded] -> [chunks, C, width] (a view): row-major windows, with which a batched
+        product of queries runs on both threads (with the transposed time-major view it ran on one)."""
+        return padded_t.as_strided((self.chunks, padded_t.shape[0], self.width), (self.chunk, self.padded, 1))
 
-    def queries(self, x: torch.Tensor, scale: float = 1.0, work: Workspace | None = None) -> torch.Tensor:
-        """Time-major [T, C] x ``scale`` -> [chunks, chunk, C] (zero rows after the last query)."""
-        rows = self.chunks * self.chunk
-        if work is None:
-            return F.pad(x * scale if scale != 1.0 else x, (0, 0, 0, rows - self.length)).view(
-                self.chunks, self.chunk, -1
-            )
-        padded = work.get("queries", (rows, x.shape[1]), x)
-        torch.mul(x, scale, out=padded[: self.length])
-        padded[self.length :].zero_()
+    def pad_keys_transposed(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-major [T, C] -> channels-first [C, padded], zero-padded like `pad_keys`."""
+        padded = x.new_zeros(x.shape[1], self.padded)
+        padded[:, self.left : self.left + self.length] = x.t()
+        return padded
+
+    def queries(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query)."""
+        padded = F.pad(x, (0, 0, 0, self.chunks * self.chunk - self.length))
         return padded.view(self.chunks, self.chunk, -1)
 
     def key_blocks(self, like: torch.Tensor, channels: int) -> torch.Tensor:
@@ -125,26 +112,21 @@ class _Geometry(NamedTuple):
         return (slice(start, min(start + self.tile, self.chunks)) for start in range(0, self.chunks, self.tile))
 
 
-def _attend(
-    qc: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    window_bias: torch.Tensor,
-    key_bias: torch.Tensor,
-    partial: list[bool],
-    g: _Geometry,
-    saved: list[torch.Tensor] | None = None,
-    work: Workspace | None = None,
-) -> torch.Tensor:
-    """One video's window attention, tile by tile (the scores of a tile stay in cache): chunked queries ``qc``
-    [chunks, chunk, Cq], keys and values [T, C] -> [T, Cv]. ``saved`` collects each tile's attention weights
-    (for the backward); without it two tile buffers are reused for scores and weights."""
-    kw = g.windows_transposed(k, work)
-    vw = g.windows(g.pad_keys(v, work))
+def _attend(qc, k, v, window_bias, key_bias, partial, g: _Geometry, saved=None) -> torch.Tensor:
+    """One video's window attention: chunked queries ``qc`` [chunks, chunk, Cq], keys and values [T, C] ->
+    [T, Cv] (`_attend_windows` after laying out the keys and values)."""
+    kw = g.transposed_windows(g.pad_keys_transposed(k))
+    return _attend_windows(qc, kw, g.windows(g.pad_keys(v)), window_bias, key_bias, partial, g, saved)
+
+
+def _attend_windows(qc, kw, vw, window_bias, key_bias, partial, g: _Geometry, saved=None, work=None) -> torch.Tensor:
+    """The attention of laid-out windows, tile by tile (the scores of a tile stay in cache): ``kw`` [chunks, Cq,
+    width], ``vw`` [chunks, width, Cv]. ``saved`` collects each tile's attention weights (for the backward);
+    without it two tile buffers are reused for scores and weights."""
     scratch = Workspace() if work is None else work
     scores_buffer = scratch.get("scores", (g.tile, g.chunk, g.width), qc)
     attn_buffer = scratch.get("attn", (g.tile, g.chunk, g.width), qc) if saved is None else None
-    rows = (g.chunks * g.chunk, v.shape[1])
+    rows = (g.chunks * g.chunk, vw.shape[-1])
     out = qc.new_empty(rows) if work is None else work.get("attended", rows, qc)
     out_chunks = out.view(g.chunks, g.chunk, -1)
     for part in g.tiles():
@@ -184,7 +166,7 @@ class _LocalAttention(torch.autograd.Function):
         q, k, v, *attn = ctx.saved_tensors
         g = ctx.geometry
         qc, gc = g.queries(q), g.queries(grad_out)
-        kw, vw = g.windows(g.pad_keys(k)), g.windows_transposed(v)
+        kw, vw = g.windows(g.pad_keys(k)), g.transposed_windows(g.pad_keys_transposed(v))
         dk, dv = g.key_blocks(k, k.shape[1]), g.key_blocks(v, v.shape[1])
         dq = q.new_empty(g.chunks, g.chunk, q.shape[1])
         # per-tile temporaries in reused buffers (fresh ones would be written to memory the cache has not seen)
@@ -252,13 +234,11 @@ def window_attention(
     mask: torch.Tensor | None,
     block: int,
     full_window: bool = False,
-    work: Workspace | None = None,
 ) -> torch.Tensor:
     """Attention of time-major ``q`` [B, T, Cq] over ``k`` [B, T, Cq] / ``v`` [B, T, Cv] in local windows.
 
     ``mask`` [B, T] (1 = valid frame), ``None`` when every frame is valid. Scores are scaled by ``1/sqrt(Cq)``.
-    Returns [B, T, Cv]. ``work`` (inference only, no gradients): buffers to reuse; the result then lives in
-    ``work`` until the next call.
+    Returns [B, T, Cv].
     """
     if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
@@ -272,10 +252,49 @@ def window_attention(
             key_bias, partial = _edge_key_bias(geometry, q.dtype, q.device)
         else:
             key_bias, partial = _key_bias(mask[b].to(q.dtype), geometry)
-        if work is not None:
-            qc = geometry.queries(q[b], scale, work)
-            outputs.append(_attend(qc, k[b], v[b], window_bias, key_bias, partial, geometry, work=work))
-        else:
-            args = (window_bias, key_bias, partial, geometry)
-            outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], *args))
+        args = (window_bias, key_bias, partial, geometry)
+        outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], *args))
     return torch.stack(outputs) if B > 1 else outputs[0][None]
+
+
+Projection = Callable[[torch.Tensor], object]
+
+
+def projected_window_attention(
+    like: torch.Tensor,
+    length: int,
+    channels: tuple[int, int],
+    block: int,
+    full_window: bool,
+    project_queries: Projection,
+    project_keys_t: Projection,
+    project_values: Projection,
+    work: Workspace,
+) -> torch.Tensor:
+    """`window_attention` of one unpadded video without gradients, whose projections write straight into the
+    attention's buffers: ``project_queries(out [T, Cq])`` (already scaled by ``1/sqrt(Cq)``),
+    ``project_keys_t(out [Cq, T])`` (channels-first) and ``project_values(out [T, Cv])`` each fill ``out``, so the
+    queries, keys and values are never copied into place. ``like`` gives dtype and device. Returns [1, T, Cv],
+    living in ``work`` until the next call."""
+    cq, cv = channels
+    if block == 1:  # one key per query: the softmax is exactly 1, the output is the values
+        out = work.get("values_only", (length, cv), like)
+        project_values(out)
+        return out[None]
+    g, window_bias = _layout(length, block, full_window, like.dtype, like.device)
+    key_bias, partial = _edge_key_bias(g, like.dtype, like.device)
+    queries = work.get("queries", (g.chunks * g.chunk, cq), like)
+    project_queries(queries[:length])
+    queries[length:].zero_()
+    keys_t = work.get("keys_t", (cq, g.padded), like)
+    keys_t[:, : g.left].zero_()
+    keys_t[:, g.left + length :].zero_()
+    project_keys_t(keys_t[:, g.left : g.left + length])
+    values = work.get("keys", (g.padded, cv), like)
+    values[: g.left].zero_()
+    values[g.left + length :].zero_()
+    project_values(values[g.left : g.left + length])
+    qc = queries.view(g.chunks, g.chunk, cq)
+    return _attend_windows(
+        qc, g.transposed_windows(keys_t), g.windows(values), window_bias, key_bias, partial, g, work=work
+    )[None]
