@@ -146,3 +146,20 @@ def test_instance_norm_parts_backward_is_the_analytic_gradient():
     x = torch.randn(2, 9, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: instance_norm_parts(t), (x,))
     assert torch.autograd.gradcheck(lambda t: instance_norm_parts(t)[0].sum() * 0 + instance_norm_parts(t)[1], (x,))
+
+
+@pytest.mark.parametrize("name", ["mstcn", "asformer"])
+def test_mac_counter_sees_every_layer_on_the_fast_paths(name):
+    """The inference and fused paths fall back to module calls when forward hooks are registered, so the
+    profiler's conv + linear count is every Conv1d over every frame, as the papers count."""
+    from actionline.engine.profiler import MacCounter
+
+    model = build_model(name, {"input_dim": 12, "num_classes": 5}).eval()
+    x, mask = _inputs(1, 12, 120, seed=3)
+    want = 120 * sum(
+        m.out_channels * m.in_channels * m.kernel_size[0] for m in model.modules() if isinstance(m, torch.nn.Conv1d)
+    )
+    for context in (torch.inference_mode, torch.enable_grad):
+        with context(), MacCounter(model) as counted:
+            model(x, mask)
+        assert counted.total == want, context

@@ -124,13 +124,19 @@ class FramePointwise(nn.Conv1d):
         super().__init__(in_channels, out_channels, kernel_size=1, bias=bias)
 
     def forward(self, x: torch.Tensor, input_scales: torch.Tensor | None = None) -> torch.Tensor:
-        if input_scales is None:
-            return frame_conv(x, self.weight, self.bias)
-        if len(x) == 1:
-            return frame_conv(x, self.weight * input_scales[0, None, :, None], self.bias)
-        return torch.cat(
-            [frame_conv(x[b : b + 1], self.weight * input_scales[b, None, :, None], self.bias) for b in range(len(x))]
-        )
+        return scaled_frame_conv(x, self.weight, self.bias, input_scales)
+
+
+def scaled_frame_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, input_scales: torch.Tensor | None
+) -> torch.Tensor:
+    """`frame_conv` with each video's input channels scaled by ``input_scales`` [B, C_in] (``None``: 1), the
+    scales applied to the weight's columns, video by video."""
+    if input_scales is None:
+        return frame_conv(x, weight, bias)
+    if len(x) == 1:
+        return frame_conv(x, weight * input_scales[0, None, :, None], bias)
+    return torch.cat([frame_conv(x[b : b + 1], weight * input_scales[b, None, :, None], bias) for b in range(len(x))])
 
 
 class FrameDilatedConv(nn.Conv1d):
