@@ -124,7 +124,8 @@ class Workload:
         self.targets = {"labels": segment_labels(length, classes), "mask": self.mask}
         self.classes = [str(i) for i in range(classes)]
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4)
-        self.inference(), self.train_step()  # warm-up
+        self.inference()  # warm-up
+        self.train_step()
 
     def inference(self) -> float:
         self.model.eval()

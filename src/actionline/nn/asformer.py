@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, scaled_frame_conv
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, hooked, scaled_frame_conv
 from actionline.nn.dropout import Dropout
 from actionline.nn.instance_norm import instance_norm_parts
 from actionline.nn.window_attention import projected_window_attention, window_attention
@@ -44,7 +44,7 @@ class ASFormerBlock(nn.Module):
         """Window attention of the instance-normalised frames ``centred * scale`` (the scale is applied to the
         projections' weights); ``values`` None: self-attention."""
         projections = [self.query, self.key] + ([self.value] if values is None else [])
-        if any(p._forward_hooks for p in projections):  # the profiler's MAC counter sees each projection
+        if any(hooked(p) for p in projections):
             q, k, *v = (p(centred, scale) for p in projections)
         else:  # one product (N = 64 or 96 runs faster than 2-3 x 32, forward and backward)
             weight, bias = torch.cat([p.weight for p in projections]), torch.cat([p.bias for p in projections])
@@ -132,9 +132,9 @@ class ASFormerStage(nn.Module):
         ``input_scales`` [B, D]: input channel dropout (`actionline.nn.dropout.ChannelDropout`)."""
         feature = self.conv_in(x, input_scales)
         levels = []
-        # one video without gradients or padding: in place, unless forward hooks must see each layer
+        # one video without gradients or padding: in place
         in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1)
-        if in_place and not any(m._forward_hooks for m in self.blocks.modules()):
+        if in_place and not hooked(self.blocks):
             work = Workspace()
             for block in self.blocks:
                 block.update_(feature, values, work)

@@ -156,3 +156,9 @@ class FrameDilatedConv(nn.Conv1d):
 def valid_or_none(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
     """A [B, T] frame mask as ``dtype``, or ``None`` when every frame is valid (the layers then skip masking)."""
     return None if bool((mask > 0).all()) else mask.to(dtype)
+
+
+def hooked(module: nn.Module) -> bool:
+    """Whether ``module`` or a submodule has forward hooks: the fused and in-place fast paths then fall back to
+    calling each layer, so that hooks (the profiler's MAC counter) see every layer."""
+    return any(m._forward_hooks for m in module.modules())

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into
+from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, hooked
 from actionline.nn.dropout import Dropout
 
 
@@ -51,8 +51,7 @@ class SingleStageTCN(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         out = self.conv_in(x)
-        # in place without gradients, unless forward hooks (the profiler's MAC counter) must see each layer
-        if torch.is_grad_enabled() or any(m._forward_hooks for m in self.layers.modules()):
+        if torch.is_grad_enabled() or hooked(self.layers):  # otherwise in place
             for layer in self.layers:
                 out = layer(out, mask)
         else:

@@ -87,7 +87,7 @@ class _Geometry(NamedTuple):
         return padded
 
     def queries(self, x: torch.Tensor) -> torch.Tensor:
-        """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query)."""
+        """Time-major [T, C] -> [chunks, chunk, C] (zero rows after the last query); always a new tensor."""
         padded = F.pad(x, (0, 0, 0, self.chunks * self.chunk - self.length))
         return padded.view(self.chunks, self.chunk, -1)
 
@@ -154,21 +154,22 @@ class _LocalAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, window_bias, key_bias, partial: list[bool], geometry: _Geometry):
+    def forward(ctx, q, k, v, window_bias, key_bias, partial: list[bool], geometry: _Geometry, scale: float):
+        qc = geometry.queries(q).mul_(scale)  # chunked and scaled: saved as is for the backward
         saved: list[torch.Tensor] = []
-        out = _attend(geometry.queries(q), k, v, window_bias, key_bias, partial, geometry, saved)
-        ctx.geometry = geometry
-        ctx.save_for_backward(q, k, v, *saved)
+        out = _attend(qc, k, v, window_bias, key_bias, partial, geometry, saved)
+        ctx.geometry, ctx.scale = geometry, scale
+        ctx.save_for_backward(qc, k, v, *saved)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        q, k, v, *attn = ctx.saved_tensors
+        qc, k, v, *attn = ctx.saved_tensors
         g = ctx.geometry
-        qc, gc = g.queries(q), g.queries(grad_out)
+        gc = g.queries(grad_out)
         kw, vw = g.windows(g.pad_keys(k)), g.transposed_windows(g.pad_keys_transposed(v))
         dk, dv = g.key_blocks(k, k.shape[1]), g.key_blocks(v, v.shape[1])
-        dq = q.new_empty(g.chunks, g.chunk, q.shape[1])
+        dq = qc.new_empty(qc.shape)
         # per-tile temporaries in reused buffers (fresh ones would be written to memory the cache has not seen)
         work = Workspace()
         tile_scores, tile_keys = (g.tile, g.chunk, g.width), (g.tile, g.width, k.shape[1])
@@ -183,8 +184,8 @@ class _LocalAttention(torch.autograd.Function):
             g.add_windows(dk, torch.bmm(d_scores.transpose(1, 2), qc[part], out=d_keys), part.start)
             d_values = work.get("d_values", (g.tile, g.width, v.shape[1]), a)[:n]
             g.add_windows(dv, torch.bmm(a.transpose(1, 2), gc[part], out=d_values), part.start)
-        dq = dq.view(-1, q.shape[1])[: g.length]
-        return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None, None
+        dq = dq.view(-1, qc.shape[-1])[: g.length].mul_(ctx.scale)
+        return dq, g.unpad_keys(dk), g.unpad_keys(dv), None, None, None, None, None
 
 
 @functools.lru_cache(maxsize=64)
@@ -252,8 +253,7 @@ def window_attention(
             key_bias, partial = _edge_key_bias(geometry, q.dtype, q.device)
         else:
             key_bias, partial = _key_bias(mask[b].to(q.dtype), geometry)
-        args = (window_bias, key_bias, partial, geometry)
-        outputs.append(_LocalAttention.apply(q[b] * scale, k[b], v[b], *args))
+        outputs.append(_LocalAttention.apply(q[b], k[b], v[b], window_bias, key_bias, partial, geometry, scale))
     return torch.stack(outputs) if B > 1 else outputs[0][None]
 
 
