@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from actionline.nn.conv import FramePointwise
-from actionline.nn.dropout import ChannelDropout, Dropout, keep_mask
+from actionline.nn.dropout import ChannelDropout, Dropout, keep_mask, scaled_keep_mask
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.7, 0.9])
@@ -70,3 +70,18 @@ def test_every_bit_position_is_uniform(keep):
     torch.manual_seed(2)
     mask = keep_mask(torch.Size([64 * 8000]), keep, torch.device("cpu")).view(-1, 64).float().mean(0)
     assert torch.all((mask - keep).abs() < 0.025)  # 8,000 draws per position: > 4 standard deviations
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.7, 0.9])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n", [1, 13, 4096 + 5])
+def test_scaled_mask_from_bit_patterns_equals_the_bool_mask_times_the_scale(keep, dtype, n):
+    """The fp32 mask built from integer bit patterns keeps exactly the elements `keep_mask` keeps from the same
+    generator state, scaled by exactly ``1 / keep`` in fp32."""
+    like = torch.zeros(1, dtype=dtype)
+    torch.manual_seed(4)
+    got = scaled_keep_mask(torch.Size([n, 3]), keep, like)
+    torch.manual_seed(4)
+    want = keep_mask(torch.Size([n, 3]), keep, torch.device("cpu")).to(dtype) * torch.tensor(1 / keep, dtype=dtype)
+    assert got.dtype == dtype and got.shape == (n, 3)
+    assert torch.equal(got, want)
