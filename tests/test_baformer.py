@@ -6,7 +6,7 @@ import torch
 
 from actionline.models.registry import build_model
 from actionline.models.segmentation.baformer import frame_voting, query_voting, relabel_short_runs
-from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
+from actionline.nn.mask_losses import dice_loss, mask_matching_costs, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
 
@@ -41,17 +41,17 @@ def test_hungarian_matching_constructed_case():
     assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 1), (1, 0)]
 
 
-def test_costs_equal_the_losses_of_each_pair():
+@pytest.mark.parametrize("scale, alpha, gamma", [(1.0, 0.25, 2.0), (30.0, 0.25, 2.0), (3.0, 0.6, 1.5)])
+def test_costs_equal_the_losses_of_each_pair(scale, alpha, gamma):
+    """Every entry of the matching costs is the loss of that (prediction, target) pair, saturated logits included."""
     torch.manual_seed(0)
-    logits, targets = torch.randn(4, 30), (torch.rand(3, 30) > 0.5).float()
-    focal = sigmoid_focal_cost(logits, targets)
-    dice = dice_cost(logits, targets)
+    logits, targets = scale * torch.randn(4, 30), (torch.rand(3, 30) > 0.5).float()
+    focal, dice = mask_matching_costs(logits, targets, alpha, gamma)
     for i in range(4):
         for j in range(3):
-            assert focal[i, j] == pytest.approx(
-                float(sigmoid_focal_loss(logits[i : i + 1], targets[j : j + 1])), abs=1e-6
-            )
-            assert dice[i, j] == pytest.approx(float(dice_loss(logits[i : i + 1], targets[j : j + 1])), abs=1e-6)
+            pair = logits[i : i + 1], targets[j : j + 1]
+            assert focal[i, j] == pytest.approx(float(sigmoid_focal_loss(*pair, alpha, gamma)), rel=1e-5, abs=1e-6)
+            assert dice[i, j] == pytest.approx(float(dice_loss(*pair)), abs=1e-6)
 
 
 def test_peaks_and_spans():

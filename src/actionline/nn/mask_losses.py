@@ -1,7 +1,7 @@
 """Losses and matching costs between soft masks and binary masks (DETR / Mask2Former family).
 
-Used by BaFormer (Eq. 5) and the global-mask detectors. Losses average over the temporal axis; the ``*_cost``
-functions return a [num_pred, num_gt] matrix for bipartite matching.
+Used by BaFormer (Eq. 5). Losses average over the temporal axis; `mask_matching_costs` returns [num_pred, num_gt]
+matrices for bipartite matching.
 """
 
 from __future__ import annotations
@@ -29,21 +29,20 @@ def dice_loss(logits: torch.Tensor, targets: torch.Tensor, smooth: float = 1.0) 
     return 1 - (2 * (p * targets).sum(-1) + smooth) / (p.sum(-1) + targets.sum(-1) + smooth)
 
 
-def sigmoid_focal_cost(
-    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
-) -> torch.Tensor:
-    """Focal loss of every prediction [P, T] against every target [G, T], averaged over time -> [P, G]."""
-    p = torch.sigmoid(logits)
-    pos = (
-        alpha * (1 - p) ** gamma * F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits), reduction="none")
-    )
-    neg = (
-        (1 - alpha) * p**gamma * F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none")
-    )
-    return (pos @ targets.T + neg @ (1 - targets).T) / logits.shape[-1]
+def mask_matching_costs(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0, smooth: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The focal and dice losses of every prediction [P, T] against every target [G, T] (no gradients), each
+    [P, G]: the costs of bipartite matching.
 
-
-def dice_cost(logits: torch.Tensor, targets: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
-    """Dice loss of every prediction [P, T] against every target [G, T] -> [P, G]."""
-    p = torch.sigmoid(logits)
-    return 1 - (2 * p @ targets.T + smooth) / (p.sum(-1)[:, None] + targets.sum(-1)[None, :] + smooth)
+    One ``logsigmoid`` gives both cross-entropies (``-log σ(x)`` against 1, ``x - log σ(x)`` against 0) and
+    ``σ(x)``; with binary targets the focal cost is ``(pos - neg) @ targets.T + neg.sum(-1)`` (one product).
+    """
+    with torch.no_grad():
+        log_p = F.logsigmoid(logits)
+        p = log_p.exp()
+        neg = (logits - log_p).mul_(p.pow(gamma)).mul_(1 - alpha)  # the loss of predicting a frame outside
+        pos = (1 - p).pow_(gamma).mul_(log_p).mul_(-alpha)  # ... and inside the target
+        focal = (pos.sub_(neg) @ targets.T).add_(neg.sum(-1, keepdim=True)).div_(logits.shape[-1])
+        dice = 1 - (2 * p @ targets.T + smooth) / (p.sum(-1)[:, None] + targets.sum(-1)[None, :] + smooth)
+    return focal, dice

@@ -46,7 +46,7 @@ from actionline.models.registry import register
 from actionline.nn.asformer import ASFormerStage
 from actionline.nn.conv import FrameDilatedConv, Pointwise, valid_or_none
 from actionline.nn.dropout import ChannelDropout, Dropout
-from actionline.nn.mask_losses import dice_cost, dice_loss, sigmoid_focal_cost, sigmoid_focal_loss
+from actionline.nn.mask_losses import dice_loss, mask_matching_costs, sigmoid_focal_loss
 from actionline.nn.matching import hungarian_match
 from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
 from actionline.nn.positional import sinusoid_table
@@ -355,11 +355,8 @@ class BaFormer(SegmentationModel):
                 class_cost = -F.log_softmax(class_logits.float(), dim=-1)[:, gt_classes]
             else:
                 class_cost = -F.softmax(class_logits.float(), dim=-1)[:, gt_classes]
-            cost = (
-                c.class_weight * class_cost
-                + c.focal_weight * sigmoid_focal_cost(mask_logits.float(), gt_masks, c.focal_alpha, c.focal_gamma)
-                + c.dice_weight * dice_cost(mask_logits.float(), gt_masks)
-            )
+            focal, dice = mask_matching_costs(mask_logits.float(), gt_masks, c.focal_alpha, c.focal_gamma)
+            cost = c.class_weight * class_cost + c.focal_weight * focal + c.dice_weight * dice
         return hungarian_match(cost)
 
     # --- 5. losses ---------------------------------------------------------------------------------------------
