@@ -335,6 +335,8 @@ def option_cases() -> dict[str, Callable]:
         "zero_fps": ["--fps", "0"],
         "zero_window": ["--window", "0"],
         "layout": ["--layout", "frames"],
+        "stride_for_segmentation": ["--stride", "4"],
+        "zero_stride": ["--layout", "detection", "--stride", "0"],
         "backbone": ["--backbone", "alexnet"],
         "weights_missing": ["--weights", "/nonexistent/w.pt"],
     }

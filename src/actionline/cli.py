@@ -172,7 +172,7 @@ def extract(
     weights: o.Weights = None,
     fps: o.ExtractFps = 15.0,
     window: o.Window = 21,
-    stride: o.Stride = 16,
+    stride: o.Stride = None,
     layout: o.Layout = "segmentation",
     batch_size: o.BatchSize = 16,
     device: o.Device = "auto",
@@ -188,6 +188,9 @@ def extract(
 
     if layout not in ("segmentation", "detection"):
         raise ActionlineError(f"--layout must be segmentation or detection, got {layout!r}")
+    if layout == "segmentation" and stride is not None:
+        raise ActionlineError("--stride is for the detection layout; segmentation gives a vector per frame at --fps")
+    stride = 16 if stride is None else stride
     settings, done, failures = run_extraction(
         source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err
     )

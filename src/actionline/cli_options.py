@@ -125,7 +125,10 @@ Weights = Annotated[
 ExtractOut = Annotated[Path, typer.Option("--out", help="Dataset folder receiving features/ (and extraction.json).")]
 ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample (the benchmark features: 15).")]
 Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone (I3D benchmark features: 21).")]
-Stride = Annotated[int, typer.Option(help="Detection layout: frames between snippets.")]
+Stride = Annotated[
+    int | None,
+    typer.Option(help="Detection layout only: frames between snippets (16 when not given)."),
+]
 Layout = Annotated[
     str,
     typer.Option(
