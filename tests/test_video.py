@@ -186,7 +186,7 @@ def test_torchrun_shards_write_the_files_of_one_process(three_videos, tmp_path):
     assert _files(tmp_path / "two") == _files(tmp_path / "one")
 
 
-def test_predict_video_end_to_end(tmp_path, capsys):
+def test_predict_video_end_to_end(tmp_path, capsys, monkeypatch):
     """Real MP4s -> EfficientNet-Lite0 features -> MS-TCN -> predict --video on a held-out file."""
     data = tmp_path / "data"
     assert main(["synth", "videos", "--out", str(data), "--num-videos", "5", "--size", "48", "--fps", "5"]) == 0
@@ -205,6 +205,15 @@ def test_predict_video_end_to_end(tmp_path, capsys):
     # the same features through --data give the same labels
     assert main(["predict", "--run", str(run), "--data", str(data), "--out", str(tmp_path / "p2")]) == 0
     assert (out / video.stem).read_text() == (tmp_path / "p2" / video.stem).read_text()
+    # a prediction that fails while writing its outputs leaves the previous ones (and the features) as they were
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken_plot(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("actionline.engine.segmentation.plot_timelines", broken_plot)
+    assert main(["predict", "--run", str(run), "--video", str(video), "--out", str(out)]) != 0
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_predict_video_needs_a_run_that_knows_its_features(tmp_path, toy_data, capsys):

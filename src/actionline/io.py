@@ -82,6 +82,30 @@ def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
 
 
 @contextmanager
+def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """All-or-nothing outputs inside a folder that keeps other files (``predict --video``'s features): the caller
+    writes into a temporary folder inside ``folder``; when the block completes each file or folder written there
+    replaces its namesake in ``folder`` by a rename; on failure (or a kill) none does."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"--out {folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".staged.*.tmp"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".staged.", suffix=".tmp", dir=folder))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        for item in sorted(tmp.iterdir()):
+            target = folder / item.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
 def staged_folder(path: str | os.PathLike, marker: str) -> Iterator[Path]:
     """All-or-nothing output folder: the caller writes into a temporary sibling, which replaces ``path`` only when
     the block completes; on failure (or a kill) ``path`` is left as it was. An existing ``path`` must be an output

@@ -35,7 +35,7 @@ from actionline.engine.profiler import MacCounter
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json
+from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
 from actionline.metrics.classification import confusion_matrix, top_k_accuracy
 from actionline.models.backbone import MEAN_STD
 from actionline.models.base import ClassificationModel, TemporalModel
@@ -293,8 +293,8 @@ class ClassificationTask(Task):
             video_record(path.stem, entries, classes, {"path": str(path)})
             for path, entries in score_video_files(model, self._sampling(meta), source, batch_size, console)
         ]
-        out.mkdir(parents=True, exist_ok=True)
-        write_predictions(out, classes, model.config.frames, records)
+        with staged_files(out) as staging:
+            write_predictions(staging, classes, model.config.frames, records)
         best = "; ".join(f"{r['video']}: {r['top5'][0][0]} ({r['top5'][0][1]:.2f})" for r in records[:5])
         return f"wrote clip and video scores of {len(records)} video(s) to {out / PREDICTIONS} ({best})"
 

@@ -376,7 +376,7 @@ class DetectionTask(Task):
         data = DetectionData(features, classes=list(meta["classes"]))
         found = predict_instances(model, meta, data, videos, out)
         atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
-        return f"wrote {len(found)} detections in {len(videos)} videos to {out} (results.json, timelines.json/.csv)"
+        return f"wrote {len(found)} detections in {len(videos)} videos (results.json, timelines.json/.csv)"
 
     def claims(self, pred: Path) -> bool:
         return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()

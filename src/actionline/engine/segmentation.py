@@ -210,7 +210,7 @@ class SegmentationTask(Task):
         for timeline in timelines:
             atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
         image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
-        return f"wrote {len(timelines)} timelines to {out} (timelines.json, timelines.csv, srt/, {image.name})"
+        return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
 
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"

@@ -25,7 +25,7 @@ from actionline.engine.classification import clip_scores, kinetics_scale, score_
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write_text, read_json
+from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.tagging import category_map
 
 PREDICTIONS = "tags.json"
@@ -176,9 +176,9 @@ class TaggingTask(Task):
                 "timeline": timeline,
             })  # fmt: skip
             rows += [f"{path.stem},{r['tag']},{r['category']},{r['start']},{r['end']}" for r in timeline]
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / PREDICTIONS, self._payload(meta, records))
-        atomic_write_text(out / "tag_timeline.csv", "\n".join(rows) + "\n")
+        with staged_files(out) as staging:  # both files or neither
+            atomic_write_text(staging / PREDICTIONS, self._payload(meta, records))
+            atomic_write_text(staging / "tag_timeline.csv", "\n".join(rows) + "\n")
         return f"wrote the tags of {len(records)} video(s) to {out} ({PREDICTIONS}, tag_timeline.csv)"
 
     def claims(self, pred: Path) -> bool:

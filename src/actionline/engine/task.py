@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ConfigError
+from actionline.io import staged_files
 from actionline.models.base import TemporalModel
 
 
@@ -115,19 +116,22 @@ class Task(ABC):
 
     def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
-        writing the task's outputs into ``out``; returns a summary line (`predict --video`)."""
+        writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`)."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
 
     def predict_video(
         self, model: TemporalModel, meta: dict, source: Path, out: Path, batch_size: int, console: Console
     ) -> str:
         """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
-        training features were extracted, into ``out/features``, then `predict_features`; tasks that read pixels
-        themselves override it."""
+        training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), then
+        `predict_features` into a staging folder whose outputs replace those in ``out`` only when all are written;
+        tasks that read pixels themselves override it."""
         from actionline.engine.extractor import extract_like_training
 
         done = extract_like_training(meta, model.config.input_dim, source, out, batch_size, console)
-        return self.predict_features(model, meta, out, done, out)
+        with staged_files(out) as staging:
+            summary = self.predict_features(model, meta, out, done, staging)
+        return f"{summary} to {out}"
 
     def eval_clips(self, data: Any, options: TaskOptions) -> list:
         """The clips prediction and evaluation use (clip tasks; `profile --run` counts their cost)."""
