@@ -162,3 +162,30 @@ def test_mac_counter_sees_every_layer_on_the_fast_paths(name):
         with context(), MacCounter(model) as counted:
             model(x, mask)
         assert counted.total == want, context
+
+
+@pytest.mark.parametrize("p, padded", [(0.5, False), (0.3, True), (0.0, True)])
+def test_fused_residual_layer_equals_its_parts(p, padded):
+    """MS-TCN's layer as one autograd function (training) gives the module-by-module result: the same dropout mask
+    from the same seed, the same output and the same gradients of the input and every parameter."""
+    from actionline.nn.tcn import DilatedResidualLayer
+
+    torch.manual_seed(0)
+    layer = DilatedResidualLayer(4, 8, p).train()
+    x = torch.randn(2, 37, 8, requires_grad=True)
+    mask = torch.ones(2, 37, 1)
+    if padded:
+        mask[1, 20:] = 0
+    results = []
+    for hook in (False, True):  # a forward hook sends the layer down the module-by-module path
+        handle = layer.register_forward_hook(lambda *args: None) if hook else None
+        torch.manual_seed(5)
+        out = layer(x, mask)
+        grads = torch.autograd.grad(out, [x, *layer.parameters()], torch.randn_like(out))
+        results.append((out, grads))
+        if handle is not None:
+            handle.remove()
+    (fused, fused_grads), (parts, parts_grads) = results
+    assert torch.allclose(fused, parts, atol=1e-6)
+    for a, b in zip(fused_grads, parts_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()

@@ -54,12 +54,19 @@ def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: to
     return _conv(out, x, weight, bias, 1, accumulate=True)
 
 
+def _tap_matrices(weight: torch.Tensor) -> torch.Tensor:
+    """[C_out, C_in, K] -> [K, C_out, C_in] with each tap's matrix contiguous: a tap sliced from the Conv1d layout
+    has no unit stride, which BLAS cannot take without a copy per product (and runs slower)."""
+    return weight[:, :, 0] if weight.shape[2] == 1 else weight.permute(2, 0, 1).contiguous()
+
+
 def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
     B, T, _ = x.shape
     taps = _taps(weight.shape[2], dilation, T)
+    matrices = _tap_matrices(weight)
     for b in range(B):  # a loop over videos: each tap is one product over all frames
         for i, (tap, rows_out, rows_in) in enumerate(taps):
-            w = weight[:, :, tap].t()
+            w = (matrices if weight.shape[2] == 1 else matrices[tap]).t()
             if i > 0 or accumulate:
                 out[b, rows_out].addmm_(x[b, rows_in], w)
             elif bias is not None:
@@ -86,26 +93,47 @@ class _FrameConv(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        B, T, _ = x.shape
-        taps = _taps(weight.shape[2], ctx.dilation, T)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx = x.new_empty(x.shape) if need_x else None
-        dw = weight.new_zeros(weight.shape[2], *weight.shape[:2]) if need_w else None  # [taps, C_out, C_in]
-        for b in range(B):
-            for i, (tap, rows_out, rows_in) in enumerate(taps):
-                g, xs = grad[b, rows_out], x[b, rows_in]
-                if need_x:
-                    if i == 0:
-                        torch.mm(g, weight[:, :, tap], out=dx[b])
-                    else:
-                        dx[b, rows_in].addmm_(g, weight[:, :, tap])
-                if need_w and xs.stride(0) == 1:  # a channels-first input (a stage's first layer): (x^T g)^T
-                    dw[tap].t().addmm_(xs.t(), g)
-                elif need_w:
-                    dw[tap].addmm_(g.t(), xs)
-        dw = dw.permute(1, 2, 0).contiguous() if need_w else None
-        db = grad.sum((0, 1)) if need_b and ctx.has_bias else None
+        dx, dw, db = conv_backward(grad, x, weight, ctx.dilation, need_x, need_w, need_b and ctx.has_bias)
         return dx, dw, db, None
+
+
+def conv_backward(
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    dilation: int,
+    need_x: bool = True,
+    need_w: bool = True,
+    need_b: bool = True,
+    residual: torch.Tensor | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The gradients (input, weight, bias; ``None`` where not needed) of `frame_conv` for ``grad`` [B, T, C_out]:
+    one product per tap, each written into its row range. ``residual`` (a gradient of ``x``'s shape from another
+    path) is added into the input's gradient by the first product instead of by a separate pass."""
+    B, T, _ = x.shape
+    taps = _taps(weight.shape[2], dilation, T)
+    dx = x.new_empty(x.shape) if need_x else None
+    dw = weight.new_zeros(weight.shape[2], *weight.shape[:2]) if need_w else None  # [taps, C_out, C_in]
+    matrices = _tap_matrices(weight) if need_x else None
+    for b in range(B):
+        for i, (tap, rows_out, rows_in) in enumerate(taps):
+            g, xs = grad[b, rows_out], x[b, rows_in]
+            if need_x:
+                w = matrices if weight.shape[2] == 1 else matrices[tap]
+                if i > 0:
+                    dx[b, rows_in].addmm_(g, w)
+                elif residual is not None:
+                    torch.addmm(residual[b], g, w, out=dx[b])
+                else:
+                    torch.mm(g, w, out=dx[b])
+            if need_w and xs.stride(0) == 1:  # a channels-first input (a stage's first layer): (x^T g)^T
+                dw[tap].t().addmm_(xs.t(), g)
+            elif need_w:
+                dw[tap].addmm_(g.t(), xs)
+    dw = dw.permute(1, 2, 0).contiguous() if need_w else None
+    db = grad.sum((0, 1)) if need_b else None
+    return dx, dw, db
 
 
 def frame_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1) -> torch.Tensor:
