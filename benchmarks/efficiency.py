@@ -32,6 +32,7 @@ import tables
 from actionline.data.layout import SegmentationData
 from actionline.engine.allocator import tune_allocator
 from actionline.engine.profiler import profile_model
+from actionline.engine.trainer import TrainConfig, build_optimizer
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model
@@ -123,7 +124,8 @@ class Workload:
         self.x, self.mask = self.model.example_inputs(length)
         self.targets = {"labels": segment_labels(length, classes), "mask": self.mask}
         self.classes = [str(i) for i in range(classes)]
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4)
+        train = TrainConfig(lr=5e-4)  # Adam, as training builds it (`build_optimizer`)
+        self.optimizer = build_optimizer(self.model.parameter_groups(train.weight_decay), train)
         self.inference()  # warm-up
         self.train_step()
 
