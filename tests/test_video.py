@@ -48,6 +48,28 @@ def source_index(frame: np.ndarray) -> int:
     return round(float(frame.mean()) / 4)
 
 
+@pytest.mark.parametrize("height, width", [(56, 72), (30, 44)])
+def test_frames_reach_the_encoder_with_zeroed_row_padding(height, width):
+    """PyAV's conversion leaves the padding at the end of each plane's rows uninitialised and the encoder's output
+    depended on it (synthetic datasets, and the benchmarks on them, drifted between identical runs). The frames
+    handed to the encoder carry PyAV's conversion in the picture and zeros in the padding."""
+    import av
+
+    from actionline.data.synthetic_video import _zero_padded_yuv
+
+    rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame = _zero_padded_yuv(rgb)
+    reference = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    padded = 0
+    for plane, want in zip(frame.planes, reference.planes, strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        expected = np.frombuffer(want, np.uint8).reshape(-1, want.line_size)[: want.height, : want.width]
+        assert np.array_equal(rows[:, : plane.width], expected)
+        assert not rows[:, plane.width :].any()
+        padded += plane.line_size - plane.width
+    assert padded > 0  # the case the fix is for
+
+
 @pytest.mark.parametrize("rate", [Fraction(30000, 1001), Fraction(25)])
 def test_resampling_by_timestamps_is_exact(tmp_path, rate):
     """At 15 fps, output frame k is the source frame shown at k / 15 s (29.97 and 25 fps sources)."""
