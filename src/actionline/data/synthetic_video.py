@@ -44,7 +44,12 @@ def render(activity: int, t: np.ndarray, size: int, rng_phase: float) -> np.ndar
 
 
 def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
-    """Encode [T, H, W, 3] uint8 frames as H.264 (yuv420p) at ``fps``."""
+    """Encode [T, H, W, 3] uint8 frames as H.264 (yuv420p) at ``fps``; the same frames give the same file.
+
+    x264's assembly routines read memory that PyAV leaves uninitialised (the padding of the frames' rows), so with
+    them the same frames encoded to slightly different pictures from run to run: a few files of every synthetic
+    dataset, and the benchmarks trained on them, differed between identical runs. The portable C routines
+    (``asm=0``) take about twice as long here and give the same file every time."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,30 +57,13 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
     with av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        stream.options = {"crf": "20", "preset": "veryfast", "x264-params": "asm=0"}
         for frame in frames:
-            for packet in stream.encode(_zero_padded_yuv(frame)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     tmp.replace(path)
-
-
-def _zero_padded_yuv(rgb: np.ndarray):
-    """The yuv420p frame of ``rgb`` with the padding at the end of each plane's rows zeroed. PyAV's conversion leaves
-    that padding uninitialised, and the encoder's output depended on it: the same frames (64 x 64 and 56 x 56 among
-    them) encoded to different pictures from run to run, so synthetic datasets, and the benchmarks trained on them,
-    differed between identical runs."""
-    import av
-
-    converted = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-    out = av.VideoFrame(converted.width, converted.height, "yuv420p")
-    for source, target in zip(converted.planes, out.planes, strict=True):
-        rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)[: source.height, : source.width]
-        padded = np.zeros((target.height, target.line_size), np.uint8)
-        padded[:, : source.width] = rows
-        target.update(padded.tobytes())
-    return out
 
 
 def synthesize_video_segmentation(
