@@ -81,6 +81,16 @@ def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
     return arr
 
 
+def _fresh_temp_dir(parent: Path, prefix: str) -> Path:
+    """A new temporary folder ``<prefix>*.tmp`` in ``parent`` with the mode any new folder would get, after removing
+    those a killed run left there."""
+    for stale in parent.glob(f"{prefix}*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 @contextmanager
 def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
     """All-or-nothing outputs inside a folder that keeps other files (``predict --video``'s features): the caller
@@ -90,10 +100,7 @@ def staged_files(folder: str | os.PathLike) -> Iterator[Path]:
     if folder.exists() and not folder.is_dir():
         raise DataError(f"--out {folder} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".staged.*.tmp"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".staged.", suffix=".tmp", dir=folder))
-    os.chmod(tmp, 0o777 & ~_umask())
+    tmp = _fresh_temp_dir(folder, ".staged.")
     try:
         yield tmp
         for item in sorted(tmp.iterdir()):
@@ -117,10 +124,7 @@ def staged_folder(path: str | os.PathLike, marker: str) -> Iterator[Path]:
         if any(path.iterdir()) and not (path / marker).exists():
             raise DataError(f"--out {path} holds other files (no {marker}): refusing to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    tmp = _fresh_temp_dir(path.parent, f".{path.name}.")
     try:
         yield tmp
     except BaseException:

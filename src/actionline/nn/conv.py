@@ -55,9 +55,9 @@ def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: to
 
 
 def _tap_matrices(weight: torch.Tensor) -> torch.Tensor:
-    """[C_out, C_in, K] -> [K, C_out, C_in] with each tap's matrix contiguous: a tap sliced from the Conv1d layout
-    has no unit stride, which BLAS cannot take without a copy per product (and runs slower)."""
-    return weight[:, :, 0] if weight.shape[2] == 1 else weight.permute(2, 0, 1).contiguous()
+    """[C_out, C_in, K] -> [K, C_out, C_in] with each tap's matrix contiguous (no copy for K = 1): a tap sliced from
+    the Conv1d layout has no unit stride, which BLAS cannot take without a copy per product (and runs slower)."""
+    return weight.permute(2, 0, 1).contiguous()
 
 
 def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
@@ -66,10 +66,10 @@ def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
     matrices = _tap_matrices(weight)
     for b in range(B):  # a loop over videos: each tap is one product over all frames
         if weight.shape[2] == 1 and not accumulate and x.stride(1) == 1:  # channels-first input: `_channels_first`
-            _channels_first(out[b], x[b], matrices, bias)
+            _channels_first(out[b], x[b], matrices[0], bias)
             continue
         for i, (tap, rows_out, rows_in) in enumerate(taps):
-            w = (matrices if weight.shape[2] == 1 else matrices[tap]).t()
+            w = matrices[tap].t()
             if i > 0 or accumulate:
                 out[b, rows_out].addmm_(x[b, rows_in], w)
             elif bias is not None:
@@ -131,13 +131,12 @@ def conv_backward(
         for i, (tap, rows_out, rows_in) in enumerate(taps):
             g, xs = grad[b, rows_out], x[b, rows_in]
             if need_x:
-                w = matrices if weight.shape[2] == 1 else matrices[tap]
                 if i > 0:
-                    dx[b, rows_in].addmm_(g, w)
+                    dx[b, rows_in].addmm_(g, matrices[tap])
                 elif residual is not None:
-                    torch.addmm(residual[b], g, w, out=dx[b])
+                    torch.addmm(residual[b], g, matrices[tap], out=dx[b])
                 else:
-                    torch.mm(g, w, out=dx[b])
+                    torch.mm(g, matrices[tap], out=dx[b])
             if need_w and xs.stride(0) == 1:  # a channels-first input (a stage's first layer): (x^T g)^T
                 dw[tap].t().addmm_(xs.t(), g)
             elif need_w:

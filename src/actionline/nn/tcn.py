@@ -67,9 +67,10 @@ class _ResidualLayer(torch.autograd.Function):
         if mask is not None:
             grad = grad * mask
         branch = grad if keep is None else grad * keep
-        d_hidden, dw_1x1, db_1x1 = conv_backward(branch, hidden, w_1x1, 1)
+        need_x, need_wd, need_bd, need_w1, need_b1 = ctx.needs_input_grad[:5]
+        d_hidden, dw_1x1, db_1x1 = conv_backward(branch, hidden, w_1x1, 1, True, need_w1, need_b1)
         torch.ops.aten.threshold_backward.grad_input(d_hidden, hidden, 0, grad_input=d_hidden)  # ReLU, in place
-        dx, dw_dilated, db_dilated = conv_backward(d_hidden, x, w_dilated, ctx.dilation, residual=grad)
+        dx, dw_dilated, db_dilated = conv_backward(d_hidden, x, w_dilated, ctx.dilation, need_x, need_wd, need_bd, grad)
         return dx, dw_dilated, db_dilated, dw_1x1, db_1x1, None, None, None
 
 
