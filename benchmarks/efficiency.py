@@ -8,6 +8,9 @@
    - training: one step of forward, the model's loss, backward and Adam, on labels of 300-frame segments.
    Each is stated as a fraction of the peak: GMACs (all products; 3x for a training step, forward + the two
    products of each backward) per second, divided by the best matmul GMAC/s of the run.
+   In every round each workload's own products are also replayed alone (`product_floor.py`): their summed time
+   is the floor under its latency on this BLAS, and the GMACs over that floor the highest fraction of the peak
+   the workload could reach with these products (its ceiling).
 2. Metrics: our vectorised Acc/Edit/F1 over all 1,712 Breakfast ground-truth files (against perturbed copies)
    vs. the MS-TCN ``eval.py`` loops written out in plain Python (tests/test_metrics_segmentation.py's oracle),
    with a check that both give identical numbers.
@@ -36,6 +39,7 @@ from actionline.engine.trainer import TrainConfig, build_optimizer
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model
+from product_floor import ProductFloor
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -128,6 +132,7 @@ class Workload:
         self.optimizer = build_optimizer(self.model.parameter_groups(train.weight_decay), train)
         self.inference()  # warm-up
         self.train_step()
+        self.products = {"inference": ProductFloor(self.inference), "train": ProductFloor(self.train_step)}
 
     def inference(self) -> float:
         self.model.eval()
@@ -152,8 +157,12 @@ def model_speed(names: list[str], length: int, rounds: int) -> tuple[dict, float
     workloads = [Workload(name, length) for name in names]
     peaks = []
     times = {name: {k: [] for k in ("inference", "train", "inference_first", "train_first")} for name in names}
+    products = {name: {} for name in names}  # the best product floor seen, per kind
     for r in range(rounds):
         peaks.append(matmul_peak_gmacs(repeats=3))
+        for w in workloads:
+            for kind, floor in w.products.items():
+                products[w.name][kind] = floor.measure()
         for kind in ("inference", "train"):
             for w in workloads:
                 step = w.inference if kind == "inference" else w.train_step
@@ -176,6 +185,10 @@ def model_speed(names: list[str], length: int, rounds: int) -> tuple[dict, float
             "train_step_first_call_ms": 1000 * statistics.median(times[name]["train_first"]),
             "inference_fraction_of_peak": p["gmacs_total"] / inference / peak,
             "train_fraction_of_peak": 3 * p["gmacs_total"] / train / peak,
+            "inference_products_ms": 1000 * products[name]["inference"],
+            "train_products_ms": 1000 * products[name]["train"],
+            "inference_ceiling_fraction": p["gmacs_total"] / products[name]["inference"] / peak,
+            "train_ceiling_fraction": 3 * p["gmacs_total"] / products[name]["train"] / peak,
         }
         print(json.dumps({name: models[name]}), flush=True)
     return models, peak
