@@ -73,11 +73,11 @@ def test_every_bit_position_is_uniform(keep):
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.7, 0.9])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("n", [1, 13, 4096 + 5])
-def test_scaled_mask_from_bit_patterns_equals_the_bool_mask_times_the_scale(keep, dtype, n):
-    """The fp32 mask built from integer bit patterns keeps exactly the elements `keep_mask` keeps from the same
-    generator state, scaled by exactly ``1 / keep`` in fp32."""
+def test_scaled_mask_equals_the_bool_mask_times_the_scale(keep, dtype, n):
+    """The scaled mask (a table row per random octet at 0.5; integer bit patterns for fp32 otherwise) keeps
+    exactly the elements `keep_mask` keeps from the same generator state, scaled by exactly ``1 / keep``."""
     like = torch.zeros(1, dtype=dtype)
     torch.manual_seed(4)
     got = scaled_keep_mask(torch.Size([n, 3]), keep, like)
