@@ -72,11 +72,9 @@ def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
             w = matrices[tap].t()
             if i > 0 or accumulate:
                 out[b, rows_out].addmm_(x[b, rows_in], w)
-            elif bias is not None:
-                torch.addmm(bias, x[b], w, out=out[b])
             else:
                 torch.mm(x[b], w, out=out[b])
-        if accumulate and bias is not None:
+        if bias is not None:  # after the products: `addmm`'s bias is copied into ``out`` first, while it is cold
             out[b].add_(bias)
     return out
 
