@@ -32,6 +32,7 @@ from actionline.nn.workspace import Workspace
 
 QUERY_CHUNK = 16
 TILE_SCORES = 2**19  # scores per tile (2 MiB in fp32): a tile's scores and weights stay in the L2/L3 caches
+MAX_BLOCKWISE_ADDS = 9  # `_Geometry.add_windows`: up to this many blocks per window, one dense add per block
 
 
 def _neg(dtype: torch.dtype) -> float:
@@ -96,9 +97,15 @@ class _Geometry(NamedTuple):
         return like.new_zeros(self.padded // self.chunk, self.chunk, channels)
 
     def add_windows(self, blocks: torch.Tensor, windows: torch.Tensor, first: int) -> None:
-        """The adjoint of `windows`: add [n, width, C] (windows ``first ..``) into the key ``blocks`` they cover,
-        as one ``index_add_`` of the windows' rows (overlapping rows accumulate)."""
-        n = windows.shape[0]
+        """The adjoint of `windows`: add [n, width, C] (windows ``first ..``) into the key ``blocks`` they cover
+        (overlapping rows accumulate). A window is ``width / chunk`` whole blocks: with few of them, each block
+        offset is one dense add (a quarter to a half of ``index_add_``'s time); with many (long windows) the
+        small adds cost more than one ``index_add_`` of the windows' rows."""
+        n, per_window = windows.shape[0], self.width // self.chunk
+        if self.width % self.chunk == 0 and per_window <= MAX_BLOCKWISE_ADDS:
+            for j, part in enumerate(windows.view(n, per_window, self.chunk, -1).unbind(1)):
+                blocks[first + j : first + j + n].add_(part)
+            return
         starts = torch.arange(first, first + n, device=blocks.device) * self.chunk
         rows = starts[:, None] + torch.arange(self.width, device=blocks.device)
         blocks.view(-1, blocks.shape[-1]).index_add_(0, rows.view(-1), windows.reshape(-1, windows.shape[-1]))
