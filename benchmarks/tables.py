@@ -139,14 +139,7 @@ def efficiency(r: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, p in r["models"].items():
-        floor = {
-            kind: (
-                f"{p[kind + '_products_ms']:.0f} | {p[kind + '_ceiling_fraction']:.2f}"
-                if kind + "_products_ms" in p
-                else "- | -"
-            )
-            for kind in ("inference", "train")
-        }
+        floor = {k: f"{p[k + '_products_ms']:.0f} | {p[k + '_ceiling_fraction']:.2f}" for k in ("inference", "train")}
         lines.append(
             f"| {name} | {p['params']:,} | {p['gmacs']:.2f} | {p['gmacs_total']:.2f} | {p['inference_ms']:.0f} | "
             f"{p['inference_fraction_of_peak']:.2f} | {floor['inference']} | {p['train_step_ms']:.0f} | "
