@@ -1,8 +1,10 @@
-"""The straightforward channels-first MS-TCN and ASFormer encoders the optimised time-major ones replace.
+"""The straightforward channels-first MS-TCN, ASFormer and BaFormer networks the optimised time-major ones replace.
 
-``nn.Conv1d`` layers, ``F.instance_norm`` and dense window attention from its definition (an explicit [T, T]
-visibility matrix): the oracle for outputs and gradients (tests/test_encoder_equivalence.py). Parameter names
-match the library's modules, so one state dict loads into both.
+``nn.Conv1d`` layers, ``F.instance_norm``, dense window attention from its definition (an explicit [T, T]
+visibility matrix) and BaFormer's cross-attention in its textbook form: the oracle for outputs and gradients
+(tests/test_encoder_equivalence.py). Parameter names match the library's modules, so one state dict loads into
+both. With ``chunked_window_attention`` they compute the models the way the reference code does, which is what
+benchmarks/efficiency.py times ours against.
 """
 
 from __future__ import annotations
@@ -36,6 +38,33 @@ def dense_window_attention(q, k, v, mask, block, full_window=False):
     return torch.einsum("bts,bcs->bct", torch.softmax(s, -1), v)
 
 
+def chunked_window_attention(q, k, v, mask, block, full_window=True):
+    """The reference code's algorithm (specs/reference-implementations-notes.md, section 3), batch 1: queries in
+    chunks of ``bl``; each chunk's window (the chunk widened by ``bl // 2`` on both sides) gathered by a Python loop
+    and concatenated; the reference's window mask and the padding mask enter as ``log(mask + 1e-6)`` before the
+    softmax and as a product after it. Equals the reference window (``full_window``) up to that 1e-6 leakage; the
+    timing baseline for the reference's way of computing ASFormer (benchmarks/efficiency.py)."""
+    assert full_window and q.shape[0] == 1, "the reference algorithm: reference window, batch 1"
+    C, T = q.shape[1], q.shape[2]
+    half, chunks = block // 2, -(-T // block)
+    pad = chunks * block - T
+    q = F.pad(q, (0, pad)).reshape(C, chunks, block).permute(1, 0, 2)  # [chunks, C, bl]
+    k, v = F.pad(k, (half, pad + half)), F.pad(v, (half, pad + half))
+    keep = F.pad(mask[:, None, :], (half, pad + half))
+    width = block + 2 * half
+    k = torch.cat([k[:, :, i * block : i * block + width] for i in range(chunks)])
+    v = torch.cat([v[:, :, i * block : i * block + width] for i in range(chunks)])
+    keep = torch.cat([keep[:, :, i * block : i * block + width] for i in range(chunks)])
+    window = torch.zeros(1, block, width)
+    for i in range(block):
+        window[:, :, i : i + block] = 1
+    keep = window * keep  # [chunks, bl, width]
+    scores = torch.bmm(q.transpose(1, 2), k) / math.sqrt(C) + torch.log(keep + 1e-6)
+    weights = torch.softmax(scores, -1) * keep
+    out = torch.bmm(v, weights.transpose(1, 2))  # [chunks, Cv, bl]
+    return out.permute(1, 0, 2).reshape(1, -1, chunks * block)[:, :, :T]
+
+
 class DilatedResidualLayer(nn.Module):
     def __init__(self, dilation, channels, dropout=0.0):
         super().__init__()
@@ -63,11 +92,11 @@ class SingleStageTCN(nn.Module):
 
 
 class MSTCN(nn.Module):
-    def __init__(self, num_stages, num_layers, channels, input_dim, num_classes):
+    def __init__(self, num_stages, num_layers, channels, input_dim, num_classes, dropout=0.0):
         super().__init__()
         self.stages = nn.ModuleList(
-            [SingleStageTCN(num_layers, channels, input_dim, num_classes)]
-            + [SingleStageTCN(num_layers, channels, num_classes, num_classes) for _ in range(num_stages - 1)]
+            [SingleStageTCN(num_layers, channels, input_dim, num_classes, dropout)]
+            + [SingleStageTCN(num_layers, channels, num_classes, num_classes, dropout) for _ in range(num_stages - 1)]
         )
 
     def forward(self, x, mask):
@@ -81,9 +110,10 @@ class MSTCN(nn.Module):
 
 
 class ASFormerBlock(nn.Module):
-    def __init__(self, layer, channels, att_channels, alpha, full_window=False):
+    def __init__(self, layer, channels, att_channels, alpha, full_window, attention, dropout):
         super().__init__()
-        self.block, self.alpha, self.full_window = 2**layer, alpha, full_window
+        self.block, self.alpha, self.full_window, self.attention = 2**layer, alpha, full_window, attention
+        self.dropout = nn.Dropout(dropout)
         self.feed_forward = nn.Conv1d(channels, channels, 3, padding=2**layer, dilation=2**layer)
         self.query = nn.Conv1d(channels, att_channels, 1)
         self.key = nn.Conv1d(channels, att_channels, 1)
@@ -95,41 +125,189 @@ class ASFormerBlock(nn.Module):
         out = F.relu(self.feed_forward(x))
         normed = F.instance_norm(out)
         v = self.value(normed if values is None else values)
-        att = dense_window_attention(self.query(normed), self.key(normed), v, mask, self.block, self.full_window)
+        att = self.attention(self.query(normed), self.key(normed), v, mask, self.block, self.full_window)
         out = self.alpha * self.att_out(F.relu(att)) * mask[:, None, :] + out
-        return (x + self.conv_1x1(out)) * mask[:, None, :]
+        return (x + self.dropout(self.conv_1x1(out))) * mask[:, None, :]
 
 
 class ASFormerStage(nn.Module):
-    def __init__(self, input_dim, num_layers, channels, att_channels, alpha, full_window=False, num_classes=None):
+    def __init__(self, input_dim, num_layers, channels, att_channels, alpha, full_window, num_classes, attention, drop):
         super().__init__()
         self.conv_in = nn.Conv1d(input_dim, channels, 1)
         self.blocks = nn.ModuleList(
-            ASFormerBlock(i, channels, att_channels, alpha, full_window) for i in range(num_layers)
+            ASFormerBlock(i, channels, att_channels, alpha, full_window, attention, drop) for i in range(num_layers)
         )
         self.conv_out = nn.Conv1d(channels, num_classes, 1) if num_classes is not None else None
 
     def forward(self, x, mask, values=None):
         feature = self.conv_in(x)
+        self.levels = []
         for block in self.blocks:
             feature = block(feature, mask, values)
+            self.levels.append(feature)
         logits = self.conv_out(feature) * mask[:, None, :] if self.conv_out is not None else None
         return logits, feature
 
 
 class ASFormer(nn.Module):
-    def __init__(self, input_dim, num_classes, num_layers, num_decoders=3, full_window=False):
+    def __init__(
+        self,
+        input_dim,
+        num_classes,
+        num_layers,
+        num_decoders=3,
+        full_window=False,
+        attention=dense_window_attention,
+        dropout=0.0,
+        channel_dropout=0.0,
+    ):
         super().__init__()
-        self.encoder = ASFormerStage(input_dim, num_layers, 64, 32, 1.0, full_window, num_classes)
+        self.channel_dropout = nn.Dropout2d(channel_dropout)
+        self.encoder = ASFormerStage(input_dim, num_layers, 64, 32, 1.0, full_window, num_classes, attention, dropout)
         self.decoders = nn.ModuleList(
-            ASFormerStage(num_classes, num_layers, 64, 32, math.exp(-3 * s), full_window, num_classes)
+            ASFormerStage(
+                num_classes, num_layers, 64, 32, math.exp(-3 * s), full_window, num_classes, attention, dropout
+            )
             for s in range(num_decoders)
         )
 
     def forward(self, x, mask):
-        out, feature = self.encoder(x, mask)
+        out, feature = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
         logits = [out]
         for decoder in self.decoders:
             out, feature = decoder(F.softmax(out, dim=1) * mask[:, None, :], mask, values=feature * mask[:, None, :])
             logits.append(out)
         return torch.stack(logits)
+
+
+class MaskedCrossAttention(nn.Module):
+    """BaFormer's soft mask attention in its textbook form (specs section 4): keys and values projected from every
+    frame, logits times the previous layer's mask probabilities, softmax over the frames."""
+
+    def __init__(self, dim, heads, head_dim, dropout):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        self.norm = nn.LayerNorm(dim)
+        self.to_q = nn.Linear(dim, heads * head_dim)
+        self.to_k = nn.Conv1d(dim, heads * head_dim, 1)
+        self.to_v = nn.Conv1d(dim, heads * head_dim, 1)
+        self.to_out = nn.Linear(heads * head_dim, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, frames, mask_prob, valid):
+        B, M, _ = x.shape
+        H, D, T = self.heads, self.head_dim, frames.shape[-1]
+        q = self.to_q(self.norm(x)).view(B, M, H, D).transpose(1, 2) * D**-0.5
+        k, v = (proj(frames).view(B, H, D, T) for proj in (self.to_k, self.to_v))
+        logits = (q @ k * mask_prob[:, None]).masked_fill(~valid[:, None, None], torch.finfo(q.dtype).min)
+        out = self.dropout(torch.softmax(logits, -1)) @ v.transpose(-1, -2)  # [B, H, M, D]
+        return x + self.to_out(out.transpose(1, 2).reshape(B, M, H * D))
+
+
+class QuerySelfAttention(nn.Module):
+    def __init__(self, dim, heads, head_dim, dropout):
+        super().__init__()
+        self.heads, self.head_dim, self.dropout = heads, head_dim, dropout
+        self.norm = nn.LayerNorm(dim)
+        self.to_q, self.to_k, self.to_v = (nn.Linear(dim, heads * head_dim) for _ in range(3))
+        self.to_out = nn.Linear(heads * head_dim, dim)
+
+    def forward(self, x):
+        B, M, _ = x.shape
+        h = self.norm(x)
+        q, k, v = (
+            p(h).view(B, M, self.heads, self.head_dim).transpose(1, 2) for p in (self.to_q, self.to_k, self.to_v)
+        )
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return x + self.to_out(out.transpose(1, 2).reshape(B, M, -1))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim, dropout):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim)
+        )
+
+    def forward(self, x):
+        return x + self.net(x)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, dim, heads, head_dim, dropout):
+        super().__init__()
+        self.cross = MaskedCrossAttention(dim, heads, head_dim, dropout)
+        self.self_attn = QuerySelfAttention(dim, heads, head_dim, dropout)
+        self.ffn = FeedForward(dim, dropout)
+
+    def forward(self, q, frames, mask_prob, valid):
+        return self.ffn(self.self_attn(self.cross(q, frames, mask_prob, valid)))
+
+
+def _mlp(dim):
+    return nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+
+class BaFormer(nn.Module):
+    """BaFormer as the reference code computes it (specs section 4): the channels-first ASFormer encoder with all
+    block outputs kept, ``nn.Conv1d`` level projections and mask features, the textbook decoder layers and the
+    heads on every prediction set. Same parameter names as the library's model and the same output dict, so the
+    library's loss and decoding apply (the weighted global query, multi-level features)."""
+
+    def __init__(
+        self,
+        input_dim,
+        num_classes,
+        num_queries=100,
+        num_layers=10,
+        full_window=False,
+        attention=dense_window_attention,
+        dropout=0.0,
+        channel_dropout=0.0,
+        attn_dropout=0.0,
+        heads=3,
+        head_dim=64,
+        dim=64,
+    ):
+        super().__init__()
+        self.channel_dropout = nn.Dropout2d(channel_dropout)
+        self.encoder = ASFormerStage(input_dim, num_layers, dim, 32, 1.0, full_window, None, attention, dropout)
+        self.mask_features = nn.Conv1d(dim, dim, 3, padding=1)
+        self.level_proj = nn.ModuleList(nn.Conv1d(dim, dim, 3, padding=1) for _ in range(num_layers))
+        self.queries = nn.Parameter(torch.randn(num_queries, dim))
+        pos = torch.arange(num_queries, dtype=torch.float32)[:, None]
+        freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+        self.register_buffer(
+            "query_pos", torch.stack([torch.sin(pos * freq), torch.cos(pos * freq)], -1).flatten(1), persistent=False
+        )
+        self.layers = nn.ModuleList(DecoderLayer(dim, heads, head_dim, attn_dropout) for _ in range(num_layers))
+        self.decoder_norm = nn.LayerNorm(dim)
+        self.class_head = nn.Linear(dim, num_classes + 1)
+        self.mask_mlp, self.boundary_mlp = _mlp(dim), _mlp(dim)
+        self.query_pool = nn.Linear(num_queries, 1)
+
+    def heads(self, q, mask_features):
+        normed = self.decoder_norm(q)
+        boundary_query = self.query_pool(self.boundary_mlp(q).transpose(1, 2)).squeeze(-1)
+        return {
+            "mask": self.mask_mlp(normed) @ mask_features,
+            "class": self.class_head(normed),
+            "boundary": torch.einsum("bc,bct->bt", boundary_query, mask_features),
+        }
+
+    def forward(self, x, mask):
+        m = mask[:, None, :]
+        _, feature = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
+        mask_features = self.mask_features(feature) * m
+        frames = [proj(level) for proj, level in zip(self.level_proj, self.encoder.levels, strict=True)]
+        q = (self.queries + self.query_pos)[None].expand(x.shape[0], -1, -1)
+        sets = [self.heads(q, mask_features)]
+        for layer, level in zip(self.layers, frames, strict=True):
+            q = layer(q, level, torch.sigmoid(sets[-1]["mask"]), mask > 0)
+            sets.append(self.heads(q, mask_features))
+        kept = sets if self.training else sets[-1:]
+        return {
+            "class_logits": torch.stack([s["class"] for s in kept]),
+            "mask_logits": torch.stack([s["mask"] for s in kept]),
+            "boundary_logits": torch.stack([s["boundary"] for s in kept]),
+        }

@@ -77,6 +77,20 @@ def test_window_attention_gradients_equal_the_definition(block, full_window):
     _assert_same(a.transpose(1, 2) * valid, b * valid, [q, k, v], [q, k, v])
 
 
+@pytest.mark.parametrize("block", [1, 2, 8, 64, 512])
+def test_the_reference_chunked_attention_computes_the_reference_window(block):
+    """The benchmark's reference-style ASFormer (benchmarks/efficiency.py) gathers windows as the reference does;
+    its log(mask + 1e-6) masking leaks ~1e-6 of weight, within the tolerance."""
+    torch.manual_seed(block)
+    q, k, v = (torch.randn(1, c, 301) for c in (8, 8, 5))
+    mask = torch.ones(1, 301)
+    mask[0, 250:] = 0
+    a = ref.chunked_window_attention(q, k, v, mask, block, full_window=True)
+    b = ref.dense_window_attention(q, k, v, mask, block, full_window=True)
+    assert a.shape == b.shape
+    assert torch.allclose(a[..., :250], b[..., :250], atol=1e-5), (a - b)[..., :250].abs().max()
+
+
 @pytest.mark.parametrize("batch, length", [(1, 300), (2, 257), (1, 1)])
 def test_mstcn_equals_the_straightforward_network(batch, length):
     fast = build_model("mstcn", {"input_dim": 12, "num_classes": 5, "num_layers": 9, "dropout": 0.0}).train()
@@ -98,6 +112,25 @@ def test_asformer_equals_the_straightforward_network(batch, length, full_window)
     _assert_same(fast(x, mask)["logits"], slow(x, mask), list(fast.parameters()), list(slow.parameters()))
     with torch.inference_mode():  # the inference paths (reused buffers, in-place additions)
         assert torch.allclose(fast.eval()(x, mask)["logits"], slow(x, mask), atol=1e-5, rtol=1e-5)
+
+
+def test_baformer_equals_the_straightforward_network():
+    """Every prediction set and every gradient, with padding; the inference path on one unpadded video."""
+    settings = {"input_dim": 12, "num_classes": 5, "num_layers": 4, "num_queries": 7}
+    dropouts = {"dropout": 0.0, "channel_dropout": 0.0, "attn_dropout": 0.0, "ffn_dropout": 0.0}
+    fast = build_model("baformer", {**settings, **dropouts}).train()
+    slow = ref.BaFormer(12, 5, num_queries=7, num_layers=4)
+    slow.load_state_dict(fast.state_dict())
+    x, mask = _inputs(2, 12, 90, seed=3)
+    a, b = fast(x, mask), slow(x, mask)
+    assert a.keys() == b.keys()
+    valid = {"class_logits": 1.0, "mask_logits": mask[None, :, None], "boundary_logits": mask[None]}
+    fast_out = torch.cat([(a[k] * v).flatten() for k, v in valid.items()])
+    slow_out = torch.cat([(b[k] * v).flatten() for k, v in valid.items()])
+    _assert_same(fast_out, slow_out, list(fast.parameters()), list(slow.parameters()))
+    with torch.inference_mode():
+        a, b = fast.eval()(x[:1], mask[:1]), slow.eval()(x[:1], mask[:1])
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-5) for k in a)
 
 
 def test_folded_cross_attention_equals_the_textbook_form():
