@@ -127,3 +127,39 @@ def test_tagging_end_to_end(tmp_path, hvu):
     assert report.as_dict["overall"] == pytest.approx(expected["overall"])
     assert main(["predict", "--run", str(run), "--video", str(hvu / "videos"), "--out", str(tmp_path / "v")]) == 0
     assert (tmp_path / "v/tag_timeline.csv").read_text().startswith("video,tag,category,start,end")
+
+
+def _tag_predictions(folder: Path, data: HVUData, noise: float, seed: int) -> Path:
+    """A tags.json for the val part: the labels plus uniform noise of amplitude ``noise`` (0: perfect scores)."""
+    rng = np.random.default_rng(seed)
+    records = [{"video": c.video, "scores": (0.8 * c.label + noise * rng.random(len(data.tags))).round(5).tolist()}
+               for c in data.clips("val")]  # fmt: skip
+    folder.mkdir()
+    payload = {"task": "tagging", "tags": data.tags, "categories": data.categories,
+               "tag_category": data.tag_category, "videos": records}  # fmt: skip
+    (folder / "tags.json").write_text(json.dumps(payload))
+    return folder
+
+
+def test_tagging_report_and_view(tmp_path, hvu):
+    from actionline.engine.commands import evaluate
+    from actionline.engine.task import TaskOptions
+    from test_report import page_parts
+
+    data = HVUData(hvu)
+    perfect, noisy = _tag_predictions(tmp_path / "a", data, 0.0, 0), _tag_predictions(tmp_path / "b", data, 2.0, 1)
+    out = tmp_path / "tags.html"
+    assert main(["report", "--pred", str(perfect), "--pred", str(noisy), "--data", str(hvu), "--out", str(out)]) == 0
+    html, scores, _ = page_parts(out)
+    assert scores["A: a"]["overall"] == evaluate(perfect, hvu, TaskOptions()).as_dict["overall"] == 100.0
+    assert scores["B: b"]["overall"] == evaluate(noisy, hvu, TaskOptions()).as_dict["overall"] < 100.0
+    assert "Per-tag AP" in html and "✓" in html and "http" not in html
+    image = tmp_path / "tags.png"
+    assert main(["view", "--pred", str(noisy), "--data", str(hvu), "--out", str(image)]) == 0
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    other = _tag_predictions(tmp_path / "c", data, 0.0, 0)
+    payload = json.loads((other / "tags.json").read_text())
+    payload["videos"] = [{"video": "elsewhere", "scores": payload["videos"][0]["scores"]}]
+    (other / "tags.json").write_text(json.dumps(payload))
+    assert main(["view", "--pred", str(other), "--data", str(hvu), "--out", str(tmp_path / "none.png")]) == 2
+    assert not (tmp_path / "none.png").exists()

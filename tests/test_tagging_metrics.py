@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
+from actionline.errors import ActionlineError
 from actionline.metrics.classification import average_precision
-from actionline.metrics.tagging import category_map, trapezoid_ap
+from actionline.metrics.tagging import category_map, tag_average_precisions, trapezoid_ap
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -44,3 +45,15 @@ def test_category_map_masks_clips_and_drops_labels_without_positives():
     assert out["b"] == 100.0 and out["overall"] == 100.0
     worse = category_map(scores, np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 0]]), ["a", "b"], [0, 0, 1])
     assert worse["a"] == 50.0 and worse["overall"] == 75.0
+
+
+def test_tag_average_precisions_by_hand():
+    # tags 0, 1 in category 0 (clips 0, 1 carry its labels); tag 2 in category 1 (clip 2); tag 3 in category 1
+    # without a positive: NaN, and it does not count in its category's mAP
+    scores = np.array([[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.5, 0.2], [0.7, 0.6, 0.9, 0.4], [0.1, 0.1, 0.1, 0.9]])
+    targets = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+    aps = tag_average_precisions(scores, targets, [0, 0, 1, 1])
+    assert aps[:3].tolist() == [0.5, 0.5, 1.0] and np.isnan(aps[3])
+    assert category_map(scores, targets, ["a", "b"], [0, 0, 1, 1]) == {"a": 50.0, "b": 100.0, "overall": 75.0}
+    with pytest.raises(ActionlineError, match="disagree"):
+        tag_average_precisions(scores, targets[:, :3], [0, 0, 1, 1])

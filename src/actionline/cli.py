@@ -309,6 +309,7 @@ def view(
 ) -> None:
     """Draw ground truth and predictions per video, one colour per class, with a legend. Segmentation: colour
     bars; detection (a results.json as --pred): instances on a seconds axis, the best predictions with scores.
+    Classification: the confusion matrix. Tagging: every tag's AP, one panel per category.
 
     Example: actionline view --pred preds/mstcn --data data/toy --out timelines.png video_0003 video_0007
     Example: actionline view --pred preds/gsmt/results.json --data data/anet --out detections.png
@@ -336,6 +337,7 @@ def report(
     Segmentation: timelines (zoom, hover, click to seek), per-video table, confusion matrix, per-class F1@k,
     over/under-segmentation, boundary offsets. Detection: the false-positive profile (Alwassel et al.), AP per
     class, sensitivity to length and count, detections per video. Classification: per-class AP, confusions.
+    Tagging: per-tag AP by category, each clip's true and top-scoring tags.
 
     Example: actionline report --pred preds/mstcn --pred preds/asformer --data data/toy --out report.html
     Example: actionline report --pred preds/gsmt/results.json --data data/thumos --out detections.html

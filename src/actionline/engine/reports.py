@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from actionline.data.clips import ClipData
+from actionline.data.hvu import HVUData
 from actionline.data.instances import read_annotations, read_submission
 from actionline.data.layout import SegmentationData
 from actionline.data.predictions import label_indices, read_predictions
@@ -18,6 +19,8 @@ from actionline.data.video import VIDEO_SUFFIXES
 from actionline.engine.classification import read_predictions as read_classification
 from actionline.engine.detection import submission_file
 from actionline.engine.segmentation import evaluation_background
+from actionline.engine.tagging import read_predictions as read_tagging
+from actionline.engine.tagging import scored_clips
 from actionline.engine.task import Report, TaskOptions
 from actionline.metrics.classification import average_precision, confusion_matrix
 from actionline.metrics.detection import evaluate_detection
@@ -29,6 +32,7 @@ from actionline.metrics.segmentation_errors import (
     over_under_segmentation,
     per_class_f1,
 )
+from actionline.metrics.tagging import tag_average_precisions
 from actionline.timeline import Instance, Timeline, canonical_video_id
 from actionline.viz import svg
 from actionline.viz.html import Section, note, table
@@ -244,10 +248,66 @@ def classification_report(
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}
 
 
+# --- tagging ------------------------------------------------------------------------------------------------
+TAGS_SHOWN = 8  # per category: the weakest and the strongest tags by A's AP, when the category has more
+
+
+def tagging_report(
+    task, preds: Sequence[Path], data: Path, options: TaskOptions, videos_dir: Path | None, out: Path, limit: int
+) -> tuple[list[Section], dict]:
+    dataset = HVUData(data)
+    part = options.subset or "val"
+    truth = {c.video: c.label for c in dataset.clips(part)}
+    labels = names(preds)
+    reports = [task.evaluate(p, data, options) for p in preds]
+    sections = [scores_section(labels, reports, [*dataset.categories, "overall"])]
+    payloads = [read_tagging(p) for p in preds]
+    aps = []
+    for pred, payload in zip(preds, payloads, strict=True):
+        aps.append(100 * tag_average_precisions(*scored_clips(payload, truth, pred, part), dataset.tag_category))
+    positives = np.sum(list(truth.values()), axis=0)
+    parts = [note("AP per tag (step-wise), over the clips with a label of the tag's category, as evaluate takes it")]
+    for c, category in enumerate(dataset.categories):
+        tags = [t for t in np.flatnonzero(np.asarray(dataset.tag_category) == c) if aps[0][t] == aps[0][t]]
+        tags.sort(key=lambda t: aps[0][t])
+        caption = f"{category}: {len(tags)} tags with a positive clip"
+        if len(tags) > 2 * TAGS_SHOWN:
+            tags, caption = (
+                tags[:TAGS_SHOWN] + tags[-TAGS_SHOWN:],
+                caption + f"; A's {TAGS_SHOWN} weakest and strongest",
+            )
+        rows = [[dataset.tags[t], int(positives[t]), *(float(a[t]) for a in aps)] for t in tags]
+        parts.append(f"<h3>{caption}</h3>" + table(["tag", "positive clips", *labels], rows))
+    sections.append(Section("Per-tag AP", "".join(parts)))
+    sections.append(Section(f"Clips (the first {limit})", clip_tags_table(dataset, truth, labels, payloads, limit)))
+    return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}
+
+
+def clip_tags_table(dataset: HVUData, truth: dict, labels: Sequence[str], payloads: Sequence[dict], limit: int) -> str:
+    """Per clip: its true tags, and each prediction's highest-scoring tags (as many as there are true ones, at least
+    3), a tick on each true one."""
+    rows = []
+    by_video = [{v["video"]: np.asarray(v["scores"]) for v in p["videos"]} for p in payloads]
+    for video in sorted(truth)[:limit]:
+        true = np.flatnonzero(truth[video])
+        row = [video, ", ".join(dataset.tags[t] for t in true)]
+        for scores in by_video:
+            if video not in scores:
+                row.append("(no prediction)")
+                continue
+            top = np.argsort(-scores[video], kind="stable")[: max(3, len(true))]
+            row.append(
+                ", ".join(f"{dataset.tags[t]}{' ✓' if truth[video][t] else ''} {scores[video][t]:.2f}" for t in top)
+            )
+        rows.append(row)
+    return note("✓: a true tag") + table(["clip", "true tags", *labels], rows, sortable=False)
+
+
 BUILDERS = {
     "segmentation": segmentation_report,
     "detection": detection_report,
     "classification": classification_report,
+    "tagging": tagging_report,
 }
 
 

@@ -25,11 +25,12 @@ from actionline.engine.classification import clip_scores, kinetics_scale, score_
 from actionline.engine.task import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write_text, read_json, staged_files
-from actionline.metrics.tagging import category_map
+from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
+from actionline.metrics.tagging import category_map, tag_average_precisions
 
 PREDICTIONS = "tags.json"
 THRESHOLD = 0.5  # a tag "holds" in a clip from this score on (the timeline of `predict --video`)
+MAX_TAG_NAMES = 40  # `view` names the tags of a category up to this many
 CONVENTION = (
     "per-category mAP over the clips with a label of that category, labels without positives dropped; Overall = "
     "the mean of the categories; AP step-wise (scikit-learn's average_precision_score)"
@@ -65,6 +66,14 @@ def read_predictions(path: Path) -> dict:
     if any(len(v.get("scores", [])) != n for v in payload["videos"]):
         raise DataError(f"{file}: every video needs {n} tag scores")
     return payload
+
+
+def scored_clips(payload: dict, truth: dict[str, np.ndarray], pred: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """The video-level scores [clips, tags] of the predicted clips of ``truth`` and their labels."""
+    found = [v for v in payload["videos"] if v["video"] in truth]
+    if not found:
+        raise DataError(f"{pred}: no prediction for a clip of the {part} part")
+    return np.array([v["scores"] for v in found]), np.array([truth[v["video"]] for v in found])
 
 
 def tag_timeline(entries, tags: list[str], categories: list[str], tag_category: list[int]) -> list[dict]:
@@ -192,22 +201,46 @@ class TaggingTask(Task):
             raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
         part = options.subset or "val"
         truth = {c.video: c.label for c in dataset.clips(part)}
-        found = [v for v in payload["videos"] if v["video"] in truth]
-        if not found:
-            raise DataError(f"{pred}: no prediction for a clip of the {part} part")
-        scores = np.array([v["scores"] for v in found])
-        targets = np.array([truth[v["video"]] for v in found])
+        scores, targets = scored_clips(payload, truth, pred, part)
         step = category_map(scores, targets, dataset.categories, dataset.tag_category)
         trapezoid = category_map(scores, targets, dataset.categories, dataset.tag_category, ap="trapezoid")
         headline = "  ".join(f"{k} {v:.1f}" for k, v in step.items())
         details = [
-            f"{len(found)} clips of the {part} part ({len(truth) - len(found)} without a prediction)",
+            f"{len(scores)} clips of the {part} part ({len(truth) - len(scores)} without a prediction)",
             "trapezoidal AP: " + "  ".join(f"{k} {v:.1f}" for k, v in trapezoid.items()),
             f"settings: {CONVENTION}",
         ]
         return Report(
-            headline, details, {**step, "trapezoid": trapezoid, "num_clips": len(found), "convention": CONVENTION}
+            headline, details, {**step, "trapezoid": trapezoid, "num_clips": len(scores), "convention": CONVENTION}
         )
 
     def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, split: int) -> Path:
-        raise NotImplementedError("view is not available for tagging; actionline evaluate gives the per-category mAP")
+        """Every tag's AP on the val part as bars, one panel per category, sorted, its mAP in the title."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        dataset, payload = HVUData(data), read_predictions(pred)
+        if payload["tags"] != dataset.tags:
+            raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
+        truth = {c.video: c.label for c in dataset.clips("val")}
+        aps = 100 * tag_average_precisions(*scored_clips(payload, truth, pred, "val"), dataset.tag_category)
+        fig, axes = plt.subplots(len(dataset.categories), 1, figsize=(10, 2.6 * len(dataset.categories)), squeeze=False)
+        for c, (category, ax) in enumerate(zip(dataset.categories, axes[:, 0], strict=True)):
+            tags = [t for t in np.flatnonzero(np.asarray(dataset.tag_category) == c) if aps[t] == aps[t]]
+            tags.sort(key=lambda t: -aps[t])
+            ax.bar(range(len(tags)), [aps[t] for t in tags], color="tab:blue")
+            if len(tags) <= MAX_TAG_NAMES:
+                ax.set_xticks(range(len(tags)), [dataset.tags[t] for t in tags], rotation=90, fontsize=7)
+            else:
+                ax.set_xlabel(f"{len(tags)} tags, best first")
+            ax.set_ylim(0, 100)
+            ax.set_ylabel("AP")
+            mean = f"mAP {np.mean([aps[t] for t in tags]):.1f}" if tags else "no tag with a positive clip"
+            ax.set_title(f"{category}: {mean}", fontsize=9)
+        fig.suptitle(f"{pred.name}: per-tag AP on the val part ({CONVENTION.split(';')[0]})", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.98))
+        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
+        plt.close(fig)
+        return image

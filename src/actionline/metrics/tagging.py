@@ -37,6 +37,23 @@ def trapezoid_ap(scores: np.ndarray, positives: np.ndarray) -> float:
     return float(np.sum(np.diff(recall) * (precision[1:] + precision[:-1]) / 2))
 
 
+def tag_average_precisions(
+    scores: np.ndarray, targets: np.ndarray, tag_category: Sequence[int], ap: APDefinition = "step"
+) -> np.ndarray:
+    """AP (fraction) of every tag [tags] over the clips with a label of that tag's category; NaN for a tag without
+    a positive among them. ``scores`` and ``targets`` are [clips, tags], ``tag_category`` the category of every tag."""
+    scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets, dtype=bool)
+    tag_category = np.asarray(tag_category)
+    if scores.ndim != 2 or scores.shape != targets.shape or scores.shape[1] != len(tag_category):
+        raise ActionlineError(f"scores {scores.shape}, targets {targets.shape} and {len(tag_category)} tags disagree")
+    fn = average_precision if ap == "step" else trapezoid_ap
+    labelled = {c: targets[:, tag_category == c].any(axis=1) for c in np.unique(tag_category)}  # clips per category
+    return np.array([
+        fn(scores[labelled[c], t], targets[labelled[c], t]) if targets[labelled[c], t].any() else np.nan
+        for t, c in enumerate(tag_category)
+    ])  # fmt: skip
+
+
 def category_map(
     scores: np.ndarray,
     targets: np.ndarray,
@@ -46,17 +63,12 @@ def category_map(
 ) -> dict[str, float]:
     """mAP (percent) per category and ``overall``; ``scores`` and ``targets`` are [clips, tags], ``tag_category``
     the category index of every tag."""
-    scores, targets = np.asarray(scores, dtype=np.float64), np.asarray(targets, dtype=bool)
-    tag_category = np.asarray(tag_category)
-    if scores.shape != targets.shape or scores.shape[1] != len(tag_category):
-        raise ActionlineError(f"scores {scores.shape}, targets {targets.shape} and {len(tag_category)} tags disagree")
-    fn = average_precision if ap == "step" else trapezoid_ap
+    aps, tag_category = tag_average_precisions(scores, targets, tag_category, ap), np.asarray(tag_category)
     out: dict[str, float] = {}
     for c, name in enumerate(categories):
-        tags = np.flatnonzero(tag_category == c)
-        clips = targets[:, tags].any(axis=1)
-        aps = [fn(scores[clips, t], targets[clips, t]) for t in tags if targets[clips, t].any()]
-        out[name] = 100.0 * float(np.mean(aps)) if aps else float("nan")
+        present = aps[tag_category == c]
+        present = present[present == present]
+        out[name] = 100.0 * float(np.mean(present)) if len(present) else float("nan")
     valid = [v for v in out.values() if v == v]
     out["overall"] = float(np.mean(valid)) if valid else float("nan")
     return out
