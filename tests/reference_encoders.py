@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from actionline.models.segmentation.baformer import QuerySelfAttention  # the textbook form already
+
 
 def dense_window_attention(q, k, v, mask, block, full_window=False):
     """q, k [B, Cq, T], v [B, Cv, T], mask [B, T]: softmax over each query's visible keys, by definition."""
@@ -202,24 +204,6 @@ class MaskedCrossAttention(nn.Module):
         logits = (q @ k * mask_prob[:, None]).masked_fill(~valid[:, None, None], torch.finfo(q.dtype).min)
         out = self.dropout(torch.softmax(logits, -1)) @ v.transpose(-1, -2)  # [B, H, M, D]
         return x + self.to_out(out.transpose(1, 2).reshape(B, M, H * D))
-
-
-class QuerySelfAttention(nn.Module):
-    def __init__(self, dim, heads, head_dim, dropout):
-        super().__init__()
-        self.heads, self.head_dim, self.dropout = heads, head_dim, dropout
-        self.norm = nn.LayerNorm(dim)
-        self.to_q, self.to_k, self.to_v = (nn.Linear(dim, heads * head_dim) for _ in range(3))
-        self.to_out = nn.Linear(heads * head_dim, dim)
-
-    def forward(self, x):
-        B, M, _ = x.shape
-        h = self.norm(x)
-        q, k, v = (
-            p(h).view(B, M, self.heads, self.head_dim).transpose(1, 2) for p in (self.to_q, self.to_k, self.to_v)
-        )
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        return x + self.to_out(out.transpose(1, 2).reshape(B, M, -1))
 
 
 class FeedForward(nn.Module):
