@@ -162,4 +162,9 @@ def test_tagging_report_and_view(tmp_path, hvu):
     payload["videos"] = [{"video": "elsewhere", "scores": payload["videos"][0]["scores"]}]
     (other / "tags.json").write_text(json.dumps(payload))
     assert main(["view", "--pred", str(other), "--data", str(hvu), "--out", str(tmp_path / "none.png")]) == 2
+    payload["tags"] = payload["tags"][::-1]  # the right clips, over tags in another order
+    payload["videos"] = json.loads((noisy / "tags.json").read_text())["videos"]
+    (other / "tags.json").write_text(json.dumps(payload))
+    for command in ("view", "report"):
+        assert main([command, "--pred", str(other), "--data", str(hvu), "--out", str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()

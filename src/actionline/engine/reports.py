@@ -19,8 +19,7 @@ from actionline.data.video import VIDEO_SUFFIXES
 from actionline.engine.classification import read_predictions as read_classification
 from actionline.engine.detection import submission_file
 from actionline.engine.segmentation import evaluation_background
-from actionline.engine.tagging import read_predictions as read_tagging
-from actionline.engine.tagging import scored_clips
+from actionline.engine.tagging import predictions_for, scored_clips
 from actionline.engine.task import Report, TaskOptions
 from actionline.metrics.classification import average_precision, confusion_matrix
 from actionline.metrics.detection import evaluate_detection
@@ -261,10 +260,11 @@ def tagging_report(
     labels = names(preds)
     reports = [task.evaluate(p, data, options) for p in preds]
     sections = [scores_section(labels, reports, [*dataset.categories, "overall"])]
-    payloads = [read_tagging(p) for p in preds]
-    aps = []
-    for pred, payload in zip(preds, payloads, strict=True):
-        aps.append(100 * tag_average_precisions(*scored_clips(payload, truth, pred, part), dataset.tag_category))
+    payloads = [predictions_for(p, dataset) for p in preds]
+    aps = [
+        100 * tag_average_precisions(*scored_clips(payload, truth, pred, part), dataset.tag_category)
+        for pred, payload in zip(preds, payloads, strict=True)
+    ]
     positives = np.sum(list(truth.values()), axis=0)
     parts = [note("AP per tag (step-wise), over the clips with a label of the tag's category, as evaluate takes it")]
     for c, category in enumerate(dataset.categories):
@@ -272,10 +272,8 @@ def tagging_report(
         tags.sort(key=lambda t: aps[0][t])
         caption = f"{category}: {len(tags)} tags with a positive clip"
         if len(tags) > 2 * TAGS_SHOWN:
-            tags, caption = (
-                tags[:TAGS_SHOWN] + tags[-TAGS_SHOWN:],
-                caption + f"; A's {TAGS_SHOWN} weakest and strongest",
-            )
+            tags = tags[:TAGS_SHOWN] + tags[-TAGS_SHOWN:]
+            caption += f"; A's {TAGS_SHOWN} weakest and strongest"
         rows = [[dataset.tags[t], int(positives[t]), *(float(a[t]) for a in aps)] for t in tags]
         parts.append(f"<h3>{caption}</h3>" + table(["tag", "positive clips", *labels], rows))
     sections.append(Section("Per-tag AP", "".join(parts)))

@@ -68,6 +68,14 @@ def read_predictions(path: Path) -> dict:
     return payload
 
 
+def predictions_for(pred: Path, dataset: HVUData) -> dict:
+    """The predictions at ``pred``, which must be over ``dataset``'s tags."""
+    payload = read_predictions(pred)
+    if payload["tags"] != dataset.tags:
+        raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
+    return payload
+
+
 def scored_clips(payload: dict, truth: dict[str, np.ndarray], pred: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
     """The video-level scores [clips, tags] of the predicted clips of ``truth`` and their labels."""
     found = [v for v in payload["videos"] if v["video"] in truth]
@@ -196,9 +204,8 @@ class TaggingTask(Task):
     def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
         if data is None:
             raise ActionlineError("--data (the HVU folder) is required for tagging evaluation")
-        dataset, payload = HVUData(data), read_predictions(pred)
-        if payload["tags"] != dataset.tags:
-            raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
+        dataset = HVUData(data)
+        payload = predictions_for(pred, dataset)
         part = options.subset or "val"
         truth = {c.video: c.label for c in dataset.clips(part)}
         scores, targets = scored_clips(payload, truth, pred, part)
@@ -221,9 +228,8 @@ class TaggingTask(Task):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        dataset, payload = HVUData(data), read_predictions(pred)
-        if payload["tags"] != dataset.tags:
-            raise DataError(f"{pred}: predicted over other tags than {dataset.root}'s")
+        dataset = HVUData(data)
+        payload = predictions_for(pred, dataset)
         truth = {c.video: c.label for c in dataset.clips("val")}
         aps = 100 * tag_average_precisions(*scored_clips(payload, truth, pred, "val"), dataset.tag_category)
         fig, axes = plt.subplots(len(dataset.categories), 1, figsize=(10, 2.6 * len(dataset.categories)), squeeze=False)
