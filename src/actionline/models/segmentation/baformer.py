@@ -151,8 +151,9 @@ class MaskedCrossAttention(nn.Module):
 
     def _pooled_by_head(self, q, q_frames, frames, mask_prob) -> torch.Tensor:
         """Inference for one unpadded video, a head at a time into two reused [M, T] buffers (the [H*M, T]
-        logits of all heads are 7 MB at T = 5,750: written fresh, they cost more than their products).
-        Returns the heads' outputs [1, M, H*D]."""
+        logits of all heads are 7 MB at T = 5,750: written fresh, they cost more than their products). Without
+        dropout or padding every row of attention weights sums to 1, so the value bias enters as it is (no pass to
+        sum the rows). Returns the heads' outputs [1, M, H*D]."""
         H, D = self.heads, self.head_dim
         M, T = mask_prob.shape
         logits, attn = q.new_empty(M, T), q.new_empty(M, T)
@@ -162,8 +163,7 @@ class MaskedCrossAttention(nn.Module):
         for h in range(H):
             torch.mm(q_frames[h * M : (h + 1) * M], frames, out=logits).add_(key_bias[h]).mul_(mask_prob)
             torch.ops.aten._softmax.out(logits, -1, False, out=attn)
-            pooled = attn @ frames.t()  # [M, C]
-            out[:, h] = torch.addmm(attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, D)[h], pooled, w_v[h].t())
+            out[:, h] = torch.addmm(self.to_v.bias.view(H, D)[h], attn @ frames.t(), w_v[h].t())
         return out.reshape(1, M, H * D)
 
 
