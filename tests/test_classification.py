@@ -272,6 +272,13 @@ def test_transfer_keeps_the_teacher_bit_identical_and_starts_fine_tuning(tmp_pat
     torch.testing.assert_close(
         tuned["net.layer4.1.conv2.weight"], state["student.layer4.1.conv2.weight"], atol=1e-6, rtol=0
     )
+    file_init = pre / "checkpoints/last.pt"  # the checkpoint file itself, not the run folder
+    assert main(["train", "--model", "resnet3d_18", "--out", str(tmp_path / "ft2"), "--epochs", "1", *common,
+                 "--set", f"model.init={file_init}"]) == 0  # fmt: skip
+    tuned = load_checkpoint(tmp_path / "ft2/checkpoints/last.pt")["model_state"]
+    torch.testing.assert_close(
+        tuned["net.layer4.1.conv2.weight"], state["student.layer4.1.conv2.weight"], atol=1e-6, rtol=0
+    )
     assert main(["predict", "--run", str(pre), "--data", str(motion), "--out", str(tmp_path / "x")]) == 2
 
 

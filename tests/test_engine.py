@@ -74,6 +74,72 @@ def test_corrupt_checkpoint(tmp_path):
         load_checkpoint(p)
 
 
+def _payload() -> dict:
+    return {"model": "mstcn", "classes": ["a", "b"], "model_state": {"w": torch.arange(5_000_000.0)}, "epoch": 3}
+
+
+def test_checkpoint_is_streamed_and_its_digest_catches_any_damage(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    from actionline.engine.checkpoint import DIGEST_ENTRY, save_checkpoint
+
+    path = tmp_path / "c.pt"
+    tracemalloc.start()
+    save_checkpoint(path, _payload())  # a 20 MB tensor: no copy of it may pass through Python's memory
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 5_000_000, peak  # the digest reads 1 MB chunks
+    ckpt = load_checkpoint(path, expect_model="mstcn", expect_classes=["a", "b"])
+    assert torch.equal(ckpt["model_state"]["w"], torch.arange(5_000_000.0)) and ckpt["epoch"] == 3
+    with zipfile.ZipFile(path) as archive:
+        digest = next(i for i in archive.infolist() if i.filename.endswith(DIGEST_ENTRY))
+        tensor = next(i for i in archive.infolist() if "/data/" in i.filename)
+    raw = path.read_bytes()
+    # inside the tensor's bytes (twice), and the digest entry's local header
+    for offset in (tensor.header_offset + 200, tensor.header_offset + 15_000_000, digest.header_offset + 40):
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x01
+        (tmp_path / "d.pt").write_bytes(bytes(damaged))
+        with pytest.raises(CheckpointError, match=r"damaged|cannot read"):
+            load_checkpoint(tmp_path / "d.pt")
+    # a byte flipped anywhere (headers, padding, the directory, the digest) is an error or changes nothing loaded
+    small = tmp_path / "small.pt"
+    save_checkpoint(small, {**_payload(), "model_state": {"w": torch.arange(50.0)}})
+    raw, expected = small.read_bytes(), load_checkpoint(small)
+    errors = 0
+    for offset in range(0, len(raw), 7):
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x10
+        (tmp_path / "d.pt").write_bytes(bytes(damaged))
+        try:
+            loaded = load_checkpoint(tmp_path / "d.pt")
+        except CheckpointError:
+            errors += 1
+            continue
+        assert torch.equal(loaded["model_state"]["w"], expected["model_state"]["w"]), offset
+        assert loaded.keys() == expected.keys() and all(
+            loaded[k] == expected[k] for k in expected if k != "model_state"
+        )
+    assert errors > len(raw) // 7 // 2  # most bytes matter
+
+
+def test_checkpoints_of_the_previous_layout_still_load(tmp_path):
+    import hashlib
+    import io
+
+    from actionline.engine.checkpoint import FORMAT, SEALED
+
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **_payload()}, buffer)
+    blob = buffer.getvalue()
+    torch.save({"format": SEALED, "sha256": hashlib.sha256(blob).hexdigest(), "payload": blob}, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")["epoch"] == 3
+    torch.save({"format": SEALED, "sha256": "0" * 64, "payload": blob}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
 def test_predictor_writes_full_rate_mstcn_files(tmp_path, toy_data):
     _train(toy_data, tmp_path / "run", epochs=1, model="asformer")
     data = SegmentationData(toy_data)

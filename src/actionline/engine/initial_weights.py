@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actionline.engine.checkpoint import is_sealed, load_checkpoint, unseal
+from actionline.engine.checkpoint import is_sealed, load_checkpoint, stored_digest, unseal
 from actionline.errors import CheckpointError
 from actionline.models.base import ClassificationModel
 from actionline.nn.inflation import inflate_state, load_network_state
@@ -34,9 +34,12 @@ def initialise(model: ClassificationModel, init: str) -> str:
     if path.is_dir():
         ckpt = load_checkpoint(path / "checkpoints" / "last.pt")
         state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
+    elif path.exists() and stored_digest(path) is not None:  # an actionline checkpoint file
+        ckpt = load_checkpoint(path)
+        state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
     elif path.exists():
         raw = read_torch_file(path)
-        if is_sealed(raw):
+        if is_sealed(raw):  # an actionline checkpoint of the previous layout
             ckpt = unseal(raw, path)
             state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
         else:
