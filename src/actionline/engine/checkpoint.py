@@ -71,7 +71,8 @@ def stored_digest(path: str | Path) -> str | None:
         return None
 
 
-def verify(path: str | Path, digest: str) -> None:
+def verify_digest(path: str | Path, digest: str) -> None:
+    """A `CheckpointError` unless the archive's entries still give ``digest``."""
     try:
         actual = entries_digest(path)
     except Exception:  # zipfile raises many types for damaged headers and CRC mismatches
@@ -103,7 +104,7 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: checkpoint not found")
     digest = stored_digest(path)
     if digest is not None:
-        verify(path, digest)
+        verify_digest(path, digest)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for truncated/corrupt files
