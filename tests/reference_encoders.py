@@ -142,13 +142,14 @@ class ASFormerStage(nn.Module):
         self.conv_out = nn.Conv1d(channels, num_classes, 1) if num_classes is not None else None
 
     def forward(self, x, mask, values=None):
+        """-> (logits or None, the last block's output, every block's output)."""
         feature = self.conv_in(x)
-        self.levels = []
+        levels = []
         for block in self.blocks:
             feature = block(feature, mask, values)
-            self.levels.append(feature)
+            levels.append(feature)
         logits = self.conv_out(feature) * mask[:, None, :] if self.conv_out is not None else None
-        return logits, feature
+        return logits, feature, levels
 
 
 class ASFormer(nn.Module):
@@ -174,10 +175,10 @@ class ASFormer(nn.Module):
         )
 
     def forward(self, x, mask):
-        out, feature = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
+        out, feature, _ = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
         logits = [out]
         for decoder in self.decoders:
-            out, feature = decoder(F.softmax(out, dim=1) * mask[:, None, :], mask, values=feature * mask[:, None, :])
+            out, feature, _ = decoder(F.softmax(out, dim=1) * mask[:, None, :], mask, values=feature * mask[:, None, :])
             logits.append(out)
         return torch.stack(logits)
 
@@ -281,9 +282,9 @@ class BaFormer(nn.Module):
 
     def forward(self, x, mask):
         m = mask[:, None, :]
-        _, feature = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
+        _, feature, levels = self.encoder(self.channel_dropout(x[..., None])[..., 0], mask)
         mask_features = self.mask_features(feature) * m
-        frames = [proj(level) for proj, level in zip(self.level_proj, self.encoder.levels, strict=True)]
+        frames = [proj(level) for proj, level in zip(self.level_proj, levels, strict=True)]
         q = (self.queries + self.query_pos)[None].expand(x.shape[0], -1, -1)
         sets = [self.heads(q, mask_features)]
         for layer, level in zip(self.layers, frames, strict=True):
