@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
             archive.writestr(f"{archive.namelist()[0].split('/')[0]}/{DIGEST_ENTRY}", digest)
 
     atomic_write(path, write)
+
+
+def copy_checkpoint(source: str | Path, path: str | Path) -> None:
+    """Write ``path`` atomically as a byte copy of the checkpoint ``source`` (``best`` and ``last`` of an epoch
+    hold the same payload: it is serialised once)."""
+    atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def entries_digest(path: str | Path) -> str:

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from actionline.engine.checkpoint import load_checkpoint, save_checkpoint
+from actionline.engine.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
 from actionline.errors import CheckpointError, ConfigError, TrainingError
@@ -414,9 +414,11 @@ class Trainer:
         # epoch and rewrites the same `best`), and the log record inside the checkpoint (a resume appends it when
         # the kill came before the log line).
         payload = {**self._payload(), "log_record": record}
-        if improved:
+        if improved:  # the same payload twice: serialised once, then copied
             save_checkpoint(self.ckpt_dir / "best.pt", payload)
-        save_checkpoint(self.ckpt_dir / "last.pt", payload)
+            copy_checkpoint(self.ckpt_dir / "best.pt", self.ckpt_dir / "last.pt")
+        else:
+            save_checkpoint(self.ckpt_dir / "last.pt", payload)
         self._log(record)
         val = record.get("val")
         msg = f"epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in record["train"].items())
