@@ -33,9 +33,10 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
     def write(tmp: str) -> None:
         torch.save({"format": FORMAT, **payload}, tmp)
-        digest = entries_digest(tmp)
+        with zipfile.ZipFile(tmp) as archive:
+            digest, prefix = entries_digest(archive), archive.namelist()[0].split("/")[0]
         with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(f"{archive.namelist()[0].split('/')[0]}/{DIGEST_ENTRY}", digest)
+            archive.writestr(f"{prefix}/{DIGEST_ENTRY}", digest)
 
     atomic_write(path, write)
 
@@ -46,13 +47,11 @@ def copy_checkpoint(source: str | Path, path: str | Path) -> None:
     atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
-def entries_digest(path: str | Path) -> str:
+def entries_digest(archive: zipfile.ZipFile) -> str:
     """The SHA-256 of every archive entry's name and bytes but the digest's own, in archive order."""
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if info.filename.rpartition("/")[2] == DIGEST_ENTRY:
-                continue
+    digest, own = hashlib.sha256(), _digest_name(archive)
+    for info in archive.infolist():
+        if info.filename != own:
             digest.update(info.filename.encode() + b"\0")
             with archive.open(info) as entry:  # zipfile checks the entry's CRC-32 at its end
                 for chunk in iter(lambda: entry.read(CHUNK), b""):
@@ -60,31 +59,35 @@ def entries_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def stored_digest(path: str | Path) -> str | None:
-    """The digest a checkpoint of the current layout carries; ``None`` for any other file. An archive that lists
-    the digest but cannot give it back is damaged."""
+def _digest_name(archive: zipfile.ZipFile) -> str | None:
+    return next((n for n in archive.namelist() if n.rpartition("/")[2] == DIGEST_ENTRY), None)
+
+
+def carries_digest(path: str | Path) -> bool:
+    """Whether ``path`` is a checkpoint of the current layout: an archive that lists the digest entry."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.rpartition("/")[2] == DIGEST_ENTRY]
-            if not names:
-                return None
-            try:
-                return archive.read(names[0]).decode("ascii", "replace")
-            except Exception:  # zipfile raises many types for damaged headers
-                raise CheckpointError(f"{path}: checkpoint is damaged (its checksum cannot be read)") from None
-    except CheckpointError:
-        raise
-    except Exception:  # not an archive, or not one zip can read: torch decides
-        return None
+            return _digest_name(archive) is not None
+    except Exception:  # not an archive (or not one zip can read)
+        return False
 
 
-def verify_digest(path: str | Path, digest: str) -> None:
-    """A `CheckpointError` unless the archive's entries still give ``digest``."""
+def verify_digest(path: str | Path) -> None:
+    """A `CheckpointError` when ``path`` lists a digest that its entries no longer give (or that cannot be read);
+    nothing for a file without one (another layout, or not an archive zip can read: torch then decides)."""
     try:
-        actual = entries_digest(path)
-    except Exception:  # zipfile raises many types for damaged headers and CRC mismatches
-        actual = None
-    if actual != digest:
+        archive = zipfile.ZipFile(path)
+    except Exception:
+        return
+    with archive:
+        name = _digest_name(archive)
+        if name is None:
+            return
+        try:
+            intact = archive.read(name).decode("ascii") == entries_digest(archive)
+        except Exception:  # zipfile raises many types for damaged headers and CRC mismatches
+            intact = False
+    if not intact:
         raise CheckpointError(f"{path}: checkpoint is damaged (its checksum does not match its contents)")
 
 
@@ -109,9 +112,7 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    digest = stored_digest(path)
-    if digest is not None:
-        verify_digest(path, digest)
+    verify_digest(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for truncated/corrupt files

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actionline.engine.checkpoint import is_sealed, load_checkpoint, stored_digest, unseal
+from actionline.engine.checkpoint import carries_digest, is_sealed, load_checkpoint, unseal
 from actionline.errors import CheckpointError
 from actionline.models.base import ClassificationModel
 from actionline.nn.inflation import inflate_state, load_network_state
@@ -31,20 +31,17 @@ def initialise(model: ClassificationModel, init: str) -> str:
         fresh = load_network_state(model.net, inflate_state(read_weights(path), model.net), str(path))
         return f"initialised by inflating the 2D weights {path} ({len(fresh)} classifier tensors fresh)"
     path = Path(init)
-    if path.is_dir():
-        ckpt = load_checkpoint(path / "checkpoints" / "last.pt")
-        state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
-    elif path.exists() and stored_digest(path) is not None:  # an actionline checkpoint file
-        ckpt = load_checkpoint(path)
-        state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
-    elif path.exists():
-        raw = read_torch_file(path)
-        if is_sealed(raw):  # an actionline checkpoint of the previous layout
-            ckpt = unseal(raw, path)
-            state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
-        else:
-            state, what = as_state_dict(raw, path), "weights"
-    else:
+    if not path.exists():
         raise CheckpointError(f"model.init {init}: no such file or run folder")
+    raw = None
+    if path.is_dir() or carries_digest(path):  # a run, or one of its checkpoint files
+        ckpt = load_checkpoint(path / "checkpoints" / "last.pt" if path.is_dir() else path)
+    else:
+        raw = read_torch_file(path)
+        ckpt = unseal(raw, path) if is_sealed(raw) else None  # a checkpoint of the previous layout
+    if ckpt is not None:
+        state, what = _network_state(ckpt, path), f"{ckpt['model']} run"
+    else:
+        state, what = as_state_dict(raw, path), "weights"
     fresh = load_network_state(model.net, state, str(path), model.classifier_prefix)
     return f"initialised from the {what} {path}" + (" with a new classifier" if fresh else "")
