@@ -210,11 +210,11 @@ def model_speed(names: list[str], length: int, rounds: int, references: bool = T
     one, its reference-style counterpart's), per round."""
     static = {name: profile_model(name, 2048, 19, length, repeats=1).as_dict() for name in names}
     workloads = [Workload(name, length) for name in names]
-    refs = [ReferenceWorkload(w) for w in workloads if references and w.name in REFERENCE_STYLE]
+    refs = {w.name: ReferenceWorkload(w) for w in workloads if references and w.name in REFERENCE_STYLE}
     peaks = []
     keys = ("inference", "train", "inference_first", "train_first")
     times = {w.name: {k: [] for k in keys} for w in workloads}
-    ref_times = {w.name: {k: [] for k in keys} for w in refs}
+    ref_times = {name: {k: [] for k in keys} for name in refs}
     products = {name: {} for name in names}  # the best product floor seen, per kind
     for r in range(rounds):
         peaks.append(matmul_peak_gmacs(repeats=3))
@@ -222,7 +222,7 @@ def model_speed(names: list[str], length: int, rounds: int, references: bool = T
             for kind, floor in w.products.items():
                 products[w.name][kind] = floor.measure()
         for kind in ("inference", "train"):
-            for w, into in [(w, times) for w in workloads] + [(w, ref_times) for w in refs]:
+            for w, into in [(w, times) for w in workloads] + [(w, ref_times) for w in refs.values()]:
                 step = w.inference if kind == "inference" else w.train_step
                 first = step()
                 into[w.name][kind].append(step())  # the second of two back-to-back calls, as in a long job
@@ -237,7 +237,7 @@ def model_speed(names: list[str], length: int, rounds: int, references: bool = T
         if name in ref_times:
             ref_inference, ref_train = (statistics.median(ref_times[name][k]) for k in ("inference", "train"))
             reference = {
-                "reference_style_params": next(w.params for w in refs if w.name == name),
+                "reference_style_params": refs[name].params,
                 "reference_style_inference_ms": 1000 * ref_inference,
                 "reference_style_train_step_ms": 1000 * ref_train,
                 "inference_vs_reference_style": inference / ref_inference,
