@@ -2,8 +2,8 @@
 
 An ELAN document holds tiers of time-aligned annotations (start and end in milliseconds, a text value); the
 action labels are the annotations of one tier (``options.tier``; needed when the file has several). The video is
-the document's first media descriptor (else the file's name). Writing gives one document per video with a tier
-``actions`` and the video linked as its media.
+the document's first media descriptor (else the file's name). Writing gives one document per video with the
+tier ``options.tier`` (default ``actions``) and the video linked as its media.
 """
 
 from __future__ import annotations
@@ -69,12 +69,13 @@ class Elan(AnnotationFormat):
         from pympi.Elan import Eaf
 
         eaf = Eaf(author="actionline")
+        tier = options.tier or TIER
         eaf.remove_tier("default")
-        eaf.add_tier(TIER)
+        eaf.add_tier(tier)
         media = options.media_of(timeline.video)
         eaf.add_linked_file(media, relpath=media, mimetype=mimetypes.guess_type(media)[0] or "video/mp4")
         for start, end, label, _ in spans_in_seconds(timeline, options.skip_labels):
-            eaf.add_annotation(TIER, round(start * 1000), round(end * 1000), label)
+            eaf.add_annotation(tier, round(start * 1000), round(end * 1000), label)
         atomic_write(path, lambda tmp: eaf.to_file(tmp))
 
 

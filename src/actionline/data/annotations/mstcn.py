@@ -1,6 +1,7 @@
 """The MS-TCN layout's ground truth (``groundTruth/<video>.txt``, one label per frame, and ``mapping.txt``)
 through the annotation interface. Frames are the dataset's frames; the frame rate comes from ``actionline.json``
-or a preset (`actionline.data.layout.DatasetInfo`), else ``options.fps``. Writing fills frames no segment
+or a preset (`actionline.data.layout.DatasetInfo`), else ``options.fps``. Writing (which stores the frame rate in
+``actionline.json``) fills frames no segment
 covers with ``background`` and refuses overlapping segments (a frame has one label)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from actionline.data.annotations.base import AnnotationFormat, AnnotationOptions, Annotations
-from actionline.data.layout import SegmentationData, write_labels, write_mapping
+from actionline.data.layout import DatasetInfo, SegmentationData, write_info, write_labels, write_mapping
 from actionline.errors import DataError
 from actionline.io import staged_files
 from actionline.timeline import Timeline
@@ -36,7 +37,12 @@ class MsTcn(AnnotationFormat):
 
     def write(self, timelines: Sequence[Timeline], path: Path, options: AnnotationOptions) -> None:
         classes = dense_classes(timelines)
+        spaced = [c for c in classes if not c or len(c.split()) != 1]
+        if spaced:
+            raise DataError(f"label {spaced[0]!r}: MS-TCN files hold labels without spaces")
+        rates = {t.fps for t in timelines}
         with staged_files(path) as staging:
+            write_info(staging, DatasetInfo(name=path.name, fps=rates.pop() if len(rates) == 1 else None))
             for t in timelines:
                 names = np.asarray(classes, dtype=object)[dense_labels(t, classes)]
                 write_labels(staging / "groundTruth" / f"{t.video}.txt", names.tolist())
