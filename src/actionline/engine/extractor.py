@@ -25,7 +25,7 @@ import hashlib
 import json
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -216,7 +216,7 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
 
 
 def extract(
-    source: Path,
+    source: Path | Sequence[Path],
     out: Path,
     backbone_name: str,
     weights: Path | None = None,
@@ -228,12 +228,12 @@ def extract(
     device: str = "auto",
     console: Console | None = None,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
-    """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
-    (or already complete) and the failures (video, reason)."""
+    """Extract every video of ``source`` (a file, a folder or a list of files) into ``out``; returns the settings,
+    the videos done (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
     stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
     ExtractionSettings(backbone_name, None, fps, window, stride, layout).check()  # before any file is read
-    videos = find_videos(source)
+    videos = find_videos(source) if isinstance(source, (str, Path)) else list(source)
     backbone, digest = load_backbone(backbone_name, weights, console)
     backbone.to(dev := resolve_device(device))
     settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)

@@ -59,7 +59,7 @@ def dense_labels(timeline: Timeline, classes: Sequence[str], priority: Sequence[
 
     Segments of different labels that share a frame are an error naming both, unless both labels are in
     ``priority`` (the earlier one wins there)."""
-    _check_overlaps(timeline, priority)
+    check_overlaps(timeline, priority)
     rank = {label: i for i, label in enumerate(priority)}
     index = {c: i for i, c in enumerate(classes)}
     out = np.full(timeline.num_frames, index[BACKGROUND], dtype=np.int64)
@@ -68,7 +68,7 @@ def dense_labels(timeline: Timeline, classes: Sequence[str], priority: Sequence[
     return out
 
 
-def _check_overlaps(timeline: Timeline, priority: Sequence[str]) -> None:
+def check_overlaps(timeline: Timeline, priority: Sequence[str]) -> None:
     labels = sorted({s.label for s in timeline.segments})
     if len(labels) < 2:
         return
