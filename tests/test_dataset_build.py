@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionline.data.annotations import AnnotationOptions, read_annotation_file
+from actionline.data.annotations import read_annotation_file
 from actionline.data.synthetic_video import synthesize_video_segmentation
 from actionline.engine.dataset_builder import BuildSettings, build_dataset
 from actionline.errors import DataError
@@ -90,9 +90,8 @@ def test_build_segmentation_dataset_from_label_studio(labelled, built, tmp_path)
     assert len(split["test"]) == 1 and sorted(split["train"] + split["test"]) == summary.videos
     bundle = (out / "splits" / "test.split1.bundle").read_text().split()
     assert bundle == [f"{v}.txt" for v in split["test"]]
-    assert sum(summary.per_class.values()) == sum(
-        len(open(out / "groundTruth" / f"{v}.txt").readlines()) for v in summary.videos
-    )
+    frames = sum(len((out / "groundTruth" / f"{v}.txt").read_text().split()) for v in summary.videos)
+    assert sum(summary.per_class.values()) == frames
     assert json.loads((out / "summary.json").read_text())["videos"] == summary.videos
     # the same seed gives the same split; folds test every video once
     again = features_of(out, tmp_path / "again")
@@ -143,10 +142,13 @@ def test_overlaps_are_an_error_unless_prioritised(labelled, built, tmp_path):
 
 def test_labels_after_the_video_end_name_the_file_and_segment(labelled, built, tmp_path):
     tasks = json.loads((labelled / "export.json").read_text())
-    tasks[1]["annotations"][0]["result"][0]["value"]["ranges"] = [{"start": 1, "end": 100000}]
+    late = tasks[1]["annotations"][0]["result"][0]
+    late["value"]["ranges"] = [{"start": 1, "end": 100000}]
+    tasks[1]["annotations"][0]["result"] = [late]
     path = tmp_path / "late.json"
     path.write_text(json.dumps(tasks))
     with pytest.raises(
         DataError, match=r"late.json: video video_001: segment .* 0.000-20000.000 s ends after the video"
     ):
-        build_dataset(labelled / "videos", path, features_of(built[0], tmp_path / "z"), settings=BuildSettings(fps=FPS))
+        build_dataset(labelled / "videos", path, tmp_path / "z", settings=BuildSettings(fps=FPS))
+    assert not (tmp_path / "z").exists()

@@ -122,6 +122,8 @@ def build_dataset(
             f"{len(matched)} video(s) of {video_dir} are annotated in {annotations}: need at least two (train and test)"
         )
     timelines = {v: _with_rate(by_video[v], videos[v]) for v in matched}
+    for v in matched:  # before any decoding: the container's duration
+        _check_within(timelines[v], probe(videos[v]).duration, annotations)
     if settings.task == "segmentation":
         for t in timelines.values():
             check_overlaps(t, settings.priority)
@@ -158,6 +160,17 @@ def _with_rate(timeline: Timeline, video: Path) -> Timeline:
     if timeline.fps:
         return timeline
     return Timeline(timeline.video, timeline.num_frames, timeline.segments, probe(video).fps, timeline.offset)
+
+
+def _check_within(timeline: Timeline, duration: float, where: Path) -> None:
+    """No segment may end after the video (one frame of the tool's grid of slack)."""
+    late = [s for s in timeline.segments if timeline.seconds(s.end) > duration + 1 / timeline.fps + EPS]
+    if late:
+        s = late[0]
+        raise DataError(
+            f"{where}: video {timeline.video}: segment {s.label!r} {timeline.seconds(s.start):.3f}-"
+            f"{timeline.seconds(s.end):.3f} s ends after the video ({duration:.3f} s)"
+        )
 
 
 def feature_segments(timeline: Timeline, fps: float, num_features: int, where: Path) -> tuple[list[Segment], list[str]]:
