@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from actionline.data.annotations import read_annotation_file
-from actionline.data.synthetic_video import synthesize_video_segmentation
+from actionline.data.synthetic.video import synthesize_video_segmentation
 from actionline.engine.dataset_builder import BuildSettings, build_dataset
 from actionline.errors import DataError
 from actionline.timeline import runs

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from actionline.cli import options as o
+from actionline.cli.dataset import dataset_app
 from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
 from actionline.errors import ActionlineError
@@ -34,6 +35,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(synth_app, name="synth")
+app.add_typer(dataset_app, name="dataset")
 
 err = Console(stderr=True)
 out = Console()
@@ -140,6 +142,9 @@ def predict(
     annotations: o.Annotations = None,
     video_scores: o.VideoScores = None,
     batch_size: o.BatchSize = 16,
+    tool: o.ToolFormat = None,
+    media_prefix: o.MediaPrefix = "",
+    video_fps: o.VideoFpsOf = None,
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
@@ -152,16 +157,27 @@ def predict(
     """
     from actionline.cli import commands
     from actionline.config import parse_overrides
+    from actionline.data.annotations import DEFAULT_NAMES, TOOL_FORMATS, write_for_tool
+    from actionline.data.video import find_videos
     from actionline.tasks.base import TaskOptions
+    from actionline.timeline import load_timelines
 
     overrides = parse_overrides(set_ or [])
     if (data is None) == (video is None):
         raise ActionlineError("give exactly one of --data (features) and --video (a video file or folder)")
+    if tool is not None and tool not in TOOL_FORMATS:
+        raise ActionlineError(f"--format must be one of {', '.join(TOOL_FORMATS)}, got {tool!r}")
     if video is not None:
         err.print(commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err), markup=False)
-        return
-    options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
-    err.print(commands.predict(run, data, pred, options, checkpoint, overrides), markup=False)
+    else:
+        options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
+        err.print(commands.predict(run, data, pred, options, checkpoint, overrides), markup=False)
+    if tool is not None:
+        target = pred / DEFAULT_NAMES[tool]
+        videos = {p.stem: p for p in find_videos(video)} if video is not None else {}
+        timelines = load_timelines(pred / "timelines.json")
+        written = write_for_tool(timelines, target, tool, videos, video_fps, media_prefix)
+        err.print(f"wrote {len(written)} {tool} file(s): {target}", markup=False)
 
 
 @app.command()
@@ -233,13 +249,33 @@ def evaluate(
 
 
 @app.command()
-def export(pred: o.Timelines, out_path: o.ExportOut, fmt: o.Format = "csv", fps: o.Fps = None, skip: o.Skip = None):
-    """Export predicted timelines as a CSV table of segments or as SRT subtitles (one file per video).
+def export(
+    pred: o.Timelines,
+    out_path: o.ExportOut,
+    fmt: o.Format = "csv",
+    fps: o.Fps = None,
+    skip: o.Skip = None,
+    videos: o.VideosFolder = None,
+    video_fps: o.VideoFpsOf = None,
+    media_prefix: o.MediaPrefix = "",
+):
+    """Export predicted timelines as a CSV table, SRT subtitles (one file per video), or for an annotation tool to
+    import and correct: labelstudio (pre-annotations), elan (.eaf per video), cvat (XML per video), via (project).
 
     Example: actionline export --pred preds/mstcn/timelines.json --format srt --skip background --out subtitles/
+    Example: actionline export --pred preds/mine/timelines.json --format labelstudio --videos clips/ --out ls.json
     """
+    from actionline.data.annotations import TOOL_FORMATS, write_for_tool
+    from actionline.data.video import find_videos
     from actionline.export import export_timelines
+    from actionline.timeline import load_timelines
 
+    if fmt in TOOL_FORMATS:
+        found = {p.stem: p for p in find_videos(videos)} if videos is not None else {}
+        skipped = frozenset(skip) if skip else frozenset({"background"})
+        written = write_for_tool(load_timelines(pred), out_path, fmt, found, video_fps, media_prefix, skipped)
+        err.print(f"wrote {len(written)} {fmt} file(s) to {out_path}", markup=False)
+        return
     count = export_timelines(pred, out_path, fmt, fps, tuple(skip or ()))
     err.print(f"wrote {count} timelines to {out_path}", markup=False)
 

@@ -176,10 +176,15 @@ ReportVideos = Annotated[
 ]
 ReportMax = Annotated[int, typer.Option(help="Videos drawn as timelines.")]
 Timelines = Annotated[Path, typer.Option(help="timelines.json written by `actionline predict`.")]
-ExportOut = Annotated[Path, typer.Option("--out", help="CSV file, or a folder for one .srt per video.")]
-Format = Annotated[str, typer.Option("--format", help="csv or srt.")]
+ExportOut = Annotated[
+    Path, typer.Option("--out", help="CSV / Label Studio / VIA file, or a folder (one .srt / .eaf / .xml per video).")
+]
+Format = Annotated[str, typer.Option("--format", help="csv, srt, labelstudio, elan, cvat or via.")]
 Fps = Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")]
-Skip = Annotated[list[str] | None, typer.Option(help="SRT: labels to leave out (repeat), e.g. background.")]
+Skip = Annotated[
+    list[str] | None,
+    typer.Option(help="SRT and tools: labels to leave out (repeat); tools leave out background by default."),
+]
 ModelName = Annotated[str, typer.Argument(help="Model name.")]
 ProfileModel = Annotated[str | None, typer.Argument(help="Model name (random weights, one input).")]
 ProfileRun = Annotated[Path | None, typer.Option("--run", help="A trained clip model (with --data).")]
@@ -197,3 +202,42 @@ Image = Annotated[Path, typer.Option("--out", help="Output image (.png).")]
 Videos = Annotated[list[str] | None, typer.Argument(help="Videos to draw (default: the first of the split).")]
 ViewSplit = Annotated[int, typer.Option(help="Split whose test videos are drawn when none are named.")]
 ViewMax = Annotated[int, typer.Option(help="At most this many videos when none are named.")]
+
+# --- dataset build, annotation tools ---------------------------------------------------------------------------
+VideoDir = Annotated[Path, typer.Argument(help="Folder of the labelled videos (matched to annotations by file name).")]
+AnnotationFile = Annotated[
+    Path, typer.Option("--annotations", help="The annotation tool's file, or a folder of per-video files (ELAN, CVAT).")
+]
+AnnotationFormat = Annotated[
+    str, typer.Option("--format", help="auto, labelstudio, elan, cvat, via, activitynet or mstcn.")
+]
+DatasetOut = Annotated[Path, typer.Option("--out", help="Dataset folder to write (features resume when re-run).")]
+DatasetTask = Annotated[
+    str, typer.Option("--task", help="segmentation (MS-TCN layout, dense) or detection (annotations.json + features).")
+]
+DatasetFps = Annotated[float, typer.Option("--fps", help="Feature frames per second.")]
+DatasetStride = Annotated[int, typer.Option(help="Detection: frames between snippets.")]
+FoldCount = Annotated[int, typer.Option("--splits", help="Seeded cross-validation folds (1: one train/test split).")]
+TestFraction = Annotated[float, typer.Option(help="With one split: the share of videos held out for testing.")]
+Priority = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated labels, strongest first: where listed labels overlap, the first one wins."),
+]
+Tier = Annotated[str | None, typer.Option(help="ELAN tier / VIA attribute that holds the action labels.")]
+ToolFps = Annotated[
+    float | None, typer.Option("--tool-fps", help="Frame rate of the tool's frames when the file holds none.")
+]
+Latest = Annotated[bool, typer.Option(help="Label Studio: with several annotations per task, use the last updated.")]
+ToolFormat = Annotated[
+    str | None,
+    typer.Option("--format", help="Also write the predictions for an annotation tool: labelstudio, elan, cvat or via."),
+]
+MediaPrefix = Annotated[
+    str, typer.Option(help="Put before each video's file name in tool files, e.g. /data/local-files/?d=clips/.")
+]
+VideoFpsOf = Annotated[
+    float | None, typer.Option("--video-fps", help="Label Studio / CVAT export: the videos' frame rate.")
+]
+VideosFolder = Annotated[
+    Path | None, typer.Option("--videos", help="Label Studio / CVAT export: the videos (their names and frame rates).")
+]

@@ -8,11 +8,11 @@ of per-video files; a video annotated in two files is an error naming both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from actionline.data.annotations.activitynet import ActivityNet
-from actionline.data.annotations.base import AnnotationFormat, AnnotationOptions, Annotations
+from actionline.data.annotations.base import AnnotationFormat, AnnotationOptions, Annotations, regrid
 from actionline.data.annotations.cvat import Cvat
 from actionline.data.annotations.elan import Elan
 from actionline.data.annotations.labelstudio import LabelStudio
@@ -28,11 +28,13 @@ FORMATS: dict[str, AnnotationFormat] = {
 
 __all__ = [
     "FORMATS",
+    "TOOL_FORMATS",
     "AnnotationOptions",
     "Annotations",
     "detect_format",
     "read_annotation_file",
     "write_annotation_file",
+    "write_for_tool",
 ]
 
 
@@ -122,3 +124,44 @@ def _format(name: str) -> AnnotationFormat:
     if name not in FORMATS:
         raise DataError(f"unknown annotation format {name!r} (known: auto, {', '.join(FORMATS)})")
     return FORMATS[name]
+
+
+TOOL_FORMATS = ("labelstudio", "elan", "cvat", "via")
+FRAME_BASED = ("labelstudio", "cvat")
+DEFAULT_NAMES = {"labelstudio": "labelstudio.json", "elan": "elan", "cvat": "cvat", "via": "via_project.json"}
+
+
+def write_for_tool(
+    timelines: Sequence[Timeline],
+    path: str | Path,
+    fmt: str,
+    videos: Mapping[str, Path] | None = None,
+    video_fps: float | None = None,
+    media_prefix: str = "",
+    skip: frozenset[str] = frozenset({"background"}),
+) -> list[Path]:
+    """Predictions as a file the tool imports (Label Studio pre-annotations, ELAN documents, CVAT tags, a VIA
+    project), labels in ``skip`` left out. Tools that count frames get the video's own frames: its frame rate is
+    read from the video file (``videos``: id -> path) or given as ``video_fps``. Each video is named by its file
+    name (``<id>.mp4`` without ``videos``) after ``media_prefix`` (e.g. ``/data/local-files/?d=clips/``)."""
+    if fmt not in TOOL_FORMATS:
+        raise DataError(f"unknown tool format {fmt!r} (known: {', '.join(TOOL_FORMATS)})")
+    videos = videos or {}
+    media = {
+        t.video: media_prefix + (videos[t.video].name if t.video in videos else f"{t.video}.mp4") for t in timelines
+    }
+    if fmt in FRAME_BASED:
+        timelines = [regrid(t, _video_rate(t.video, videos, video_fps, fmt)) for t in timelines]
+    return write_annotation_file(timelines, path, fmt, AnnotationOptions(media=media, skip_labels=frozenset(skip)))
+
+
+def _video_rate(video: str, videos: Mapping[str, Path], video_fps: float | None, fmt: str) -> float:
+    from actionline.data.video import probe
+
+    if video in videos:
+        return probe(videos[video]).fps
+    if video_fps is None:
+        raise DataError(
+            f"{fmt} counts the video's frames: give the video (--videos) or its frame rate (--video-fps) for {video}"
+        )
+    return video_fps
