@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from actionline.cli import main
 from actionline.data.annotations import read_annotation_file
 from actionline.data.synthetic.video import synthesize_video_segmentation
 from actionline.engine.dataset_builder import BuildSettings, build_dataset
 from actionline.errors import DataError
-from actionline.timeline import runs
+from actionline.timeline import load_timelines, runs
 
 FPS = 5.0
 
@@ -152,3 +153,42 @@ def test_labels_after_the_video_end_name_the_file_and_segment(labelled, built, t
     ):
         build_dataset(labelled / "videos", path, tmp_path / "z", settings=BuildSettings(fps=FPS))
     assert not (tmp_path / "z").exists()
+
+
+@pytest.mark.slow
+def test_label_studio_loop_end_to_end(labelled, built, tmp_path, capsys):
+    """Label Studio export + MP4s -> dataset build -> train -> predict --video --format labelstudio -> the file
+    reads back as Label Studio predictions of the right video at the predicted times."""
+    data = features_of(built[0], tmp_path / "data")  # the extraction resumes: its videos are complete
+    build = ["dataset", "build", str(labelled / "videos"), "--annotations", str(labelled / "export.json")]
+    assert main([*build, "--out", str(data), "--fps", str(FPS)]) == 0
+    assert "4 videos, 5 classes" in capsys.readouterr().err
+    run = tmp_path / "run"
+    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=4", "--set", "model.num_f_maps=16"]
+    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "3", *small]) == 0
+    video = labelled / "videos" / "video_003.mp4"
+    out = tmp_path / "pred"
+    prefix = "/data/local-files/?d=clips/"
+    predict = ["predict", "--run", str(run), "--video", str(video), "--out", str(out)]
+    assert main([*predict, "--format", "labelstudio", "--media-prefix", prefix]) == 0
+    tasks = json.loads((out / "labelstudio.json").read_text())
+    assert [t["data"]["video"] for t in tasks] == [prefix + "video_003.mp4"]
+    assert all(r["type"] == "timelinelabels" and r["to_name"] == "video" for r in tasks[0]["predictions"][0]["result"])
+    (back,) = read_annotation_file(out / "labelstudio.json").timelines
+    (predicted,) = load_timelines(out / "timelines.json")
+    assert (back.video, back.fps) == ("video_003", FPS)
+    expected = [(predicted.seconds(s.start), predicted.seconds(s.end), s.label) for s in predicted.segments]
+    expected = [e for e in expected if e[2] != "background"]
+    got = [(back.seconds(s.start), back.seconds(s.end), s.label) for s in back.segments]
+    assert [g[2] for g in got] == [e[2] for e in expected] and expected
+    assert np.allclose([g[:2] for g in got], [e[:2] for e in expected], atol=0.5 / FPS)
+
+
+def test_cli_bad_annotations_exit_2_and_write_nothing(labelled, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"data": {"video": "a.mp4"}, "annotations": [{"result": [{"type": "timelinelabels"}]}]}]')
+    out = tmp_path / "out"
+    assert main(["dataset", "build", str(labelled / "videos"), "--annotations", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "bad.json: task 0, result 0: no value.ranges" in err[0]
+    assert not out.exists()
