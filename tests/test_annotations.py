@@ -381,3 +381,40 @@ def test_writers_leave_out_skipped_labels(tmp_path):
     write_annotation_file([t], out, "labelstudio", AnnotationOptions(skip_labels=frozenset({"background"})))
     (back,) = read_annotation_file(out).timelines
     assert spans(back) == [(10, 30, "cut")]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "target", "extra"),
+    [
+        ("labelstudio", "ls.json", ["--video-fps", "25"]),
+        ("cvat", "cvat", ["--video-fps", "25"]),
+        ("elan", "elan", []),
+        ("via", "via.json", []),
+    ],
+)
+def test_export_command_writes_tool_files(tmp_path, fmt, target, extra):
+    """Predictions at 5 feature frames per second reach each tool at the video's times, background left out."""
+    from actionline.cli import main
+    from actionline.timeline import save_timelines
+
+    pred = tmp_path / "timelines.json"
+    t = Timeline(
+        "cam 1", 50, [Segment(0, 10, "background"), Segment(10, 23, "pour water"), Segment(23, 50, "öffnen")], 5.0
+    )
+    save_timelines(str(pred), [t])
+    out = tmp_path / target
+    assert main(["export", "--pred", str(pred), "--format", fmt, "--out", str(out), *extra]) == 0
+    (back,) = read_annotation_file(out, fmt, AnnotationOptions(fps=25 if fmt == "cvat" else None)).timelines
+    assert back.video == "cam 1"
+    got = [(round(back.seconds(s.start), 3), round(back.seconds(s.end), 3), s.label) for s in back.segments]
+    assert got == [(2.0, 4.6, "pour water"), (4.6, 10.0, "öffnen")]
+
+
+def test_export_to_a_frame_counting_tool_needs_the_frame_rate(tmp_path, capsys):
+    from actionline.cli import main
+    from actionline.timeline import save_timelines
+
+    save_timelines(str(tmp_path / "t.json"), [Timeline("v", 10, [Segment(0, 10, "x")], 5.0)])
+    assert main(["export", "--pred", str(tmp_path / "t.json"), "--format", "cvat", "--out", str(tmp_path / "c")]) == 2
+    assert "give the video (--videos) or its frame rate (--video-fps) for v" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
