@@ -3,7 +3,9 @@
 Features: synthesise a small grammar dataset -> train MS-TCN for about two minutes on the CPU -> predict the test
 split -> evaluate -> draw the timelines. Video: write real MP4 files of synthetic activities -> extract
 EfficientNet-Lite0 features (ImageNet weights that ship with a package, offline) -> train MS-TCN on them ->
-``predict --video`` on a held-out file -> a timeline (JSON, CSV, SRT, PNG). Then print where everything is.
+``predict --video`` on a held-out file -> a timeline (JSON, CSV, SRT, PNG). Own labels: a Label Studio file of
+the videos' labels -> ``dataset build`` -> train -> ``predict --video --format labelstudio`` (pre-annotations to
+correct in Label Studio). Then print where everything is.
 """
 
 from __future__ import annotations
@@ -29,16 +31,26 @@ def run(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     data, run_dir, pred, figure = out / "data", out / "run", out / "predictions", out / "timelines.png"
     videos, video_run, video_pred = out / "videos", out / "video_run", out / "video_prediction"
-    for old in (run_dir, pred, videos, video_run, video_pred):  # the demo owns these folders: start afresh
+    own, own_run, own_pred = out / "own_data", out / "own_run", out / "own_prediction"
+    for old in (
+        run_dir,
+        pred,
+        videos,
+        video_run,
+        video_pred,
+        own,
+        own_run,
+        own_pred,
+    ):  # the demo owns these folders: start afresh
         shutil.rmtree(old, ignore_errors=True)
     started = time.monotonic()
     steps = [
         (
-            "1/9 synthesise a dataset (built-in activity grammar, 64-d features)",
+            "1/12 synthesise a dataset (built-in activity grammar, 64-d features)",
             ["synth", "segmentation", "--out", str(data), "--num-videos", "48", "--feature-dim", "64"],
         ),
         (
-            f"2/9 train MS-TCN on split 1 (at most {args.minutes:g} min)",
+            f"2/12 train MS-TCN on split 1 (at most {args.minutes:g} min)",
             [
                 "train",
                 "--model",
@@ -58,28 +70,28 @@ def run(argv: list[str] | None = None) -> int:
             ],
         ),
         (
-            "3/9 predict the test videos of split 1",
+            "3/12 predict the test videos of split 1",
             ["predict", "--run", str(run_dir), "--data", str(data), "--split", "1", "--out", str(pred)],
         ),
-        ("4/9 evaluate (MS-TCN script conventions)", ["evaluate", "--pred", str(pred), "--data", str(data)]),
+        ("4/12 evaluate (MS-TCN script conventions)", ["evaluate", "--pred", str(pred), "--data", str(data)]),
         (
-            "5/9 draw ground truth vs prediction",
+            "5/12 draw ground truth vs prediction",
             ["view", "--pred", str(pred), "--data", str(data), "--out", str(figure)],
         ),
         (
-            "6/9 write real MP4 videos of synthetic activities (with frame labels)",
+            "6/12 write real MP4 videos of synthetic activities (with frame labels)",
             ["synth", "videos", "--out", str(videos), "--num-videos", "10"],
         ),
         (
-            "7/9 extract EfficientNet-Lite0 features (pretrained, offline) at 15 fps",
+            "7/12 extract EfficientNet-Lite0 features (pretrained, offline) at 15 fps",
             ["extract", str(videos / "videos"), "--out", str(videos), "--fps", "15"],
         ),
         (
-            "8/9 train MS-TCN on the video features",
+            "8/12 train MS-TCN on the video features",
             [*("train", "--model", "mstcn", "--data", str(videos)), "--out", str(video_run), "--epochs", "25"],
         ),
         (
-            "9/9 predict --video: a held-out video file to a timeline",
+            "9/12 predict --video: a held-out video file to a timeline",
             [
                 *("predict", "--run", str(video_run), "--out", str(video_pred)),
                 "--video",
@@ -87,7 +99,41 @@ def run(argv: list[str] | None = None) -> int:
             ],
         ),
     ]
-    for title, argv_ in steps:
+    labels = own / "labelstudio.json"
+    held_out = videos / "videos" / "video_009.mp4"
+    steps += [
+        (
+            "10/12 dataset build: the videos + a Label Studio file of their labels (features of step 7 resume)",
+            [
+                *("dataset", "build", str(videos / "videos"), "--annotations", str(labels)),
+                "--out",
+                str(own),
+                "--fps",
+                "15",
+            ],
+        ),
+        (
+            "11/12 train MS-TCN on it",
+            ["train", "--model", "mstcn", "--data", str(own), "--out", str(own_run), "--epochs", "25"],
+        ),
+        (
+            "12/12 predict --video --format labelstudio: pre-annotations to correct in Label Studio",
+            [
+                "predict",
+                "--run",
+                str(own_run),
+                "--video",
+                str(held_out),
+                "--out",
+                str(own_pred),
+                "--format",
+                "labelstudio",
+            ],
+        ),
+    ]
+    for i, (title, argv_) in enumerate(steps):
+        if i == 9:
+            label_studio_file(videos, labels)
         console.rule(f"[bold]{title}")
         code = cli(argv_)
         if code != 0:
@@ -101,9 +147,23 @@ def run(argv: list[str] | None = None) -> int:
         f"  figure       {figure}\n"
         f"  videos       {videos}  (videos/*.mp4, features/ from EfficientNet-Lite0, groundTruth/)\n"
         f"  video run    {video_run}\n"
-        f"  timeline     {video_pred}  (timelines.json, timelines.csv, srt/, timelines.png)"
+        f"  timeline     {video_pred}  (timelines.json, timelines.csv, srt/, timelines.png)\n"
+        f"  own data     {own}  (built from {labels}; summary.json)\n"
+        f"  to correct   {own_pred / 'labelstudio.json'}  (import into Label Studio; docs/own-data.md)"
     )
     return 0
+
+
+def label_studio_file(videos: Path, path: Path) -> None:
+    """The labels of the synthetic videos as a Label Studio file (what a person's labelling would export), and the
+    features already extracted from them, so that ``dataset build`` resumes instead of decoding again."""
+    from actionline.data.annotations import AnnotationOptions, read_annotation_file, write_annotation_file
+
+    timelines = read_annotation_file(videos, "mstcn").timelines
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(videos / "features", path.parent / "features")
+    shutil.copy(videos / "extraction.json", path.parent / "extraction.json")
+    write_annotation_file(timelines, path, "labelstudio", AnnotationOptions(skip_labels=frozenset({"background"})))
 
 
 if __name__ == "__main__":
