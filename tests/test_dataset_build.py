@@ -192,3 +192,15 @@ def test_cli_bad_annotations_exit_2_and_write_nothing(labelled, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "bad.json: task 0, result 0: no value.ranges" in err[0]
     assert not out.exists()
+
+
+def test_labels_with_spaces_are_renamed_for_the_mstcn_layout():
+    from actionline.engine.dataset_builder import _without_spaces
+    from actionline.timeline import Segment, Timeline
+
+    t = Timeline("v", 10, [Segment(0, 4, "pour  water"), Segment(4, 10, "stir")], 5.0)
+    renamed, names = _without_spaces({"v": t})
+    assert [s.label for s in renamed["v"].segments] == ["pour_water", "stir"] and names == {"pour  water": "pour_water"}
+    clash = Timeline("v", 10, [Segment(0, 4, "a b"), Segment(4, 10, "a_b")], 5.0)
+    with pytest.raises(DataError, match=r"labels 'a b' and 'a_b' both become 'a_b'"):
+        _without_spaces({"v": clash})

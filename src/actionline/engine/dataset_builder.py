@@ -122,6 +122,10 @@ def build_dataset(
             f"{len(matched)} video(s) of {video_dir} are annotated in {annotations}: need at least two (train and test)"
         )
     timelines = {v: _with_rate(by_video[v], videos[v]) for v in matched}
+    renamed: dict[str, str] = {}
+    if settings.task == "segmentation":  # MS-TCN files separate labels by whitespace
+        timelines, renamed = _without_spaces(timelines)
+        skipped += [f"label {a!r} is {b!r} in the dataset (MS-TCN files hold no spaces)" for a, b in renamed.items()]
     for v in matched:  # before any decoding: the container's duration
         _check_within(timelines[v], probe(videos[v]).duration, annotations)
     if settings.task == "segmentation":
@@ -153,6 +157,25 @@ def build_dataset(
         summary = _write_detection(out, done, timelines, videos, classes, splits, settings, annotations, skipped)
     atomic_write_text(out / "summary.json", json.dumps(asdict(summary), indent=1, ensure_ascii=False))
     return summary
+
+
+def _without_spaces(timelines: dict[str, Timeline]) -> tuple[dict[str, Timeline], dict[str, str]]:
+    """Labels with whitespace renamed (runs of it become ``_``); two labels that would meet are an error."""
+    labels = sorted({s.label for t in timelines.values() for s in t.segments})
+    new = {label: "_".join(label.split()) for label in labels}
+    taken: dict[str, str] = {}
+    for label, name in new.items():
+        if name in taken:
+            raise DataError(f"labels {taken[name]!r} and {label!r} both become {name!r} without spaces; rename one")
+        taken[name] = label
+    renamed = {a: b for a, b in new.items() if a != b}
+    if not renamed:
+        return timelines, {}
+    out = {}
+    for v, t in timelines.items():
+        segments = [Segment(s.start, s.end, new[s.label], s.score) for s in t.segments]
+        out[v] = Timeline(t.video, t.num_frames, segments, t.fps, t.offset)
+    return out, renamed
 
 
 def _with_rate(timeline: Timeline, video: Path) -> Timeline:
