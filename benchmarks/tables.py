@@ -367,3 +367,22 @@ def render(path: Path, result: dict) -> str:
         if path.name.startswith(prefix):
             return renderer(result)
     raise ValueError(f"{path}: no renderer for this result file (known prefixes: {', '.join(RENDERERS)})")
+
+
+def dataset_build(r: dict) -> str:
+    """`dataset_build.py`: `dataset build` throughput beside the backbone's own rate."""
+    m = r["machine"]
+    return "\n".join(
+        [
+            f"`dataset build` on {r['videos']} synthetic MP4s ({r['frames']} frames at {r['fps']:g} fps, "
+            f"{r['frame_size']} px) + a Label Studio file, {r['backbone']}, CPU ({m['cpu_threads']} threads, load "
+            f"average {m['load_average_before']} -> {m['load_average_after']} on {m['cpus']} cores).",
+            "",
+            "| | frames/s | seconds |",
+            "|---|---|---|",
+            f"| dataset build (decode + features + labels + layout) | {r['build_frames_per_s']:.1f} | "
+            f"{r['build_s']:.1f} |",
+            f"| the backbone alone (forward on decoded frames) | {r['backbone_frames_per_s']:.1f} | |",
+            f"| everything but extraction (a rebuild that resumes) | | {r['without_extraction_s']:.2f} |",
+        ]
+    )

@@ -204,3 +204,17 @@ def test_labels_with_spaces_are_renamed_for_the_mstcn_layout():
     clash = Timeline("v", 10, [Segment(0, 4, "a b"), Segment(4, 10, "a_b")], 5.0)
     with pytest.raises(DataError, match=r"labels 'a b' and 'a_b' both become 'a_b'"):
         _without_spaces({"v": clash})
+
+
+def test_a_video_that_cannot_be_read_is_listed_and_the_others_built(labelled, built, tmp_path):
+    videos = tmp_path / "videos"
+    shutil.copytree(labelled / "videos", videos)
+    (videos / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    tasks = json.loads((labelled / "export.json").read_text())
+    broken = json.loads(json.dumps(tasks[0]))
+    broken["data"]["video"] = "/data/upload/1/0a1b2c3d-broken.mp4"
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([*tasks, broken]))
+    summary = build_dataset(videos, path, features_of(built[0], tmp_path / "out"), settings=BuildSettings(fps=FPS))
+    assert summary.videos == built[1].videos
+    assert any(s.startswith("broken: ") and "broken.mp4" in s for s in summary.skipped)

@@ -116,7 +116,13 @@ def build_dataset(
         f"{v}: annotated in {annotations}, but no video of that name in {video_dir}"
         for v in sorted(set(by_video) - set(videos))
     ]
-    matched = sorted(set(videos) & set(by_video))
+    durations = {}
+    for v in sorted(set(videos) & set(by_video)):  # a file that cannot be read is listed, the others go on
+        try:
+            durations[v] = probe(videos[v]).duration
+        except DataError as exc:
+            skipped.append(f"{v}: {exc}")
+    matched = sorted(durations)
     if len(matched) < 2:
         raise DataError(
             f"{len(matched)} video(s) of {video_dir} are annotated in {annotations}: need at least two (train and test)"
@@ -127,7 +133,7 @@ def build_dataset(
         timelines, renamed = _without_spaces(timelines)
         skipped += [f"label {a!r} is {b!r} in the dataset (MS-TCN files hold no spaces)" for a, b in renamed.items()]
     for v in matched:  # before any decoding: the container's duration
-        _check_within(timelines[v], probe(videos[v]).duration, annotations)
+        _check_within(timelines[v], durations[v], annotations)
     if settings.task == "segmentation":
         for t in timelines.values():
             check_overlaps(t, settings.priority)
