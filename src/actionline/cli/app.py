@@ -154,6 +154,7 @@ def predict(
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
+    Example: actionline predict --run runs/mine --video new/ --out preds/new --format labelstudio  (or elan, cvat, via)
     """
     from actionline.cli import commands
     from actionline.config import parse_overrides
