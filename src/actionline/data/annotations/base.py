@@ -162,14 +162,6 @@ def spans_in_seconds(timeline: Timeline, skip: frozenset[str]) -> list[tuple[flo
     ]
 
 
-def check_unique_videos(timelines: Sequence[Timeline], where: str) -> None:
-    seen: set[str] = set()
-    for t in timelines:
-        if t.video in seen:
-            raise DataError(f"{where}: video {t.video!r} is annotated twice")
-        seen.add(t.video)
-
-
 def regrid(timeline: Timeline, fps: float | None) -> Timeline:
     """``timeline`` on a grid of ``fps`` frames per second (nearest frames, at least one per segment); unchanged
     when ``fps`` is ``None`` or already its rate."""
