@@ -43,6 +43,11 @@ def test_label_studio_export_fixture():
     assert any("task 103" in s and "unlabelled" in s and "no annotation" in s for s in got.skipped)
 
 
+def test_label_studio_json_min_export_reads_like_the_full_one():
+    (t,) = read_annotation_file(FIXTURES / "labelstudio" / "export_min.json").timelines
+    assert (t.video, t.fps, spans(t)) == ("make_tea", 25.0, [(0, 75, "pour water"), (89, 150, "stir")])
+
+
 def test_label_studio_predictions_fixture():
     (t,) = read_annotation_file(FIXTURES / "labelstudio" / "predictions.json").timelines
     assert (t.video, t.fps) == ("assembly", 30.0)

@@ -1,5 +1,5 @@
-"""Label Studio video timeline labels: the JSON export of a project (tasks with ``annotations``) and the
-pre-annotation file it imports (tasks with ``predictions``).
+"""Label Studio video timeline labels: the JSON export of a project (tasks with ``annotations``; also the
+JSON-MIN export, one region list per task), and the pre-annotation file it imports (tasks with ``predictions``).
 
 A task's ``data`` holds the video (``data.video``) and, when the labeling config reads it
 (``<Video name="video" value="$video" frameRate="$fps"/>``), its frame rate (``data.fps``). A
@@ -106,7 +106,24 @@ def _chosen_results(task: dict, where: str, options: AnnotationOptions) -> list 
     return None
 
 
+def _min_task(task: dict) -> dict | None:
+    """A task of the JSON-MIN export (data fields at the top, the control's regions under its name) in the full
+    export's shape; None when it is not one."""
+    regions = [
+        k
+        for k, v in task.items()
+        if isinstance(v, list) and v and all(isinstance(r, dict) and "ranges" in r for r in v)
+    ]
+    if len(regions) != 1:
+        return None
+    result = [{"type": "timelinelabels", "value": r} for r in task[regions[0]]]
+    data = {k: v for k, v in task.items() if k != regions[0]}
+    return {"id": task.get("id"), "data": data, "annotations": [{"id": task.get("annotation_id"), "result": result}]}
+
+
 def _read_task(task, where: str, options: AnnotationOptions, skipped: list[str]) -> Timeline | None:
+    if isinstance(task, dict) and "data" not in task:
+        task = _min_task(task) or task
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         raise DataError(f"{where}: not a Label Studio task (no 'data' object)")
     data = task["data"]
