@@ -114,6 +114,8 @@ def test_build_detection_dataset(labelled, tmp_path):
     ]
     assert {a["subset"] for a in db.values()} == {"training", "validation"}
     assert json.loads((out / "features" / "video_000.json").read_text())["stride"] == 4
+    run = tmp_path / "run"  # train reads the built folder unchanged
+    assert main(["train", "--model", "actionness", "--data", str(out), "--out", str(run), "--epochs", "2"]) == 0
 
 
 def test_overlaps_are_an_error_unless_prioritised(labelled, built, tmp_path):
