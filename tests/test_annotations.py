@@ -423,3 +423,33 @@ def test_export_to_a_frame_counting_tool_needs_the_frame_rate(tmp_path, capsys):
     assert main(["export", "--pred", str(tmp_path / "t.json"), "--format", "cvat", "--out", str(tmp_path / "c")]) == 2
     assert "give the video (--videos) or its frame rate (--video-fps) for v" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_labels_renamed_by_dataset_build_go_back_to_the_tool_as_they_were(tmp_path):
+    from actionline.cli import main
+    from actionline.timeline import save_timelines
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "summary.json").write_text(json.dumps({"renamed": {"pour water": "pour_water"}}))
+    save_timelines(
+        str(tmp_path / "t.json"), [Timeline("v", 10, [Segment(0, 4, "pour_water"), Segment(4, 10, "stir")], 5.0)]
+    )
+    out = tmp_path / "via.json"
+    assert (
+        main(
+            [
+                "export",
+                "--pred",
+                str(tmp_path / "t.json"),
+                "--format",
+                "via",
+                "--out",
+                str(out),
+                "--labels-of",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    assert [s.label for s in read_annotation_file(out).timelines[0].segments] == ["pour water", "stir"]

@@ -145,6 +145,7 @@ def predict(
     tool: o.ToolFormat = None,
     media_prefix: o.MediaPrefix = "",
     video_fps: o.VideoFpsOf = None,
+    labels_of: o.LabelsOf = None,
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
@@ -158,7 +159,7 @@ def predict(
     """
     from actionline.cli import commands
     from actionline.config import parse_overrides
-    from actionline.data.annotations import DEFAULT_NAMES, TOOL_FORMATS, write_for_tool
+    from actionline.data.annotations import DEFAULT_NAMES, TOOL_FORMATS, tool_labels, write_for_tool
     from actionline.data.video import find_videos
     from actionline.tasks.base import TaskOptions
     from actionline.timeline import load_timelines
@@ -177,7 +178,8 @@ def predict(
         target = pred / DEFAULT_NAMES[tool]
         videos = {p.stem: p for p in find_videos(video)} if video is not None else {}
         timelines = load_timelines(pred / "timelines.json")
-        written = write_for_tool(timelines, target, tool, videos, video_fps, media_prefix)
+        rename = tool_labels(labels_of) if labels_of is not None else None
+        written = write_for_tool(timelines, target, tool, videos, video_fps, media_prefix, rename=rename)
         err.print(f"wrote {len(written)} {tool} file(s): {target}", markup=False)
 
 
@@ -259,6 +261,7 @@ def export(
     videos: o.VideosFolder = None,
     video_fps: o.VideoFpsOf = None,
     media_prefix: o.MediaPrefix = "",
+    labels_of: o.LabelsOf = None,
 ):
     """Export predicted timelines as a CSV table, SRT subtitles (one file per video), or for an annotation tool to
     import and correct: labelstudio (pre-annotations), elan (.eaf per video), cvat (XML per video), via (project).
@@ -266,7 +269,7 @@ def export(
     Example: actionline export --pred preds/mstcn/timelines.json --format srt --skip background --out subtitles/
     Example: actionline export --pred preds/mine/timelines.json --format labelstudio --videos clips/ --out ls.json
     """
-    from actionline.data.annotations import TOOL_FORMATS, write_for_tool
+    from actionline.data.annotations import TOOL_FORMATS, tool_labels, write_for_tool
     from actionline.data.video import find_videos
     from actionline.export import export_timelines
     from actionline.timeline import load_timelines
@@ -274,7 +277,8 @@ def export(
     if fmt in TOOL_FORMATS:
         found = {p.stem: p for p in find_videos(videos)} if videos is not None else {}
         skipped = frozenset(skip) if skip else frozenset({"background"})
-        written = write_for_tool(load_timelines(pred), out_path, fmt, found, video_fps, media_prefix, skipped)
+        rename = tool_labels(labels_of) if labels_of is not None else None
+        written = write_for_tool(load_timelines(pred), out_path, fmt, found, video_fps, media_prefix, skipped, rename)
         err.print(f"wrote {len(written)} {fmt} file(s) to {out_path}", markup=False)
         return
     count = export_timelines(pred, out_path, fmt, fps, tuple(skip or ()))

@@ -241,3 +241,9 @@ VideoFpsOf = Annotated[
 VideosFolder = Annotated[
     Path | None, typer.Option("--videos", help="Label Studio / CVAT export: the videos (their names and frame rates).")
 ]
+LabelsOf = Annotated[
+    Path | None,
+    typer.Option(
+        help="The folder `dataset build` wrote: labels go back to the tool as they were (pour_water -> pour water)."
+    ),
+]

@@ -79,6 +79,7 @@ class BuildSummary:
     unlabelled_seconds: float
     splits: list[dict[str, list[str]]]
     skipped: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # tool label -> dataset label (no spaces in MS-TCN)
 
     def lines(self) -> list[str]:
         out = [
@@ -161,6 +162,7 @@ def build_dataset(
         summary = _write_segmentation(out, done, timelines, classes, splits, settings, annotations, skipped)
     else:
         summary = _write_detection(out, done, timelines, videos, classes, splits, settings, annotations, skipped)
+    summary.renamed = renamed
     atomic_write_text(out / "summary.json", json.dumps(asdict(summary), indent=1, ensure_ascii=False))
     return summary
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from actionline.data.annotations.activitynet import ActivityNet
-from actionline.data.annotations.base import AnnotationFormat, AnnotationOptions, Annotations, regrid
+from actionline.data.annotations.base import AnnotationFormat, AnnotationOptions, Annotations, read_text, regrid
 from actionline.data.annotations.cvat import Cvat
 from actionline.data.annotations.elan import Elan
 from actionline.data.annotations.labelstudio import LabelStudio
@@ -20,7 +20,7 @@ from actionline.data.annotations.mstcn import MsTcn
 from actionline.data.annotations.via import Via
 from actionline.errors import DataError
 from actionline.io import staged_files
-from actionline.timeline import Timeline
+from actionline.timeline import Segment, Timeline
 
 FORMATS: dict[str, AnnotationFormat] = {
     f.name: f for f in (LabelStudio(), Elan(), Cvat(), Via(), ActivityNet(), MsTcn())
@@ -33,6 +33,7 @@ __all__ = [
     "Annotations",
     "detect_format",
     "read_annotation_file",
+    "tool_labels",
     "write_annotation_file",
     "write_for_tool",
 ]
@@ -139,11 +140,13 @@ def write_for_tool(
     video_fps: float | None = None,
     media_prefix: str = "",
     skip: frozenset[str] = frozenset({"background"}),
+    rename: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Predictions as a file the tool imports (Label Studio pre-annotations, ELAN documents, CVAT tags, a VIA
     project), labels in ``skip`` left out. Tools that count frames get the video's own frames: its frame rate is
     read from the video file (``videos``: id -> path) or given as ``video_fps``. Each video is named by its file
-    name (``<id>.mp4`` without ``videos``) after ``media_prefix`` (e.g. ``/data/local-files/?d=clips/``)."""
+    name (``<id>.mp4`` without ``videos``) after ``media_prefix`` (e.g. ``/data/local-files/?d=clips/``).
+    ``rename`` maps labels back to the tool's (``pour_water`` -> ``pour water``)."""
     if fmt not in TOOL_FORMATS:
         raise DataError(f"unknown tool format {fmt!r} (known: {', '.join(TOOL_FORMATS)})")
     videos = videos or {}
@@ -152,7 +155,26 @@ def write_for_tool(
     }
     if fmt in FRAME_BASED:
         timelines = [regrid(t, _video_rate(t.video, videos, video_fps, fmt)) for t in timelines]
+    if rename:
+        timelines = [_relabelled(t, rename) for t in timelines]
     return write_annotation_file(timelines, path, fmt, AnnotationOptions(media=media, skip_labels=frozenset(skip)))
+
+
+def _relabelled(timeline: Timeline, rename: Mapping[str, str]) -> Timeline:
+    segments = [Segment(s.start, s.end, rename.get(s.label, s.label), s.score) for s in timeline.segments]
+    return Timeline(timeline.video, timeline.num_frames, segments, timeline.fps, timeline.offset)
+
+
+def tool_labels(dataset: Path) -> dict[str, str]:
+    """Dataset label -> tool label, from the ``summary.json`` of a folder `dataset build` wrote."""
+    import json
+
+    path = Path(dataset) / "summary.json"
+    try:
+        renamed = json.loads(read_text(path)).get("renamed", {})
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise DataError(f"{path}: not a dataset build summary ({exc})") from None
+    return {new: old for old, new in renamed.items()}
 
 
 def _video_rate(video: str, videos: Mapping[str, Path], video_fps: float | None, fmt: str) -> float:
