@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -132,6 +132,7 @@ def build_dataset(
     renamed: dict[str, str] = {}
     if settings.task == "segmentation":  # MS-TCN files separate labels by whitespace
         timelines, renamed = _without_spaces(timelines)
+        settings = replace(settings, priority=tuple("_".join(p.split()) for p in settings.priority))
         skipped += [f"label {a!r} is {b!r} in the dataset (MS-TCN files hold no spaces)" for a, b in renamed.items()]
     for v in matched:  # before any decoding: the container's duration
         _check_within(timelines[v], durations[v], annotations)
