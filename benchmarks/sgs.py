@@ -70,7 +70,7 @@ def kept_bins_and_latency(with_sgs: Path, without: Path, data: Path) -> tuple[li
     plain, _ = load_run(without, device="cpu")
     moments = {r["path"]: int(r["moments"]) for r in csv.DictReader((data / "test.csv").open())}
     dataset = ClipData(data)
-    c, sampling = sgs_model.config, build(ClipSampling, meta["clips"], where="clips")
+    c, sampling = sgs_model.config, build(ClipSampling, meta.settings.clips, where="clips")
     videos = dataset.videos("test")
     clips = ClipSet(videos, sampling, c.frames, c.size, "centre", kinetics_scale)
     rows, times = [], {"sgs": [], "plain": []}
