@@ -28,7 +28,6 @@ from actionline.data.layout import carve_validation
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
 from actionline.engine.extractor import stored_settings
-from actionline.engine.predictor import load_run
 from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
@@ -431,17 +430,6 @@ def train_detection(
     """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
     options = TaskOptions(subset=subset)
     return train_run(DetectionTask(), model_name, data, run_dir, settings, options, resume, dist, console)
-
-
-def predict_detection(
-    run: str | Path, data: DetectionData, videos: Sequence[str], out: str | Path, video_scores=None, **load: Any
-) -> list[Instance]:
-    """Detect actions in ``videos`` with a trained run (see `predict_instances`); ``load``: `load_run`'s
-    ``which``, ``device`` and ``overrides``."""
-    model, meta = load_run(run, **load)
-    if meta.task != "detection":
-        raise CheckpointError(f"{run}: a {meta.task} run, not a detection run")
-    return predict_instances(model, meta, data, videos, out, video_scores)
 
 
 def report_sections(
