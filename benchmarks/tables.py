@@ -346,29 +346,6 @@ def hvu(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {
-    "long_video": long_video,
-    "segmentation_": segmentation,
-    "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),
-    "rtk_inference_": lambda r: inference_variants(r, "RTK inference"),
-    "detection_": detection,
-    "weak_supervision": weak_supervision,
-    "efficiency": efficiency,
-    "video_classification": video_classification,
-    "sgs": sgs,
-    "ats": ats,
-    "hvu": hvu,
-}
-
-
-def render(path: Path, result: dict) -> str:
-    """The table of a result file, by the benchmark its name starts with."""
-    for prefix, renderer in RENDERERS.items():
-        if path.name.startswith(prefix):
-            return renderer(result)
-    raise ValueError(f"{path}: no renderer for this result file (known prefixes: {', '.join(RENDERERS)})")
-
-
 def dataset_build(r: dict) -> str:
     """`dataset_build.py`: `dataset build` throughput beside the backbone's own rate."""
     m = r["machine"]
@@ -386,3 +363,27 @@ def dataset_build(r: dict) -> str:
             f"| everything but extraction (a rebuild that resumes) | | {r['without_extraction_s']:.2f} |",
         ]
     )
+
+
+RENDERERS = {
+    "long_video": long_video,
+    "segmentation_": segmentation,
+    "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),
+    "rtk_inference_": lambda r: inference_variants(r, "RTK inference"),
+    "detection_": detection,
+    "weak_supervision": weak_supervision,
+    "efficiency": efficiency,
+    "video_classification": video_classification,
+    "sgs": sgs,
+    "ats": ats,
+    "hvu": hvu,
+    "dataset_build": dataset_build,
+}
+
+
+def render(path: Path, result: dict) -> str:
+    """The table of a result file, by the benchmark its name starts with."""
+    for prefix, renderer in RENDERERS.items():
+        if path.name.startswith(prefix):
+            return renderer(result)
+    raise ValueError(f"{path}: no renderer for this result file (known prefixes: {', '.join(RENDERERS)})")
