@@ -25,6 +25,7 @@ from actionline.data.annotations.base import (
     timeline_of,
     video_id,
 )
+from actionline.data.video import VIDEO_SUFFIXES
 from actionline.errors import DataError
 from actionline.io import atomic_write_text
 from actionline.timeline import Segment, Timeline
@@ -71,14 +72,7 @@ class LabelStudio(AnnotationFormat):
 def _media(data: dict, where: str) -> str:
     media = data.get("video")
     if media is None:
-        media = next(
-            (
-                v
-                for v in data.values()
-                if isinstance(v, str) and v.lower().endswith((".mp4", ".webm", ".mov", ".mkv", ".avi"))
-            ),
-            None,
-        )
+        media = next((v for v in data.values() if isinstance(v, str) and v.lower().endswith(VIDEO_SUFFIXES)), None)
     if not isinstance(media, str) or not media:
         raise DataError(f"{where}: no video in the task's data (expected data.video)")
     return media
