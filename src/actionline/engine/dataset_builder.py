@@ -30,6 +30,7 @@ from actionline.data.annotations.mstcn import BACKGROUND, check_overlaps, dense_
 from actionline.data.layout import DatasetInfo, write_info, write_labels, write_mapping, write_split
 from actionline.data.video import find_videos, probe
 from actionline.engine.extractor import extract
+from actionline.engine.run_record import ExtractionSettings
 from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write_text, staged_files
 from actionline.timeline import Segment, Timeline
@@ -139,19 +140,11 @@ def build_dataset(
     if settings.task == "segmentation":
         for t in timelines.values():
             check_overlaps(t, settings.priority)
-    layout = settings.task
+    stride = settings.stride if settings.task == "detection" else None  # segmentation: a vector per frame
+    requested = ExtractionSettings.request(settings.backbone, settings.fps, settings.window, stride, settings.task)
+    to_extract = [videos[v] for v in matched]
     _, done, failures = extract(
-        [videos[v] for v in matched],
-        out,
-        settings.backbone,
-        settings.weights,
-        settings.fps,
-        settings.window,
-        settings.stride,
-        layout,
-        settings.batch_size,
-        settings.device,
-        console,
+        to_extract, out, requested, settings.weights, settings.batch_size, settings.device, console
     )
     skipped += [f"{name}: {why}" for name, why in failures]
     done = [v for v in matched if v in set(done)]
