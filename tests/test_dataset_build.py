@@ -12,7 +12,7 @@ import pytest
 
 from actionline.cli import main
 from actionline.data.annotations import read_annotation_file
-from actionline.data.synthetic.features.video import synthesize_video_segmentation
+from actionline.data.synthetic.video import synthesize_video_segmentation
 from actionline.engine.dataset_builder import BuildSettings, build_dataset
 from actionline.errors import DataError
 from actionline.timeline import load_timelines, runs
