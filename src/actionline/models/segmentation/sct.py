@@ -60,6 +60,7 @@ class SCTConfig(ModelConfig):
     # loss weights (code); 0 switches a term off
     self_supervision_weight: float = 1.0  # L_T
     set_weight: float = 1.0  # L_S
+    set_negative_weight: float = 0.0  # L_S's absent-class half (Eq. 8.5); the code has none
     region_weight: float = 0.1  # L_R
     consistency_weight: float = 0.1  # L_C
     sparsity_weight: float = 0.1  # R_I
@@ -129,7 +130,7 @@ class SCT(SegmentationModel):
                 "self": sct_self_supervision(
                     outputs["upsampled"][b, :, :n], outputs["frame_logits"][b, :, :n], action_set, w
                 ),
-                "set": sct_set_loss(log_regions, action_set, w),
+                "set": sct_set_loss(log_regions, action_set, w, c.set_negative_weight),
                 "region": sct_region_loss(log_regions, action_set),
                 "consistency": sct_temporal_consistency(regions, action_set),
                 "sparsity": sct_inverse_sparsity(regions, action_set, w),
