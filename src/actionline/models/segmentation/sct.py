@@ -15,7 +15,8 @@ Read top to bottom:
    training). A weight of 0 switches a term off (the Table 8.2 ablation). The background classes have weight
    0.001 in L_S, R_I and L_T; they are the dataset's own background labels (Breakfast's SIL, 50Salads'
    action_start/action_end, GTEA's background; `data_settings`), not a fixed index: the code's index 0 is SIL
-   only on Breakfast and a real action elsewhere.
+   only on Breakfast and a real action elsewhere. ``set_negative_weight`` adds the half of Eq. 8.5 that the code
+   leaves out (absent classes pushed down at their most confident region); 0 by default, as in the code.
 5. **Inference**: ``argmax_c Y[c, t]``.
 """
 
