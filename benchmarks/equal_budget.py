@@ -26,7 +26,7 @@ from scipy import stats
 
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.io import atomic_write_text
 from actionline.models.registry import build_model
 from actionline.models.segmentation.sct import SCT
