@@ -365,7 +365,23 @@ def dataset_build(r: dict) -> str:
     )
 
 
+def intervals(r: dict) -> str:
+    """`equal_budget.py`, `sct_baselines.py`: per row the mean and 95 % interval over seeds of each metric."""
+    rows = r["summary"]
+    metrics = list(next(iter(rows.values())))
+    lines = [f"{r['dataset']}; {r['protocol']}", ""]
+    lines += ["| | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for name, row in rows.items():
+        cells = " | ".join(
+            f"{row[m]['mean']:.1f} [{row[m]['lo']:.1f}, {row[m]['hi']:.1f}]" if m in row else "–" for m in metrics
+        )
+        lines.append(f"| {name} (n = {next(iter(row.values()))['n']}) | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
+    "equal_budget": intervals,
+    "sct_baselines": intervals,
     "long_video": long_video,
     "segmentation_": segmentation,
     "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),

@@ -35,6 +35,9 @@ def test_sct_losses_hand_values():
     assert float(W.sct_set_loss(A.log(), SET, WEIGHTS)) == pytest.approx(
         (0.001 * -math.log(0.8) - math.log(0.6)) / 1.001, rel=1e-5
     )
+    # Eq. 8.5's absent-class half: class 2 (max 0.1) is not in the set
+    with_negatives = W.sct_set_loss(A.log(), SET, WEIGHTS, negative_weight=0.5)
+    assert float(with_negatives) == pytest.approx(float(W.sct_set_loss(A.log(), SET, WEIGHTS)) - 0.5 * math.log(0.9))
     assert float(W.sct_region_loss(A.log(), SET)) == pytest.approx(-(math.log(0.6) + math.log(0.8)) / 2, rel=1e-5)
     assert float(W.sct_inverse_sparsity(A, SET, WEIGHTS)) == pytest.approx((0.001 * 0.5 + 0.6) / 1.001, rel=1e-5)
     # Eq. 8.8: summed absolute changes over the M = 2 set rows and K = 2 regions, divided by M K

@@ -1,4 +1,4 @@
-"""2D -> 3D knowledge transfer by image-clip correspondence (dissertation Sec. 4.3, Fig. 4.3), without labels.
+"""2D -> 3D knowledge transfer by image-clip correspondence (dissertation Sec. 4.3, Fig. 4.2), without labels.
 
 A frozen 2D ImageNet network (the teacher) sees the T frames of a moment one by one; its features are averaged and
 projected (a trainable projection, 1024-d). The student, a randomly initialised 3D network (any clip classifier of
@@ -29,7 +29,7 @@ from actionline.timeline import Segment, Timeline
 @dataclass
 class TransferConfig(ModelConfig):
     """The student (a registered clip classifier and its settings), the teacher (a registered 2D backbone; its
-    weights: None = the packaged ImageNet weights, else a file), the widths of Fig. 4.3."""
+    weights: None = the packaged ImageNet weights, else a file), the widths of Fig. 4.2."""
 
     input_dim: int = 3
     num_classes: int = 2

@@ -15,7 +15,8 @@ Read top to bottom:
    training). A weight of 0 switches a term off (the Table 8.2 ablation). The background classes have weight
    0.001 in L_S, R_I and L_T; they are the dataset's own background labels (Breakfast's SIL, 50Salads'
    action_start/action_end, GTEA's background; `data_settings`), not a fixed index: the code's index 0 is SIL
-   only on Breakfast and a real action elsewhere.
+   only on Breakfast and a real action elsewhere. ``set_negative_weight`` adds the half of Eq. 8.5 that the code
+   leaves out (absent classes pushed down at their most confident region); 0 by default, as in the code.
 5. **Inference**: ``argmax_c Y[c, t]``.
 """
 
@@ -60,6 +61,7 @@ class SCTConfig(ModelConfig):
     # loss weights (code); 0 switches a term off
     self_supervision_weight: float = 1.0  # L_T
     set_weight: float = 1.0  # L_S
+    set_negative_weight: float = 0.0  # L_S's absent-class half (Eq. 8.5); the code has none
     region_weight: float = 0.1  # L_R
     consistency_weight: float = 0.1  # L_C
     sparsity_weight: float = 0.1  # R_I
@@ -129,7 +131,7 @@ class SCT(SegmentationModel):
                 "self": sct_self_supervision(
                     outputs["upsampled"][b, :, :n], outputs["frame_logits"][b, :, :n], action_set, w
                 ),
-                "set": sct_set_loss(log_regions, action_set, w),
+                "set": sct_set_loss(log_regions, action_set, w, c.set_negative_weight),
                 "region": sct_region_loss(log_regions, action_set),
                 "consistency": sct_temporal_consistency(regions, action_set),
                 "sparsity": sct_inverse_sparsity(regions, action_set, w),

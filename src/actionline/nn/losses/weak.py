@@ -10,15 +10,25 @@ from torch.nn import functional as F
 
 
 # --- SCT (action sets) ------------------------------------------------------------------------------------------
-def sct_set_loss(region_log_probs: torch.Tensor, action_set: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """L_S [C]: BCE(max_k A[a, k], 1) over the set's classes a, weighted mean (background weight 0.001).
+def sct_set_loss(
+    region_log_probs: torch.Tensor, action_set: torch.Tensor, weights: torch.Tensor, negative_weight: float = 0.0
+) -> torch.Tensor:
+    """L_S [C]: BCE(max_k A[a, k], 1) over the set's classes a, weighted mean (background weight 0.001); plus
+    ``negative_weight`` x the mean over the classes *not* in the set of ``-log(1 - max_k A[c, k])``, the half of
+    the thesis' Eq. 8.5 that the code leaves out (0: the code's loss).
 
     Takes log A [C, K]: ``-log max_k A = -max_k log A`` keeps its gradient when the sharp softmax (temperature
     0.1) puts a class near 0, where ``-log(clamp(A))`` would stop learning (measured: a seed that started there
     never moved)."""
-    top = region_log_probs[action_set].max(dim=1).values
+    top = region_log_probs.max(dim=1).values
     w = weights[action_set]
-    return (-top * w).sum() / w.sum().clamp_min(1e-12)
+    loss = (-top[action_set] * w).sum() / w.sum().clamp_min(1e-12)
+    if negative_weight:
+        absent = torch.ones_like(top, dtype=torch.bool)
+        absent[action_set] = False
+        if absent.any():  # log(1 - p) from log p, stable near p = 1
+            loss = loss - negative_weight * torch.log(-torch.expm1(top[absent].clamp_max(-1e-6))).mean()
+    return loss
 
 
 def sct_region_loss(region_log_probs: torch.Tensor, action_set: torch.Tensor) -> torch.Tensor:

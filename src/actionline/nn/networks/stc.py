@@ -1,4 +1,4 @@
-"""The Spatio-Temporal Channel Correlation block (dissertation Sec. 4.2, Fig. 4.2): an SE-like channel gate with
+"""The Spatio-Temporal Channel Correlation block (dissertation Sec. 4.2, Fig. 4.1): an SE-like channel gate with
 two branches over a residual unit's output x [B, C, T, H, W].
 
 - Temporal correlation branch (TCB): pool over T, H, W -> [B, C]; FC C -> C/r, ReLU, FC C/r -> C, sigmoid.
@@ -36,7 +36,7 @@ def stc_parameters(channels: int, frames: int, reduction: int) -> tuple[int, int
 
 class STCBlock(nn.Module):
     """Channel gate 0.5 (s_tcb + s_scb) for ``channels`` channels at temporal length ``frames``; either branch can
-    be switched off (Table 4.3's TCB-only / SCB-only ablations), the other then gates alone."""
+    be switched off (Table 4.5's TCB-only / SCB-only ablations), the other then gates alone."""
 
     def __init__(self, channels: int, frames: int, reduction: int = 16, tcb: bool = True, scb: bool = True):
         super().__init__()
