@@ -13,7 +13,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_into, hooked, scaled_frame_conv
+from actionline.nn.conv import (
+    FrameDilatedConv,
+    FramePointwise,
+    conv_add_,
+    conv_into,
+    exporting,
+    hooked,
+    scaled_frame_conv,
+)
 from actionline.nn.dropout import Dropout
 from actionline.nn.instance_norm import instance_norm_parts
 from actionline.nn.window_attention import projected_window_attention, window_attention
@@ -133,7 +141,7 @@ class ASFormerStage(nn.Module):
         feature = self.conv_in(x, input_scales)
         levels = []
         # one video without gradients or padding: in place
-        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1)
+        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1 or exporting())
         if in_place and not hooked(self.blocks):
             work = Workspace()
             for block in self.blocks:
