@@ -60,9 +60,9 @@ taken from it. Weights: `model.safetensors` (no pickle: loading runs no code).
 {_features(record)}
 
 ## Size and speed
-| parameters | GMACs | CPU latency | measured at |
+| parameters | GMACs | CPU latency (at packaging) | input |
 | --- | --- | --- | --- |
-| {p["params"]:,} | {p["gmacs"]:.2f} | {p["latency_ms"]:.1f} ms | T = {p["length"]}, {p["threads"]} threads, at packaging |
+| {p["params"]:,} | {p["gmacs"]:.2f} | {p["latency_ms"]:.1f} ms | T = {p["length"]}, {p["threads"]} threads |
 
 ## Evaluation stored with the run
 {_evaluation(record)}

@@ -1,10 +1,10 @@
 """ONNX export of a model's `forward` or a backbone's `features`, and the exported graph run by ONNX Runtime.
 
-The graph computes what ``forward(features, mask)`` computes, with a symbolic time axis (segmentation models; the
-detectors take their fixed ``input_length`` snippets), one video per call; its outputs are the tensors of the outputs dict,
-so `OnnxForward` hands back the same dict and the model's own `decode` (Python) turns it into timelines: the
-PyTorch and ONNX Runtime paths share everything after `forward`. While a graph is captured, layers take their
-plain path (`actionline.nn.conv.exporting`).
+The graph computes what ``forward(features, mask)`` computes for one video, with a symbolic time axis
+(segmentation models; the detectors take their fixed ``input_length`` snippets); its outputs are the tensors of the
+outputs dict, so `OnnxForward` hands back the same dict and the model's own `decode` (Python) turns it into
+timelines: the PyTorch and ONNX Runtime paths share everything after `forward`. While a graph is captured, layers
+take their plain path (`actionline.nn.temporal.conv.exporting`).
 
 Every file records in its ONNX ``metadata_props`` what it was exported from: the model (or backbone) name, a
 fingerprint of its name, settings and weights, the actionline version and the names of the outputs. `OnnxForward`
@@ -154,7 +154,10 @@ def _cause(exc: Exception) -> str:
     summary = text.split("Exception summary", 1)[-1]
     lines = [line.strip() for line in summary.splitlines() if line.strip() and not line.startswith("#")]
     if "inferred a static shape" in summary or "specialized" in summary:
-        return "capturing its forward fixes the video length (a decision in Python on T), so no graph with a symbolic time axis exists"
+        return (
+            "capturing its forward fixes the video length (a decision in Python on T), so no graph with a "
+            "symbolic time axis exists"
+        )
     return lines[0][:300] if lines else type(exc).__name__
 
 
@@ -206,6 +209,8 @@ class OnnxForward:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        feed = {name: np.ascontiguousarray(x.detach().cpu().numpy()) for name, x in zip(self.inputs, inputs)}
+        feed = {
+            name: np.ascontiguousarray(x.detach().cpu().numpy()) for name, x in zip(self.inputs, inputs, strict=True)
+        }
         results = self.session.run(None, feed)
         return dict(zip(self.outputs, (torch.from_numpy(r) for r in results), strict=True))
