@@ -34,6 +34,13 @@ def small_model(name: str, settings: dict, seed: int = 0):
     return build_model(name, {"input_dim": 12, "num_classes": len(CLASSES), **settings}).eval()
 
 
+def assert_same_timelines(got: list, ref: list) -> None:
+    """Same segments; scores (mean probabilities) within 1e-4."""
+    for a, b in zip(got, ref, strict=True):
+        assert [(s.start, s.end, s.label) for s in a.segments] == [(s.start, s.end, s.label) for s in b.segments]
+        np.testing.assert_allclose([s.score for s in a.segments], [s.score for s in b.segments], atol=1e-4)
+
+
 def assert_same_outputs(got: dict, ref: dict) -> None:
     assert list(got) == list(ref)
     for key in ref:
@@ -67,7 +74,7 @@ def test_segmentation_graph_matches_pytorch_at_two_lengths(exported, name):
         got = run(x, mask)
         assert_same_outputs(got, ref)
         # decode is the model's own, shared by both runtimes
-        assert model.decode(got, mask, ["v"], CLASSES) == model.decode(ref, mask, ["v"], CLASSES)
+        assert_same_timelines(model.decode(got, mask, ["v"], CLASSES), model.decode(ref, mask, ["v"], CLASSES))
 
 
 def test_a_padded_mask_is_honoured_by_the_graph(exported):
@@ -91,7 +98,7 @@ def test_detection_graph_matches_pytorch(exported, name):
             ref = model(x, mask)
         got = run(x, mask)
         assert_same_outputs(got, ref)
-        assert model.decode(got, mask, ["v"], CLASSES) == model.decode(ref, mask, ["v"], CLASSES)
+        assert_same_timelines(model.decode(got, mask, ["v"], CLASSES), model.decode(ref, mask, ["v"], CLASSES))
 
 
 @pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18", "i3d_rgb"])

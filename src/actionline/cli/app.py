@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from actionline.cli import options as o
+from actionline.cli.deploy import export_model, package
 from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
 from actionline.errors import ActionlineError
@@ -34,6 +35,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(synth_app, name="synth")
+app.command("package")(package)
+app.command("export-model")(export_model)
 
 err = Console(stderr=True)
 out = Console()
@@ -140,6 +143,7 @@ def predict(
     annotations: o.Annotations = None,
     video_scores: o.VideoScores = None,
     batch_size: o.BatchSize = 16,
+    runtime: o.Runtime = "torch",
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
@@ -149,6 +153,7 @@ def predict(
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
+    Example: actionline predict --run runs/mstcn --data data/toy --out preds/ort --runtime onnxruntime
     """
     from actionline.cli import commands
     from actionline.config import parse_overrides
@@ -158,10 +163,12 @@ def predict(
     if (data is None) == (video is None):
         raise ActionlineError("give exactly one of --data (features) and --video (a video file or folder)")
     if video is not None:
-        err.print(commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err), markup=False)
+        err.print(
+            commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err, runtime), markup=False
+        )
         return
     options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
-    err.print(commands.predict(run, data, pred, options, checkpoint, overrides), markup=False)
+    err.print(commands.predict(run, data, pred, options, checkpoint, overrides, runtime), markup=False)
 
 
 @app.command()

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from actionline.models.backbone import Backbone
 from actionline.models.base import DetectionModel, TemporalModel
 
 FORMAT = "actionline-onnx/1"
+GRAPH_FILE = "model.onnx"  # the graph beside a run's or a package's weights
 OPSET = 18
 # models whose forward has no graph form, and why (the rest are exported; a failure names the model and the cause)
 NOT_EXPORTABLE = {
@@ -214,3 +216,15 @@ class OnnxForward:
         }
         results = self.session.run(None, feed)
         return dict(zip(self.outputs, (torch.from_numpy(r) for r in results), strict=True))
+
+
+def run_with_onnxruntime(model: TemporalModel, folder: Path | None = None) -> TemporalModel:
+    """``model`` with its forward run by ONNX Runtime (`OnnxForward`): from ``folder/model.onnx`` when there is
+    one (its fingerprint must be this model's), else from a graph exported now into a temporary folder. This
+    instance's ``forward`` is replaced, so every caller (the tasks' prediction, `decode`) runs the graph unchanged;
+    outputs come back on the CPU."""
+    graph = folder / GRAPH_FILE if folder is not None and folder.is_dir() else None
+    if graph is None or not graph.is_file():
+        graph = export_onnx(model, Path(tempfile.mkdtemp(prefix="actionline-onnx-")) / GRAPH_FILE)
+    model.forward = OnnxForward(graph, model)
+    return model

@@ -89,34 +89,50 @@ def predict_videos(
             f"the run was trained at sample rate {trained_rate}, but {data.root} declares {sr}: predictions would "
             "be made on frames the model never saw at that spacing (set the dataset's sample_rate to match)"
         )
-    dev = next(model.parameters()).device
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timelines = []
     for video in track(videos, description="predicting", transient=True):
         full = data.features(video)
-        if full.shape[0] != model.config.input_dim:
-            raise CheckpointError(
-                f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
-            )
-        x = torch.from_numpy(np.ascontiguousarray(full[:, ::sr]))[None].to(dev)
-        mask = torch.ones(1, x.shape[-1], device=dev)
-        targets = None
-        if (data.root / "groundTruth" / f"{video}.txt").is_file():  # for oracle analyses only (e.g. BaFormer Table 5)
-            labels = torch.from_numpy(data.labels(video)[: full.shape[1] : sr][: x.shape[-1]])
-            targets = {"labels": labels[None].to(dev)}
-        coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
-        dense = upsample_labels(coarse.to_labels(classes), sr, full.shape[1])
-        seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
-        frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
-        scores = upsample_labels(frame_scores, sr, full.shape[1])
-        timeline = Timeline.from_labels(
-            video, dense, classes, fps=data.info.fps, scores=None if np.isnan(scores).any() else scores
-        )
+        # ground truth, when there is some, for oracle analyses only (e.g. BaFormer Table 5)
+        has_labels = (data.root / "groundTruth" / f"{video}.txt").is_file()
+        labels = data.labels(video) if has_labels else None
+        timeline = segment_video(model, full, classes, sr, data.info.fps, video, labels)
+        dense = timeline.to_labels(classes)
         write_mstcn_prediction(out / video, [classes[i] for i in dense])
         timelines.append(timeline)
     save_timelines(out / "timelines.json", timelines, classes)
     return timelines
+
+
+def segment_video(
+    model: TemporalModel,
+    full: np.ndarray,
+    classes: Sequence[str],
+    sample_rate: int,
+    fps: float | None,
+    video: str,
+    labels: np.ndarray | None = None,
+) -> Timeline:
+    """The full-frame-rate timeline of one video's features ``full`` [D, T]: the model sees every
+    ``sample_rate``-th frame, its labels and segment scores are repeated back to every frame. ``labels`` (full
+    rate) serve oracle analyses only."""
+    if full.shape[0] != model.config.input_dim:
+        raise CheckpointError(
+            f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
+        )
+    dev = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(full[:, ::sample_rate], dtype=np.float32))[None].to(dev)
+    mask = torch.ones(1, x.shape[-1], device=dev)
+    targets = None
+    if labels is not None:
+        targets = {"labels": torch.from_numpy(labels[: full.shape[1] : sample_rate][: x.shape[-1]])[None].to(dev)}
+    coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
+    dense = upsample_labels(coarse.to_labels(classes), sample_rate, full.shape[1])
+    seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
+    frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
+    scores = upsample_labels(frame_scores, sample_rate, full.shape[1])
+    return Timeline.from_labels(video, dense, classes, fps=fps, scores=None if np.isnan(scores).any() else scores)
 
 
 def evaluation_background(dataset: SegmentationData, options: TaskOptions) -> tuple[str, ...]:
