@@ -79,7 +79,7 @@ def test_loading_a_package_never_unpickles(packaged, monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     monkeypatch.setattr(torch, "load", refuse)
-    model, record = load_package(packaged[1])
+    _, record = load_package(packaged[1])
     assert record["model"] == "mstcn"
 
 
@@ -136,7 +136,7 @@ def test_a_package_with_missing_or_tampered_files_gives_one_clear_error(packaged
     record = json.loads((other_shape / "config.json").read_text())
     record["model_config"]["num_f_maps"] = 16  # the stored weights have 8 maps
     (other_shape / "config.json").write_text(json.dumps(record))
-    with pytest.raises(CheckpointError, match="weights do not fit model 'mstcn'.*mis-shaped"):
+    with pytest.raises(CheckpointError, match=r"weights do not fit model 'mstcn'.*mis-shaped"):
         load_package(other_shape)
 
     classes = broken("classes")
@@ -156,3 +156,23 @@ def test_cli_package_refuses_a_missing_run_with_one_line(tmp_path, capsys):
     assert main(["package", "--run", str(tmp_path / "nothing"), "--out", str(tmp_path / "pkg")]) == 2
     assert capsys.readouterr().err.strip().startswith("error:")
     assert not (tmp_path / "pkg").exists()
+
+
+def test_onnxruntime_runtime_through_load_and_the_cli_predicts_like_torch(packaged, toy_data, tmp_path, capsys):
+    run, package = packaged
+    features = video_features(toy_data, 1)
+    torch_timeline = actionline.load(package).predict(features, "v")
+    ort = actionline.load(package, runtime="onnxruntime")  # no model.onnx in the package: exported on loading
+    timeline = ort.predict(features, "v")
+    assert [(s.start, s.end, s.label) for s in timeline.segments] == [
+        (s.start, s.end, s.label) for s in torch_timeline.segments
+    ]
+    # the CLI: export-model writes RUN/model.onnx, which predict --runtime onnxruntime then runs
+    shutil.copytree(run, tmp_path / "run")
+    assert main(["export-model", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "run" / "model.onnx")]) == 0
+    for runtime in ("torch", "onnxruntime"):
+        args = ["predict", "--run", str(tmp_path / "run"), "--data", str(toy_data), "--out", str(tmp_path / runtime)]
+        assert main([*args, "--runtime", runtime]) == 0
+    read = [json.loads((tmp_path / r / "timelines.json").read_text()) for r in ("torch", "onnxruntime")]
+    labels = [[(s["start"], s["end"], s["label"]) for t in r["timelines"] for s in t["segments"]] for r in read]
+    assert labels[0] == labels[1]

@@ -82,8 +82,13 @@ class Pipeline:
 def hub_snapshot(repo_id: str, cache_dir: str | Path | None = None, local_files_only: bool = False) -> Path:
     """The folder of Hub repository ``repo_id`` in ``huggingface_hub``'s cache (downloaded when online and
     missing). Not cached while offline is one `CheckpointError` that says so."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "loading from the Hugging Face Hub needs huggingface_hub: pip install actionline[deploy]"
+        ) from None
 
     try:
         return Path(snapshot_download(repo_id, cache_dir=cache_dir, local_files_only=local_files_only))

@@ -51,7 +51,7 @@ def fingerprint(name: str, settings: dict[str, Any], state: dict[str, torch.Tens
     for key in sorted(state):
         tensor = state[key].detach().cpu().contiguous()
         digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -188,6 +188,8 @@ def session_options(threads: int | None = None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.log_severity_level = 3
+    # no busy-waiting between calls: idle worker threads would take the cores from whatever runs next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

@@ -38,6 +38,12 @@ class _Calibration:
         return next(self.feeds, None)
 
 
+def _computed_weights(proto) -> list[str]:
+    """Convolutions whose weights the graph computes (dynamic quantization needs stored weights): left in fp32."""
+    stored = {t.name for t in proto.graph.initializer}
+    return [n.name for n in proto.graph.node if n.op_type == "Conv" and n.input[1] not in stored]
+
+
 def quantize_graph(
     source: str | Path,
     out: str | Path,
@@ -58,7 +64,8 @@ def quantize_graph(
     with tempfile.TemporaryDirectory() as tmp:
         quantized = Path(tmp) / "int8.onnx"
         if mode == "dynamic":
-            quantize_dynamic(source, quantized, weight_type=QuantType.QInt8)
+            skip = _computed_weights(onnx.load(str(source)))
+            quantize_dynamic(source, quantized, weight_type=QuantType.QInt8, nodes_to_exclude=skip)
         else:
             names = [i.name for i in ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()]
             quantize_static(

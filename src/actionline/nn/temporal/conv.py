@@ -171,9 +171,12 @@ def scaled_frame_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, input_scales: torch.Tensor | None
 ) -> torch.Tensor:
     """`frame_conv` with each video's input channels scaled by ``input_scales`` [B, C_in] (``None``: 1), the
-    scales applied to the weight's columns, video by video."""
+    scales applied to the weight's columns, video by video (in a graph, to the input: its weights then stay
+    constants, which int8 quantization needs)."""
     if input_scales is None:
         return frame_conv(x, weight, bias)
+    if exporting():
+        return frame_conv(x * input_scales[:, None, :], weight, bias)
     if len(x) == 1:
         return frame_conv(x, weight * input_scales[0, None, :, None], bias)
     return torch.cat([frame_conv(x[b : b + 1], weight * input_scales[b, None, :, None], bias) for b in range(len(x))])
