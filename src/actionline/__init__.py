@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from actionline.version import __version__
+
 if TYPE_CHECKING:
     from actionline.pipeline import Pipeline
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "load"]
 
 
 def load(source: Any, **options: Any) -> Pipeline:

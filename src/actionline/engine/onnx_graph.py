@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-import actionline
 from actionline.errors import CheckpointError, ConfigError
 from actionline.io import atomic_write
 from actionline.models.backbone import Backbone
 from actionline.models.base import DetectionModel, TemporalModel
+from actionline.version import __version__
 
 FORMAT = "actionline-onnx/1"
 GRAPH_FILE = "model.onnx"  # the graph beside a run's or a package's weights
@@ -142,7 +142,7 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
             "actionline.model": model.name,
             "actionline.kind": "backbone" if isinstance(model, Backbone) else "model",
             "actionline.fingerprint": model_fingerprint(model),
-            "actionline.version": actionline.__version__,
+            "actionline.version": __version__,
             "actionline.outputs": json.dumps(list(outputs)),
         }
     )

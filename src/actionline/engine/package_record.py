@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import actionline
 from actionline.errors import CheckpointError
+from actionline.version import __version__
 
 RECORD_FORMAT = "actionline-package/1"
 SELECTION = "held-out validation part of the training split (the epoch kept as best)"
@@ -24,7 +24,7 @@ def record_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
     best = meta.get("best") or {}
     return {
         "format": RECORD_FORMAT,
-        "code_version": actionline.__version__,
+        "code_version": __version__,
         "task": meta["task"],
         "model": meta["model"],
         "model_config": meta["model_config"],
