@@ -167,10 +167,14 @@ def main() -> None:
     ap.add_argument("--models", default=",".join([*TEMPORAL, *BACKBONES]))
     ap.add_argument("--accuracy", action="store_true")
     ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None, help="threads of both runtimes (default: torch's)")
     ap.add_argument("--note", default="", help="conditions to record with the numbers (e.g. machine load)")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "deploy.json")
     args = ap.parse_args()
     import onnxruntime
+
+    if args.threads:
+        torch.set_num_threads(args.threads)  # ONNX Runtime sessions take torch's count (`session_options`)
 
     payload: dict = {
         "threads": torch.get_num_threads(),
