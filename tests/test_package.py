@@ -79,8 +79,8 @@ def test_loading_a_package_never_unpickles(packaged, monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     monkeypatch.setattr(torch, "load", refuse)
-    _, record = load_package(packaged[1])
-    assert record["model"] == "mstcn"
+    _, meta = load_package(packaged[1])
+    assert meta.model == "mstcn"
 
 
 def test_every_number_in_the_card_comes_from_the_record(packaged):
@@ -134,14 +134,14 @@ def test_a_package_with_missing_or_tampered_files_gives_one_clear_error(packaged
 
     other_shape = broken("other_shape")
     record = json.loads((other_shape / "config.json").read_text())
-    record["model_config"]["num_f_maps"] = 16  # the stored weights have 8 maps
+    record["run"]["model_config"]["num_f_maps"] = 16  # the stored weights have 8 maps
     (other_shape / "config.json").write_text(json.dumps(record))
     with pytest.raises(CheckpointError, match=r"weights do not fit model 'mstcn'.*mis-shaped"):
         load_package(other_shape)
 
     classes = broken("classes")
     record = json.loads((classes / "config.json").read_text())
-    record["classes"] = record["classes"][:-1]
+    record["run"]["classes"] = record["run"]["classes"][:-1]
     (classes / "config.json").write_text(json.dumps(record))
     with pytest.raises(CheckpointError, match="classes listed, but the model's head has"):
         load_package(classes)

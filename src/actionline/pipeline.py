@@ -15,16 +15,16 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 
-from actionline.engine.extractor import ExtractionSettings, extract_like_training
+from actionline.engine.extractor import extract_like_training
 from actionline.engine.onnx_graph import run_with_onnxruntime
 from actionline.engine.package import is_package, load_package
-from actionline.engine.package_record import meta_from_record
 from actionline.engine.predictor import load_run
+from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import CheckpointError, ConfigError
 from actionline.models.base import TemporalModel
 from actionline.tasks.segmentation import segment_video
@@ -40,21 +40,20 @@ class Pipeline:
     were), and what it is: ``classes``, ``task``, ``extraction`` (None when the training features were not
     extracted by actionline). ``model`` is the `TemporalModel` (its forward run by ``runtime``)."""
 
-    def __init__(self, model: TemporalModel, meta: dict[str, Any], runtime: Runtime):
+    def __init__(self, model: TemporalModel, meta: RunMeta, runtime: Runtime):
         self.model, self.meta, self.runtime = model, meta, runtime
 
     @property
     def classes(self) -> list[str]:
-        return list(self.meta["classes"])
+        return list(self.meta.classes)
 
     @property
     def task(self) -> str:
-        return self.meta["task"]
+        return self.meta.task
 
     @property
     def extraction(self) -> ExtractionSettings | None:
-        recorded = self.meta.get("dataset", {}).get("extraction")
-        return ExtractionSettings(**recorded) if recorded else None
+        return self.meta.extraction
 
     @torch.no_grad()
     def predict(self, features: np.ndarray | torch.Tensor, video: str = "video") -> Timeline:
@@ -68,9 +67,9 @@ class Pipeline:
         full = features.detach().cpu().numpy() if torch.is_tensor(features) else np.asarray(features)
         if full.ndim != 2:
             raise ConfigError(f"features must be [D, T], got shape {full.shape}")
-        dataset = self.meta.get("dataset", {})
         fps = self.extraction.fps if self.extraction else None
-        return segment_video(self.model, full, self.classes, int(dataset.get("sample_rate", 1)), fps, video)
+        rate = self.meta.dataset.sample_rate or 1
+        return segment_video(self.model, full, self.classes, rate, fps, video)
 
     def predict_video(self, path: str | Path, batch_size: int = 16) -> Timeline:
         """Extract the video file ``path`` with the recorded extraction settings, then `predict`."""
@@ -99,16 +98,13 @@ def hub_snapshot(repo_id: str, cache_dir: str | Path | None = None, local_files_
         ) from None
 
 
-def _resolve(source: str | Path, checkpoint: str, cache_dir, local_files_only) -> tuple[TemporalModel, dict, Path]:
+def _resolve(source: str | Path, checkpoint: str, cache_dir, local_files_only) -> tuple[TemporalModel, RunMeta, Path]:
     path = Path(source)
     if not path.exists() and isinstance(source, str) and HUB_ID.match(source):
         path = hub_snapshot(source, cache_dir, local_files_only)
     elif not path.exists():
         raise CheckpointError(f"{source}: no such run, packaged model or checkpoint (nor a Hub id user/name)")
-    if path.is_dir() and is_package(path):
-        model, record = load_package(path)
-        return model, meta_from_record(record), path
-    model, meta = load_run(path, checkpoint, device="cpu")
+    model, meta = load_package(path) if path.is_dir() and is_package(path) else load_run(path, checkpoint, device="cpu")
     return model, meta, path
 
 

@@ -14,8 +14,10 @@ from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
 from actionline.engine.onnx_graph import run_with_onnxruntime
 from actionline.engine.predictor import load_run
+from actionline.engine.run_record import RunMeta
 from actionline.errors import ConfigError
 from actionline.io import atomic_write_text, staged_folder
+from actionline.models.base import TemporalModel
 from actionline.models.registry import model_class
 from actionline.tasks.base import Report, TaskOptions
 from actionline.tasks.recipe import load_preset, resolve_settings, train_run
@@ -60,7 +62,7 @@ def predict(
     """Predict with a trained run (``overrides``: ``model.*`` inference-time settings; ``runtime``: torch or
     onnxruntime, `engine.onnx_graph.run_with_onnxruntime`); returns a summary line."""
     model, meta = _load(run, checkpoint, overrides, runtime)
-    task = get_task(meta.get("task", "segmentation"))
+    task = get_task(meta.task)
     task.check_options(options)
     data = task.open_data(data_path, options)
     with staged_folder(out, marker=task.output_marker) as staging:  # a failed prediction leaves `out` untouched
@@ -81,10 +83,10 @@ def predict_video(
     """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
     (segmentation, detection) or from the pixels (classification)."""
     model, meta = _load(run, checkpoint, overrides, runtime)
-    return get_task(meta.get("task", "segmentation")).predict_video(model, meta, source, out, batch_size, console)
+    return get_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
 
 
-def _load(run: Path, checkpoint: str, overrides: dict[str, Any], runtime: str) -> tuple[Any, dict]:
+def _load(run: Path, checkpoint: str, overrides: dict[str, Any], runtime: str) -> tuple[TemporalModel, RunMeta]:
     """The run's model and metadata, its forward run by ``runtime`` (torch, or onnxruntime: the run's
     ``model.onnx`` if present, else a graph exported now)."""
     if runtime not in ("torch", "onnxruntime"):
@@ -145,6 +147,6 @@ def profile_run(run: Path, data_path: Path, options: TaskOptions, checkpoint: st
     from actionline.tasks.classification import dataset_cost
 
     model, meta = load_run(run, checkpoint)
-    task = get_task(meta.get("task", "segmentation"))
+    task = get_task(meta.task)
     task.check_options(options)
     return dataset_cost(model, meta, task.eval_clips(task.open_data(data_path, options), options))

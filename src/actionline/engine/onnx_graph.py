@@ -174,10 +174,10 @@ def graph_metadata(path: str | Path) -> dict[str, str]:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from None
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if meta.get("actionline.format") != FORMAT:
+    props = {p.key: p.value for p in proto.metadata_props}
+    if props.get("actionline.format") != FORMAT:
         raise CheckpointError(f"{path}: not an actionline ONNX export (no {FORMAT} record in its metadata)")
-    return meta
+    return props
 
 
 def session_options(threads: int | None = None):
@@ -201,14 +201,14 @@ class OnnxForward:
     def __init__(self, path: str | Path, model: TemporalModel | Backbone, threads: int | None = None):
         import onnxruntime as ort
 
-        meta = graph_metadata(path)
+        props = graph_metadata(path)
         expected = model_fingerprint(model)
-        if meta.get("actionline.fingerprint") != expected:
+        if props.get("actionline.fingerprint") != expected:
             raise CheckpointError(
-                f"{path}: exported from another model or version ({meta.get('actionline.model')!r}, actionline "
-                f"{meta.get('actionline.version')}), not from this {model.name!r}: its fingerprint does not match"
+                f"{path}: exported from another model or version ({props.get('actionline.model')!r}, actionline "
+                f"{props.get('actionline.version')}), not from this {model.name!r}: its fingerprint does not match"
             )
-        self.path, self.outputs = Path(path), json.loads(meta["actionline.outputs"])
+        self.path, self.outputs = Path(path), json.loads(props["actionline.outputs"])
         self.session = ort.InferenceSession(os.fspath(path), session_options(threads), ["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
 

@@ -17,9 +17,10 @@ import torch
 
 from actionline.engine.extractor import file_digest
 from actionline.engine.model_card import model_card
-from actionline.engine.package_record import record_from_meta
+from actionline.engine.package_record import meta_from_record, record_from_meta
 from actionline.engine.predictor import load_run
 from actionline.engine.profiler import profile_model
+from actionline.engine.run_record import RunMeta
 from actionline.errors import CheckpointError
 from actionline.io import atomic_write_text, read_json, staged_folder
 from actionline.models.base import TemporalModel
@@ -45,9 +46,9 @@ def package_run(
 
     model, meta = load_run(run, which, device="cpu")
     record = record_from_meta(meta)
-    settings = record["model_config"]
+    settings = meta.model_config
     profile = profile_model(
-        record["model"], settings["input_dim"], settings["num_classes"], latency_length, 5, "cpu", settings
+        meta.model, settings["input_dim"], settings["num_classes"], latency_length, 5, "cpu", settings
     )
     record["profile"] = {
         "params": profile.params,
@@ -59,7 +60,7 @@ def package_run(
     record["licence"] = licence
     with staged_folder(out, CONFIG) as tmp:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS, metadata={"format": "pt", "model": record["model"]})
+        save_file(state, tmp / WEIGHTS, metadata={"format": "pt", "model": meta.model})
         record["weights_sha256"] = file_digest(tmp / WEIGHTS)
         atomic_write_text(tmp / CONFIG, json.dumps(record, indent=1) + "\n")
         atomic_write_text(tmp / CARD, model_card(record, source or str(Path(out))))
@@ -70,30 +71,31 @@ def is_package(folder: Path) -> bool:
     return (folder / CONFIG).is_file() and not (folder / "checkpoints").is_dir()
 
 
-def load_package(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[TemporalModel, dict[str, Any]]:
-    """The model of a packaged folder in eval mode, and its record. Missing or tampered files, weights of another
-    shape and a class list that does not match the head are each one `CheckpointError`."""
+def load_package(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[TemporalModel, RunMeta]:
+    """The model of a packaged folder in eval mode, and its run record. Missing or tampered files, weights of
+    another shape and a class list that does not match the head are each one `CheckpointError`."""
     folder = Path(folder)
     if not (folder / CONFIG).is_file():
         raise CheckpointError(f"{folder}: not a packaged model (no {CONFIG})")
     record = read_json(folder / CONFIG)
-    if not isinstance(record, dict) or "model" not in record or "model_config" not in record:
-        raise CheckpointError(f"{folder / CONFIG}: not a package record (no model or model_config)")
+    meta = meta_from_record(record, folder / CONFIG)
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{folder}: {CONFIG} without weights ({WEIGHTS} is missing)")
     if record.get("weights_sha256") != file_digest(weights):
         raise CheckpointError(f"{weights}: does not match the SHA-256 recorded in {CONFIG} (tampered or damaged)")
-    heads, classes = record["model_config"].get("num_classes"), record.get("classes", [])
-    if heads != len(classes):
-        raise CheckpointError(f"{folder / CONFIG}: {len(classes)} classes listed, but the model's head has {heads}")
-    model = build_model(record["model"], {**record["model_config"], **(overrides or {})})
+    heads = meta.model_config.get("num_classes")
+    if heads != len(meta.classes):
+        raise CheckpointError(
+            f"{folder / CONFIG}: {len(meta.classes)} classes listed, but the model's head has {heads}"
+        )
+    model = build_model(meta.model, {**meta.model_config, **(overrides or {})})
     state = _read_safetensors(weights)
     problems = fit_problems(model.state_dict(), state)
     if problems:
-        raise CheckpointError(f"{weights}: weights do not fit model {record['model']!r}: {'; '.join(problems)}")
+        raise CheckpointError(f"{weights}: weights do not fit model {meta.model!r}: {'; '.join(problems)}")
     model.load_state_dict(state)
-    return model.eval(), record
+    return model.eval(), meta
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

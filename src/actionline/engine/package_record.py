@@ -1,57 +1,39 @@
-"""The record a packaged model carries (its ``config.json``): the task, the model's name and settings, the
-classes, the dataset facts (sample rate, background), how the features were extracted, the evaluation stored with
-the run and the code version; packaging adds what it measured (`actionline.engine.package`).
+"""The record a packaged model carries (its ``config.json``): the run's typed record (`RunMeta`: task, model name
+and settings, classes, dataset facts with the extraction settings, task settings, code version), the evaluation
+stored with the run, and what packaging measured (`actionline.engine.package`).
 
-`record_from_meta` is the one place that reads a checkpoint's metadata dict for packaging (the typed run record
-replaces that dict: only this function changes then); `meta_from_record` gives the engine's functions that take
-the metadata dict (prediction, extraction) what they read from it.
+`record_from_meta` and `meta_from_record` are the one place that maps between a `RunMeta` and the package's JSON.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from actionline.engine.run_record import RunMeta
 from actionline.errors import CheckpointError
-from actionline.version import __version__
 
 RECORD_FORMAT = "actionline-package/1"
 SELECTION = "held-out validation part of the training split (the epoch kept as best)"
 
 
-def record_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
+def record_from_meta(meta: RunMeta) -> dict[str, Any]:
     """The package record of a run whose checkpoint carries ``meta`` (`engine.predictor.load_run`)."""
-    dataset = dict(meta.get("dataset", {}))
-    best = meta.get("best") or {}
+    best = meta.best or {}
     return {
         "format": RECORD_FORMAT,
-        "code_version": __version__,
-        "task": meta["task"],
-        "model": meta["model"],
-        "model_config": meta["model_config"],
-        "classes": list(meta["classes"]),
-        "dataset": {k: v for k, v in dataset.items() if k not in ("root", "extraction")},  # root: a local path
-        "extraction": dataset.get("extraction"),
+        "run": meta.to_checkpoint(),  # dataset.root: where the run's data was, kept as provenance
         "evaluation": {
             "selection": SELECTION,
-            "split": dataset.get("split"),
-            "background": dataset.get("background"),
+            "split": meta.dataset.split,
+            "background": list(meta.dataset.background or []),
             "epoch": best.get("epoch"),
             "metrics": best.get("metrics", {}),
         },
     }
 
 
-def meta_from_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The metadata dict the engine's prediction and extraction read, rebuilt from a package record."""
-    if record.get("format") != RECORD_FORMAT:
-        raise CheckpointError(f"not an actionline package record (format {record.get('format')!r})")
-    dataset = dict(record.get("dataset", {}))
-    if record.get("extraction") is not None:
-        dataset["extraction"] = record["extraction"]
-    return {
-        "model": record["model"],
-        "model_config": record["model_config"],
-        "classes": list(record["classes"]),
-        "task": record["task"],
-        "dataset": dataset,
-    }
+def meta_from_record(record: dict[str, Any], where: str = "config.json") -> RunMeta:
+    """The `RunMeta` of a package record (prediction and extraction read it as they read a run's)."""
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT or not isinstance(record.get("run"), dict):
+        raise CheckpointError(f"{where}: not an actionline package record (format {RECORD_FORMAT})")
+    return RunMeta.from_checkpoint(record["run"], where)
