@@ -132,7 +132,7 @@ def test_a_graph_from_another_model_or_version_is_refused(exported, tmp_path):
 def test_what_cannot_be_exported_is_named_with_the_reason(tmp_path):
     with pytest.raises(ConfigError, match=r"'sct' cannot be exported to ONNX: .*symbolic time axis"):
         export_onnx(small_model("sct", {}), tmp_path / "sct.onnx", length=40)
-    with pytest.raises(ConfigError, match=r"'vit' cannot be exported to ONNX: clip classifiers"):
+    with pytest.raises(ConfigError, match=r"'vit' cannot be exported to ONNX: it is a classification model"):
         export_onnx(build_model("vit", {"num_classes": 3}), tmp_path / "vit.onnx")
     assert not list(tmp_path.iterdir())  # nothing written
 

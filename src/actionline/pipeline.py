@@ -27,7 +27,7 @@ from actionline.engine.predictor import load_run
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import CheckpointError, ConfigError
 from actionline.models.base import TemporalModel
-from actionline.tasks.segmentation import segment_video
+from actionline.tasks.registry import get_task
 from actionline.timeline import Timeline
 
 Runtime = Literal["torch", "onnxruntime"]
@@ -57,19 +57,12 @@ class Pipeline:
 
     @torch.no_grad()
     def predict(self, features: np.ndarray | torch.Tensor, video: str = "video") -> Timeline:
-        """The timeline of one video's features [D, T] at their full frame rate (the model reads every
-        ``sample_rate``-th, as in training)."""
-        if self.task != "segmentation":
-            raise NotImplementedError(
-                f"predict from features is implemented for segmentation models; this is a {self.task} model "
-                "(use `actionline predict --run ... --data ...`)"
-            )
+        """The timeline of one video's features [D, T] at their full frame rate (the task's `Task.timeline`: a
+        segmentation model reads every ``sample_rate``-th frame, as in training; other tasks: not yet)."""
         full = features.detach().cpu().numpy() if torch.is_tensor(features) else np.asarray(features)
         if full.ndim != 2:
             raise ConfigError(f"features must be [D, T], got shape {full.shape}")
-        fps = self.extraction.fps if self.extraction else None
-        rate = self.meta.dataset.sample_rate or 1
-        return segment_video(self.model, full, self.classes, rate, fps, video)
+        return get_task(self.task).timeline(self.model, self.meta, full, video)
 
     def predict_video(self, path: str | Path, batch_size: int = 16) -> Timeline:
         """Extract the video file ``path`` with the recorded extraction settings, then `predict`."""

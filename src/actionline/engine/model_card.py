@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-TASK_TAGS = {"segmentation": "temporal-action-segmentation", "detection": "temporal-action-detection"}
-
 
 def _features(run: dict[str, Any]) -> str:
     dim = run["model_config"]["input_dim"]
@@ -42,11 +40,11 @@ def _evaluation(record: dict[str, Any]) -> str:
 def model_card(record: dict[str, Any], source: str) -> str:
     """The card's Markdown; ``source`` is what `actionline.load` is given in the example (a folder or a Hub id)."""
     p, run = record["profile"], record["run"]
-    classes, tag = run["classes"], TASK_TAGS.get(run["task"], run["task"])
+    classes = run["classes"]
     return f"""---
 license: {record["licence"]}
 library_name: actionline
-tags: [{tag}, actionline, {run["model"]}]
+tags: [actionline, temporal-action-{run["task"]}, {run["model"]}]
 ---
 # {run["model"]}: {run["task"]}
 

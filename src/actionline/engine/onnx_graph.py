@@ -29,20 +29,12 @@ from torch import nn
 from actionline.errors import CheckpointError, ConfigError
 from actionline.io import atomic_write
 from actionline.models.backbone import Backbone
-from actionline.models.base import DetectionModel, TemporalModel
+from actionline.models.base import DetectionModel, SegmentationModel, TemporalModel
 from actionline.version import __version__
 
 FORMAT = "actionline-onnx/1"
 GRAPH_FILE = "model.onnx"  # the graph beside a run's or a package's weights
 OPSET = 18
-# models whose forward has no graph form, and why (the rest are exported; a failure names the model and the cause)
-NOT_EXPORTABLE = {
-    "classification": "clip classifiers are not export targets (export covers segmentation and detection models "
-    "and video backbones)",
-    "tagging": "taggers are not export targets (export covers segmentation and detection models and video backbones)",
-    "transfer": "transfer models are not export targets (export covers segmentation and detection models and "
-    "video backbones)",
-}
 
 
 def fingerprint(name: str, settings: dict[str, Any], state: dict[str, torch.Tensor]) -> str:
@@ -111,9 +103,11 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
     """Write ``model``'s forward (a backbone's `features`) as an ONNX graph to ``path`` (atomically), captured on
     `example_inputs` with ``length`` positions. A model that has no graph form is a `ConfigError` naming it and
     the cause."""
-    reason = NOT_EXPORTABLE.get(model.task) if isinstance(model, TemporalModel) else None
-    if reason:
-        raise ConfigError(f"model {model.name!r} cannot be exported to ONNX: {reason}")
+    if not isinstance(model, (SegmentationModel, DetectionModel, Backbone)):
+        raise ConfigError(
+            f"model {model.name!r} cannot be exported to ONNX: it is a {model.task} model, and export covers "
+            "segmentation and detection models and video backbones"
+        )
     model.eval()
     inputs = example_inputs(model, length)
     module = _Features(model) if isinstance(model, Backbone) else _Forward(model)

@@ -221,6 +221,11 @@ class SegmentationTask(Task):
         timelines = predict_videos(model, meta, data, videos, out)
         return timelines, f"{len(timelines)} predictions"
 
+    def timeline(self, model: TemporalModel, meta: RunMeta, features: np.ndarray, video: str) -> Timeline:
+        """Features [D, T] at full frame rate -> the timeline (`segment_video` at the run's sample rate)."""
+        fps = meta.extraction.fps if meta.extraction else None
+        return segment_video(model, features, meta.classes, meta.dataset.sample_rate or 1, fps, video)
+
     def predict_features(
         self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
     ) -> str:
