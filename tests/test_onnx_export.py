@@ -101,6 +101,7 @@ def test_detection_graph_matches_pytorch(exported, name):
         assert_same_timelines(model.decode(got, mask, ["v"], CLASSES), model.decode(ref, mask, ["v"], CLASSES))
 
 
+@pytest.mark.slow  # full-size networks at 224 x 224 (I3D: a 21-frame window)
 @pytest.mark.parametrize("name", ["efficientnet_lite0", "resnet18", "i3d_rgb"])
 def test_backbone_graph_matches_pytorch_for_any_batch(tmp_path, name):
     torch.manual_seed(0)
