@@ -27,7 +27,7 @@ from actionline.engine.predictor import load_run
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import CheckpointError, ConfigError
 from actionline.models.base import TemporalModel
-from actionline.tasks.registry import get_task
+from actionline.tasks.registry import predicting_task
 from actionline.timeline import Timeline
 
 Runtime = Literal["torch", "onnxruntime"]
@@ -62,7 +62,7 @@ class Pipeline:
         full = features.detach().cpu().numpy() if torch.is_tensor(features) else np.asarray(features)
         if full.ndim != 2:
             raise ConfigError(f"features must be [D, T], got shape {full.shape}")
-        return get_task(self.task).timeline(self.model, self.meta, full, video)
+        return predicting_task(self.task).timeline(self.model, self.meta, full, video)
 
     def predict_video(self, path: str | Path, batch_size: int = 16) -> Timeline:
         """Extract the video file ``path`` with the recorded extraction settings, then `predict`."""
