@@ -379,9 +379,59 @@ def intervals(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def deploy(r: dict) -> str:
+    """`deploy.py`: PyTorch fp32, ONNX Runtime fp32 and int8 (dynamic, static) latency per model, the graphs'
+    output differences, and the accuracy of briefly trained models with each runtime."""
+    peak = r["matmul_peak_gmacs_per_s"]
+    lines = [
+        f"CPU with {r['threads']} threads, torch {r['torch']}, ONNX Runtime {r['onnxruntime']}; medians of "
+        f"{r['rounds']} interleaved rounds; fp32 matmul peak measured in the same run: {peak:.0f} GMAC/s. "
+        f"{r['note']}".rstrip(),
+        "",
+        "| model | input | PyTorch fp32 ms | ORT fp32 ms | ORT int8 dynamic ms | ORT int8 static ms | ORT fp32 max abs "
+        "diff | int8 dynamic effect | int8 static effect |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        size = f"T = {m['length']}" if "length" in m else f"batch {m['batch']}"
+        if "batch" in m:
+            effects = [f"{m[k + '_effect']:.3f} rel. error" for k in ("ort_int8", "ort_int8_static")]
+        elif name in ("gsmt", "tags"):
+            effects = [f"{m[k + '_effect']:.3g} max abs diff" for k in ("ort_int8", "ort_int8_static")]
+        else:
+            effects = [f"{100 * m[k + '_effect']:.1f}% labels kept" for k in ("ort_int8", "ort_int8_static")]
+        lines.append(
+            f"| {name} | {size} | {m['torch']:.1f} | {m['ort_fp32']:.1f} | {m['ort_int8']:.1f} | "
+            f"{m['ort_int8_static']:.1f} | {m['ort_max_abs_diff']:.1e} | {effects[0]} | {effects[1]} |"
+        )
+    if "efficientnet_lite0_fraction_of_peak" in r:
+        lines += [
+            "",
+            f"EfficientNet-Lite0 through the fastest runtime: {r['efficientnet_lite0_fraction_of_peak']:.2f} of the "
+            "fp32 matmul peak (frames/s x 0.384 GMACs / peak GMAC/s).",
+        ]
+    if "accuracy" in r:
+        a = r["accuracy"]
+        lines += [
+            "",
+            f"Accuracy (Acc / Edit / F1@50) after {a['epochs']} epochs on {a['dataset']}:",
+            "",
+            "| model | PyTorch fp32 | ORT fp32 | ORT int8 dynamic | ORT int8 static |",
+            "|---|---|---|---|---|",
+        ]
+        for name in ("mstcn", "asformer"):
+            cells = " | ".join(
+                " / ".join(f"{a[name][rt][k]:.1f}" for k in ("acc", "edit", "f1@50"))
+                for rt in ("torch", "ort_fp32", "ort_int8", "ort_int8_static")
+            )
+            lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "equal_budget": intervals,
     "sct_baselines": intervals,
+    "deploy": deploy,
     "long_video": long_video,
     "segmentation_": segmentation,
     "baformer_inference_": lambda r: inference_variants(r, "BaFormer inference"),

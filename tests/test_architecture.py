@@ -45,12 +45,12 @@ def importing(prefix: str) -> list[tuple[str, str]]:
 
 
 LAYERS = {  # top-level module or package -> layer (docs/architecture.md, "Layers")
-    **dict.fromkeys(("timeline", "io", "errors", "config", "configs"), 0),
+    **dict.fromkeys(("timeline", "io", "errors", "config", "configs", "version"), 0),
     **dict.fromkeys(("data", "metrics", "nn", "viz", "export"), 1),
     "models": 2,
     "engine": 3,
     "tasks": 4,
-    **dict.fromkeys(("cli", "demo", "__main__"), 5),
+    **dict.fromkeys(("cli", "demo", "__main__", "pipeline"), 5),
 }
 TASK_MODULES = {f"actionline.tasks.{t}" for t in ("segmentation", "detection", "classification", "tagging", "transfer")}
 

@@ -108,6 +108,8 @@ def test_help_for_every_command(capsys):
         ["evaluate", "--help"],
         ["profile", "--help"],
         ["view", "--help"],
+        ["package", "--help"],
+        ["export-model", "--help"],
         ["synth", "segmentation", "--help"],
     ):
         assert main(cmd) == 0

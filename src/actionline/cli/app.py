@@ -17,6 +17,7 @@ from rich.text import Text
 
 from actionline.cli import options as o
 from actionline.cli.dataset import dataset_app
+from actionline.cli.deploy import export_model, package
 from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
 from actionline.engine.run_record import ExtractionSettings
@@ -46,6 +47,8 @@ app = typer.Typer(
 )
 app.add_typer(synth_app, name="synth")
 app.add_typer(dataset_app, name="dataset")
+app.command("package")(package)
+app.command("export-model")(export_model)
 
 err = Console(stderr=True)
 out = Console()
@@ -157,6 +160,7 @@ def predict(
     media_prefix: o.MediaPrefix = "",
     video_fps: o.VideoFpsOf = None,
     labels_of: o.LabelsOf = None,
+    runtime: o.Runtime = "torch",
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
@@ -167,6 +171,7 @@ def predict(
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
     Example: actionline predict --run runs/mine --video new/ --out preds/new --format labelstudio  (or elan, cvat, via)
+    Example: actionline predict --run runs/mstcn --data data/toy --out preds/ort --runtime onnxruntime
     """
     from actionline.cli import commands
     from actionline.cli.commands import TaskOptions
@@ -181,10 +186,12 @@ def predict(
     if tool is not None and tool not in TOOL_FORMATS:
         raise ActionlineError(f"--format must be one of {', '.join(TOOL_FORMATS)}, got {tool!r}")
     if video is not None:
-        err.print(commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err), markup=False)
+        err.print(
+            commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err, runtime), markup=False
+        )
     else:
         options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
-        err.print(commands.predict(run, data, pred, options, checkpoint, overrides), markup=False)
+        err.print(commands.predict(run, data, pred, options, checkpoint, overrides, runtime), markup=False)
     if tool is not None:
         target = pred / DEFAULT_NAMES[tool]
         videos = {p.stem: p for p in find_videos(video)} if video is not None else {}

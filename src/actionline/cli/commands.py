@@ -13,9 +13,12 @@ from rich.console import Console
 
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
+from actionline.engine.onnx_graph import run_with_onnxruntime
 from actionline.engine.predictor import load_run
+from actionline.engine.run_record import RunMeta
 from actionline.errors import ConfigError
 from actionline.io import atomic_write_text, staged_folder
+from actionline.models.base import TemporalModel
 from actionline.models.registry import model_class
 from actionline.tasks.base import Report
 from actionline.tasks.recipe import load_preset, resolve_settings, train_run
@@ -69,10 +72,17 @@ def train(
 
 
 def predict(
-    run: Path, data_path: Path, out: Path, flags: TaskOptions, checkpoint: str, overrides: dict[str, Any]
+    run: Path,
+    data_path: Path,
+    out: Path,
+    flags: TaskOptions,
+    checkpoint: str,
+    overrides: dict[str, Any],
+    runtime: str = "torch",
 ) -> str:
-    """Predict with a trained run (``overrides``: ``model.*`` inference-time settings); returns a summary line."""
-    model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
+    """Predict with a trained run (``overrides``: ``model.*`` inference-time settings; ``runtime``: torch or
+    onnxruntime, `engine.onnx_graph.run_with_onnxruntime`); returns a summary line."""
+    model, meta = _load(run, checkpoint, overrides, runtime)
     task = predicting_task(meta.task)
     options = task.options(flags.given())
     data = task.open_data(data_path, options)
@@ -82,12 +92,30 @@ def predict(
 
 
 def predict_video(
-    run: Path, source: Path, out: Path, checkpoint: str, overrides: dict[str, Any], batch_size: int, console: Console
+    run: Path,
+    source: Path,
+    out: Path,
+    checkpoint: str,
+    overrides: dict[str, Any],
+    batch_size: int,
+    console: Console,
+    runtime: str = "torch",
 ) -> str:
     """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
     (segmentation, detection) or from the pixels (classification)."""
-    model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
+    model, meta = _load(run, checkpoint, overrides, runtime)
     return predicting_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
+
+
+def _load(run: Path, checkpoint: str, overrides: dict[str, Any], runtime: str) -> tuple[TemporalModel, RunMeta]:
+    """The run's model and metadata, its forward run by ``runtime`` (torch, or onnxruntime: the run's
+    ``model.onnx`` if present, else a graph exported now)."""
+    if runtime not in ("torch", "onnxruntime"):
+        raise ConfigError(f"--runtime must be torch or onnxruntime, got {runtime!r}")
+    model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
+    if runtime == "onnxruntime":
+        run_with_onnxruntime(model.cpu(), Path(run))
+    return model, meta
 
 
 def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:

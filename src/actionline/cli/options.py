@@ -111,6 +111,10 @@ Supervision = Annotated[
 ]
 AllVideos = Annotated[bool, typer.Option("--all", help="Predict every features/*.npy instead of a split.")]
 Checkpoint = Annotated[str, typer.Option(help="Which checkpoint: best or last.")]
+Runtime = Annotated[
+    str,
+    typer.Option(help="torch, or onnxruntime: the model's forward as an ONNX graph (RUN/model.onnx if present)."),
+]
 VideoScores = Annotated[
     Path | None,
     typer.Option(help="Detection, optional: JSON {video: {class: score}} of external video-level class scores."),

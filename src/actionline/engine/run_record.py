@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from actionline import __version__
 from actionline.errors import CheckpointError, ConfigError
+from actionline.version import __version__
 
 
 @dataclass(frozen=True)

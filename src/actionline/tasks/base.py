@@ -22,6 +22,7 @@ from actionline.engine.trainer import TrainConfig
 from actionline.errors import ConfigError
 from actionline.io import staged_files
 from actionline.models.base import TemporalModel
+from actionline.timeline import Timeline
 from actionline.viz.html import Section
 
 
@@ -126,6 +127,12 @@ class PredictingTask(Task):
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
         writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`)."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
+
+    def timeline(self, model: TemporalModel, meta: RunMeta, features: Any, video: str) -> Timeline:
+        """One video's timeline from its features as an array (`actionline.load(...).predict`)."""
+        raise NotImplementedError(
+            f"predict from features is not implemented for {self.name} models yet (use `actionline predict`)"
+        )
 
     def predict_video(
         self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console

@@ -111,32 +111,45 @@ def segment_videos(
     """Segment each (video, features [D, T] at full frame rate, labels or None) at ``sample_rate``; write
     ``out/<video>`` MS-TCN label files at full frame rate and ``out/timelines.json``. Labels, when a video has them,
     reach the decoder only for oracle analyses (e.g. BaFormer Table 5)."""
-    dev = next(model.parameters()).device
     out.mkdir(parents=True, exist_ok=True)
     timelines = []
     for video, full, gt in track(videos, description="predicting", transient=True):
-        if full.shape[0] != model.config.input_dim:
-            raise CheckpointError(
-                f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
-            )
-        x = torch.from_numpy(np.ascontiguousarray(full[:, ::sample_rate]))[None].to(dev)
-        mask = torch.ones(1, x.shape[-1], device=dev)
-        targets = None
-        if gt is not None:
-            labels = torch.from_numpy(gt[: full.shape[1] : sample_rate][: x.shape[-1]])
-            targets = {"labels": labels[None].to(dev)}
-        coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
-        dense = upsample_labels(coarse.to_labels(classes), sample_rate, full.shape[1])
-        seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
-        frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
-        scores = upsample_labels(frame_scores, sample_rate, full.shape[1])
-        timeline = Timeline.from_labels(
-            video, dense, classes, fps=fps, scores=None if np.isnan(scores).any() else scores
-        )
+        timeline = segment_video(model, full, classes, sample_rate, fps, video, gt)
+        dense = timeline.to_labels(classes)
         write_mstcn_prediction(out / video, [classes[i] for i in dense])
         timelines.append(timeline)
     save_timelines(out / "timelines.json", timelines, classes)
     return timelines
+
+
+def segment_video(
+    model: TemporalModel,
+    full: np.ndarray,
+    classes: Sequence[str],
+    sample_rate: int,
+    fps: float | None,
+    video: str,
+    labels: np.ndarray | None = None,
+) -> Timeline:
+    """The full-frame-rate timeline of one video's features ``full`` [D, T]: the model sees every
+    ``sample_rate``-th frame, its labels and segment scores are repeated back to every frame. ``labels`` (full
+    rate) serve oracle analyses only."""
+    if full.shape[0] != model.config.input_dim:
+        raise CheckpointError(
+            f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
+        )
+    dev = next(model.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(full[:, ::sample_rate], dtype=np.float32))[None].to(dev)
+    mask = torch.ones(1, x.shape[-1], device=dev)
+    targets = None
+    if labels is not None:
+        targets = {"labels": torch.from_numpy(labels[: full.shape[1] : sample_rate][: x.shape[-1]])[None].to(dev)}
+    coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
+    dense = upsample_labels(coarse.to_labels(classes), sample_rate, full.shape[1])
+    seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
+    frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
+    scores = upsample_labels(frame_scores, sample_rate, full.shape[1])
+    return Timeline.from_labels(video, dense, classes, fps=fps, scores=None if np.isnan(scores).any() else scores)
 
 
 def evaluation_background(dataset: SegmentationData, options: Options) -> tuple[str, ...]:
@@ -232,6 +245,11 @@ class SegmentationTask(PredictingTask):
             videos = data.split("test", options.split)
         timelines = predict_videos(model, meta, data, videos, out)
         return timelines, f"{len(timelines)} predictions"
+
+    def timeline(self, model: TemporalModel, meta: RunMeta, features: np.ndarray, video: str) -> Timeline:
+        """Features [D, T] at full frame rate -> the timeline (`segment_video` at the run's sample rate)."""
+        fps = meta.extraction.fps if meta.extraction else None
+        return segment_video(model, features, meta.classes, meta.dataset.sample_rate or 1, fps, video)
 
     def predict_features(
         self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path

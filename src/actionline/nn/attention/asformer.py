@@ -21,6 +21,7 @@ from actionline.nn.temporal.conv import (
     FramePointwise,
     conv_add_,
     conv_into,
+    exporting,
     hooked,
     scaled_frame_conv,
 )
@@ -140,7 +141,7 @@ class ASFormerStage(nn.Module):
         feature = self.conv_in(x, input_scales)
         levels = []
         # one video without gradients or padding: in place
-        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1)
+        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1 or exporting())
         if in_place and not hooked(self.blocks):
             work = Workspace()
             for block in self.blocks:

@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from actionline.nn.attention.workspace import Workspace
+from actionline.nn.temporal.conv import exporting
 
 QUERY_CHUNK = 16
 TILE_SCORES = 2**19  # scores per tile (2 MiB in fp32): a tile's scores and weights stay in the L2/L3 caches
@@ -198,12 +199,7 @@ class _LocalAttention(torch.autograd.Function):
 @functools.lru_cache(maxsize=64)
 def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, device: torch.device):
     """(geometry, window bias) of one video length and block length; cached, since every stage repeats them."""
-    half = block // 2
-    if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
-        chunk, width = block, block + 2 * half
-    else:
-        chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
-        width = -(-(chunk + block - 1) // 16) * 16  # chunk + bl - 1 keys, rounded up to a multiple of 16
+    chunk, width = _chunking(block, full_window)
     chunks = math.ceil(length / chunk)
     bias = _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
     # the band's edges: the first chunk - 1 and the columns from bl on (all of it for short windows)
@@ -217,7 +213,16 @@ def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, devi
             merged.append([start, stop])
     columns = tuple((a, b) for a, b in merged)
     tile = max(1, TILE_SCORES // (chunk * width))
-    return _Geometry(length, chunk, width, half, chunks, tile, columns), bias
+    return _Geometry(length, chunk, width, block // 2, chunks, tile, columns), bias
+
+
+def _chunking(block: int, full_window: bool) -> tuple[int, int]:
+    """(queries per chunk, keys per window) for block length ``block``; the window starts ``block // 2`` keys
+    before its chunk."""
+    if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
+        return block, block + 2 * (block // 2)
+    chunk = QUERY_CHUNK if block <= 128 else 2 * QUERY_CHUNK
+    return chunk, -(-(chunk + block - 1) // 16) * 16  # chunk + bl - 1 keys, rounded up to a multiple of 16
 
 
 def _key_bias(valid: torch.Tensor, geometry: _Geometry) -> tuple[torch.Tensor, list[bool]]:
@@ -251,6 +256,8 @@ def window_attention(
     if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
         return torch.softmax((q * k).sum(-1, keepdim=True), dim=-1) * v
+    if exporting():
+        return _graph_window_attention(q, k, v, mask, block, full_window)
     B, T, Cq = q.shape
     geometry, window_bias = _layout(T, block, full_window, q.dtype, q.device)
     scale = 1.0 / math.sqrt(Cq)
@@ -262,6 +269,27 @@ def window_attention(
             key_bias, partial = _key_bias(mask[b].to(q.dtype), geometry)
         outputs.append(_LocalAttention.apply(q[b], k[b], v[b], window_bias, key_bias, partial, geometry, scale))
     return torch.stack(outputs) if B > 1 else outputs[0][None]
+
+
+def _graph_window_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, block: int, full_window: bool
+) -> torch.Tensor:
+    """`window_attention` as standard operators on a symbolic length, all videos at once (an exported graph's
+    path): the same chunks, windows and biases, the windows cut by ``unfold`` instead of strided views."""
+    B, T, Cq = q.shape
+    chunk, width = _chunking(block, full_window)
+    # queries padded by one to two chunks (never a special case for the graph's shapes); window n covers key rows
+    # [n chunk, n chunk + width) of the keys padded by ``left`` before and ``right`` after
+    extra, left = 2 * chunk - T % chunk, block // 2
+    right = extra - chunk + width - left
+    valid = q.new_ones(B, T) if mask is None else mask.to(q.dtype)
+    queries = F.pad(q, (0, 0, 0, extra)).unfold(1, chunk, chunk).transpose(2, 3)  # [B, n, chunk, Cq]
+    keys = F.pad(k, (0, 0, left, right)).unfold(1, width, chunk)  # [B, n, Cq, width]
+    values = F.pad(v, (0, 0, left, right)).unfold(1, width, chunk).transpose(2, 3)
+    seen = F.pad(valid, (left, right)).unfold(1, width, chunk)  # [B, n, width]
+    bias = _window_bias(chunk, width, block, full_window, q) + ((1 - seen) * _neg(q.dtype))[:, :, None]
+    out = torch.softmax(queries @ keys / math.sqrt(Cq) + bias, dim=-1) @ values  # [B, n, chunk, Cv]
+    return out.flatten(1, 2).narrow(1, 0, T)
 
 
 Projection = Callable[[torch.Tensor], object]

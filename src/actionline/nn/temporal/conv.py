@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 class Pointwise(nn.Conv1d):
@@ -146,6 +147,9 @@ def conv_backward(
 
 def frame_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1) -> torch.Tensor:
     """Time-major ``x`` [B, T, C_in] (any row stride), ``weight`` [C_out, C_in, 1 or 3] -> [B, T, C_out]."""
+    if exporting():  # one `conv1d` node with a symbolic length instead of products over shifted row ranges
+        padding = dilation * (weight.shape[2] // 2)
+        return F.conv1d(x.transpose(1, 2), weight, bias, padding=padding, dilation=dilation).transpose(1, 2)
     return _FrameConv.apply(x, weight, bias, dilation)
 
 
@@ -167,9 +171,12 @@ def scaled_frame_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, input_scales: torch.Tensor | None
 ) -> torch.Tensor:
     """`frame_conv` with each video's input channels scaled by ``input_scales`` [B, C_in] (``None``: 1), the
-    scales applied to the weight's columns, video by video."""
+    scales applied to the weight's columns, video by video (in a graph, to the input: its weights then stay
+    constants, which int8 quantization needs)."""
     if input_scales is None:
         return frame_conv(x, weight, bias)
+    if exporting():
+        return frame_conv(x * input_scales[:, None, :], weight, bias)
     if len(x) == 1:
         return frame_conv(x, weight * input_scales[0, None, :, None], bias)
     return torch.cat([frame_conv(x[b : b + 1], weight * input_scales[b, None, :, None], bias) for b in range(len(x))])
@@ -190,8 +197,16 @@ class FrameDilatedConv(nn.Conv1d):
 
 
 def valid_or_none(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:
-    """A [B, T] frame mask as ``dtype``, or ``None`` when every frame is valid (the layers then skip masking)."""
-    return None if bool((mask > 0).all()) else mask.to(dtype)
+    """A [B, T] frame mask as ``dtype``, or ``None`` when every frame is valid (the layers then skip masking).
+    An exported graph always masks: its mask is an input, so the choice cannot depend on its values."""
+    return mask.to(dtype) if exporting() or not bool((mask > 0).all()) else None
+
+
+def exporting() -> bool:
+    """Whether the model is being captured as a graph (`torch.export`, the ONNX exporter): layers then take their
+    plain path (standard operators, no custom autograd functions, no Python decisions on the length or on
+    values), which computes the same function for any length."""
+    return torch.compiler.is_exporting()
 
 
 def hooked(module: nn.Module) -> bool:

@@ -10,7 +10,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.temporal.conv import FrameDilatedConv, FramePointwise, conv_add_, conv_backward, conv_into, hooked
+from actionline.nn.temporal.conv import (
+    FrameDilatedConv,
+    FramePointwise,
+    conv_add_,
+    conv_backward,
+    conv_into,
+    exporting,
+    hooked,
+)
 from actionline.nn.temporal.dropout import Dropout, scaled_keep_mask
 
 
@@ -25,7 +33,7 @@ class DilatedResidualLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         drop = self.dropout
-        if torch.is_grad_enabled() and x.device.type == "cpu" and drop.p < 1 and not hooked(self):
+        if torch.is_grad_enabled() and x.device.type == "cpu" and drop.p < 1 and not (hooked(self) or exporting()):
             keep = None if not drop.training or drop.p == 0 else scaled_keep_mask(x.shape, 1.0 - drop.p, x)
             d, c = self.conv_dilated, self.conv_1x1
             return _ResidualLayer.apply(x, d.weight, d.bias, c.weight, c.bias, d.dilation[0], keep, mask)
@@ -88,7 +96,7 @@ class SingleStageTCN(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         out = self.conv_in(x)
-        if torch.is_grad_enabled() or hooked(self.layers):  # otherwise in place
+        if torch.is_grad_enabled() or hooked(self.layers) or exporting():  # otherwise in place
             for layer in self.layers:
                 out = layer(out, mask)
         else:
