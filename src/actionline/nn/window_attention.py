@@ -1,7 +1,9 @@
 """Local window attention of ASFormer (Yi et al., BMVC 2021, Sec. 3.1), vectorised and with correct windows.
 
 Block ``i`` uses block length ``bl = 2**i``: every query ``t`` attends to the ``bl`` keys
-``[t - bl//2, t - bl//2 + bl)`` (a window centred on it), restricted to valid (unpadded) frames.
+``[t - bl//2, t - bl//2 + bl)`` (a window centred on it), restricted to valid (unpadded) frames. ``causal``: the
+window ends at the query, ``[t - bl + 1, t]`` (online use: no query sees a later frame); the same layout with
+``bl - 1`` padded rows before the keys instead of ``bl // 2``.
 
 The reference implementation splits queries into chunks of ``bl``, gives each chunk the keys of the chunk
 widened by ``bl//2`` on both sides, and *intends* a band mask selecting each query's own ``bl`` keys; its mask
@@ -57,7 +59,7 @@ class _Geometry(NamedTuple):
     length: int  # T
     chunk: int  # queries per chunk
     width: int  # keys per window
-    left: int  # zero rows before the keys (bl // 2)
+    left: int  # zero rows before the keys (bl // 2; causal: bl - 1)
     chunks: int
     tile: int  # chunks per tile
     masked_columns: tuple[tuple[int, int], ...]  # [start, stop) of window columns some query does not see
@@ -196,9 +198,13 @@ class _LocalAttention(torch.autograd.Function):
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, device: torch.device):
-    """(geometry, window bias) of one video length and block length; cached, since every stage repeats them."""
-    half = block // 2
+def _layout(length: int, block: int, full_window: bool, causal: bool, dtype: torch.dtype, device: torch.device):
+    """(geometry, window bias) of one video length and block length; cached, since every stage repeats them.
+
+    A query's window starts ``left`` rows before it; the rest of the layout is the same for both windows."""
+    if causal and full_window:
+        raise ValueError("the reference's full window is not causal")
+    half = block - 1 if causal else block // 2
     if full_window:  # reference layout: chunks of bl, each sees its chunk widened by bl//2 on both sides
         chunk, width = block, block + 2 * half
     else:
@@ -242,17 +248,18 @@ def window_attention(
     mask: torch.Tensor | None,
     block: int,
     full_window: bool = False,
+    causal: bool = False,
 ) -> torch.Tensor:
     """Attention of time-major ``q`` [B, T, Cq] over ``k`` [B, T, Cq] / ``v`` [B, T, Cv] in local windows.
 
     ``mask`` [B, T] (1 = valid frame), ``None`` when every frame is valid. Scores are scaled by ``1/sqrt(Cq)``.
-    Returns [B, T, Cv].
+    ``causal``: each query's window ends at it. Returns [B, T, Cv].
     """
     if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
         return torch.softmax((q * k).sum(-1, keepdim=True), dim=-1) * v
     B, T, Cq = q.shape
-    geometry, window_bias = _layout(T, block, full_window, q.dtype, q.device)
+    geometry, window_bias = _layout(T, block, full_window, causal, q.dtype, q.device)
     scale = 1.0 / math.sqrt(Cq)
     outputs = []
     for b in range(B):  # a loop over videos
@@ -277,6 +284,7 @@ def projected_window_attention(
     project_keys_t: Projection,
     project_values: Projection,
     work: Workspace,
+    causal: bool = False,
 ) -> torch.Tensor:
     """`window_attention` of one unpadded video without gradients, whose projections write straight into the
     attention's buffers: ``project_queries(out [T, Cq])`` (already scaled by ``1/sqrt(Cq)``),
@@ -288,7 +296,7 @@ def projected_window_attention(
         out = work.get("values_only", (length, cv), like)
         project_values(out)
         return out[None]
-    g, window_bias = _layout(length, block, full_window, like.dtype, like.device)
+    g, window_bias = _layout(length, block, full_window, causal, like.dtype, like.device)
     key_bias, partial = _edge_key_bias(g, like.dtype, like.device)
     queries = work.get("queries", (g.chunks * g.chunk, cq), like)
     project_queries(queries[:length])
