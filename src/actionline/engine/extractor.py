@@ -5,7 +5,9 @@ Two conventions (``layout``):
 
 - ``segmentation`` (MS-TCN): one vector per frame at ``fps``, from a ``window``-frame window centred on it (the
   video's first / last frame repeated at the ends); ``features/<video>.npy`` [D, T]. Per-frame 2D backbones
-  (``input.frames == 1``) use the frame itself. The benchmark I3D features: ``--fps 15 --window 21``.
+  (``input.frames == 1``) use the frame itself. The benchmark I3D features: ``--fps 15 --window 21``. ``causal``
+  (for live streams, `actionline.engine.live_features`): the window ends at the frame, the first frame repeated
+  before it.
 - ``detection``: one vector per snippet of ``window`` frames every ``stride`` frames; ``features/<video>.npy``
   [T, D] with ``features/<video>.json`` (`FeatureTiming`: fps, stride, window, offset) beside it. A 2D backbone's
   snippet vector is the mean of its frames'.
@@ -57,18 +59,23 @@ class ExtractionSettings:
     stride: int = 1
     layout: Literal["segmentation", "detection"] = "segmentation"
     feature_dim: int = 0
+    causal: bool = False  # segmentation windows end at their frame (what a live stream can compute)
 
     def check(self) -> None:
         if self.fps <= 0 or self.window < 1 or self.stride < 1:
             raise ConfigError(
                 f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
             )
+        if self.causal and self.layout != "segmentation":
+            raise ConfigError("--causal windows are for the segmentation layout (a vector per frame)")
 
     def describe(self) -> str:
         weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
         return (
             f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout" + (f", stride {self.stride}" if self.layout == "detection" else "")
+            f"{self.layout} layout"
+            + (f", stride {self.stride}" if self.layout == "detection" else "")
+            + (", causal windows" if self.causal else "")
         )
 
 
@@ -118,6 +125,19 @@ def centred_windows(frames: Iterator[np.ndarray], window: int) -> Iterator[np.nd
             yield np.stack(buffer)
 
 
+class CausalWindow:
+    """The stack [window, H, W, 3] ending at each frame pushed; the first frame is repeated before the video."""
+
+    def __init__(self, window: int):
+        self.frames: deque[np.ndarray] = deque(maxlen=window)
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        if not self.frames:
+            self.frames.extend([frame] * (self.frames.maxlen - 1))
+        self.frames.append(frame)
+        return np.stack(self.frames)
+
+
 def snippet_windows(frames: Iterator[np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
     """Stacks [window, H, W, 3] starting every ``stride`` frames from frame 0 (ceil(frames / stride) of them);
     snippets running past the end are padded with the last frame."""
@@ -161,6 +181,9 @@ def extract_video(
     frames = iter_frames(path, settings.fps, spec.short_side, spec.size)
     if settings.layout == "detection":
         stacks = snippet_windows(frames, settings.window, settings.stride)
+    elif settings.causal and spec.frames > 1:
+        window = CausalWindow(settings.window)
+        stacks = (window.push(frame) for frame in frames)
     else:  # a per-frame backbone sees the frame itself
         stacks = centred_windows(frames, 1 if spec.frames == 1 else settings.window)
     out, batch = [], []
@@ -207,12 +230,17 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
     if path.is_file():
         stored = read_json(path)
         mine = asdict(settings)
-        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k) != mine[k])
+        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k, _default(k)) != mine[k])
         if different:
             raise ConfigError(
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "
                 f"{', '.join(str(stored.get(k)) for k in different)}); choose another --out"
             )
+
+
+def _default(field: str) -> object:
+    """A setting's default (a folder extracted before the setting existed was extracted with it)."""
+    return getattr(ExtractionSettings, field, None)
 
 
 def extract(
@@ -227,16 +255,17 @@ def extract(
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
+    causal: bool = False,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
     """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
     (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
     stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(backbone_name, None, fps, window, stride, layout).check()  # before any file is read
+    ExtractionSettings(backbone_name, None, fps, window, stride, layout, causal=causal).check()  # before any file is read
     videos = find_videos(source)
     backbone, digest = load_backbone(backbone_name, weights, console)
     backbone.to(dev := resolve_device(device))
-    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)
+    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim, causal)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -311,7 +340,7 @@ def extract_like_training(
             "extract with `actionline extract --weights` and predict with --data"
         )
     used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
+        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console, causal=s.causal
     )
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
