@@ -8,9 +8,9 @@ import torch
 import reference_encoders as ref
 from actionline.errors import ConfigError
 from actionline.models.registry import build_model
-from actionline.nn.conv import FrameDilatedConv
-from actionline.nn.instance_norm import causal_instance_norm
-from actionline.nn.window_attention import window_attention
+from actionline.nn.attention.instance_norm import causal_instance_norm
+from actionline.nn.attention.window_attention import window_attention
+from actionline.nn.temporal.conv import FrameDilatedConv
 from test_encoder_equivalence import _assert_same, _inputs
 
 SMALL = {"input_dim": 12, "num_classes": 5, "num_layers": 9, "dropout": 0.0}

@@ -261,7 +261,9 @@ def extract(
     (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
     stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(backbone_name, None, fps, window, stride, layout, causal=causal).check()  # before any file is read
+    ExtractionSettings(
+        backbone_name, None, fps, window, stride, layout, causal=causal
+    ).check()  # before any file is read
     videos = find_videos(source)
     backbone, digest = load_backbone(backbone_name, weights, console)
     backbone.to(dev := resolve_device(device))

@@ -16,9 +16,9 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from actionline.nn.asformer import ASFormerBlock, ASFormerStage
-from actionline.nn.conv import FrameDilatedConv, FramePointwise
-from actionline.nn.tcn import DilatedResidualLayer, SingleStageTCN
+from actionline.nn.attention.asformer import ASFormerBlock, ASFormerStage
+from actionline.nn.temporal.conv import FrameDilatedConv, FramePointwise
+from actionline.nn.temporal.tcn import DilatedResidualLayer, SingleStageTCN
 
 FrameStep = Callable[[torch.Tensor], torch.Tensor]  # one frame's features [D] -> its outputs
 
@@ -74,7 +74,7 @@ class CausalConvStep:
 
 
 class RunningInstanceNorm:
-    """`actionline.nn.instance_norm.causal_instance_norm` on one frame: running float64 sums of the frames and
+    """`actionline.nn.attention.instance_norm.causal_instance_norm` on one frame: running float64 sums of the frames and
     their squares."""
 
     def __init__(self, channels: int, like: torch.Tensor, eps: float = 1e-5):
@@ -93,7 +93,7 @@ class RunningInstanceNorm:
 
 
 class CausalWindowStep:
-    """Causal window attention (`actionline.nn.window_attention`, ``causal``) for one query: its key and value
+    """Causal window attention (`actionline.nn.attention.window_attention`, ``causal``) for one query: its key and value
     histories hold the last ``block`` frames; before the window fills, only the frames seen so far count."""
 
     def __init__(self, block: int, channels: tuple[int, int], like: torch.Tensor):
