@@ -119,6 +119,16 @@ def predict_videos(
     return timelines
 
 
+def write_viewable(out: Path, timelines: list[Timeline], classes: Sequence[str], background: tuple[str, ...]) -> str:
+    """Beside the MS-TCN files and ``timelines.json``: ``timelines.csv``, one SRT per video (background left out)
+    and ``timelines.png``; returns what was written."""
+    atomic_write_text(out / "timelines.csv", to_csv(timelines))
+    for timeline in timelines:
+        atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
+    image = plot_timelines([(t.video, None, t) for t in timelines], classes, out / "timelines.png", background)
+    return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
+
+
 def evaluation_background(dataset: SegmentationData, options: TaskOptions) -> tuple[str, ...]:
     """The labels left out of Edit / F1: ``--background`` (``none``: no label), by default ``background`` (the
     MS-TCN script's convention)."""
@@ -216,11 +226,7 @@ class SegmentationTask(Task):
         write_info(features, DatasetInfo("video", sample_rate=rate, background=background, fps=fps))
         data = SegmentationData(features)
         timelines = predict_videos(model, meta, data, videos, out)
-        atomic_write_text(out / "timelines.csv", to_csv(timelines))
-        for timeline in timelines:
-            atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
-        image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
-        return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
+        return write_viewable(out, timelines, data.classes, background)
 
     def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
