@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from actionline.data.layout import SegmentationData
-from actionline.engine.extractor import ExtractionSettings, load_backbone
+from actionline.engine.extractor import load_backbone
 from actionline.engine.live import OnlineSmoother
 from actionline.engine.live_features import LiveFeatures
+from actionline.engine.run_record import ExtractionSettings
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model

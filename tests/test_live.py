@@ -15,6 +15,7 @@ from actionline.data.video import iter_frames
 from actionline.engine.extractor import extract, load_backbone
 from actionline.engine.live import OnlineSmoother
 from actionline.engine.live_features import LiveFeatures
+from actionline.engine.run_record import ExtractionSettings
 from test_video import write_indexed_video
 
 CLASSES = ["a", "b", "c"]
@@ -56,7 +57,8 @@ def test_live_features_equal_causal_extraction(tmp_path, name, window):
     """A per-frame backbone and a clip backbone (random weights: only the windows matter), frame by frame."""
     write_indexed_video(tmp_path / "v" / "a.mp4", [i / 10 for i in range(7)], size=32)
     torch.manual_seed(0)
-    settings, done, _ = extract(tmp_path / "v", tmp_path / "o", name, fps=10, window=window, causal=True)
+    requested = ExtractionSettings.request(name, fps=10, window=window, causal=True)
+    settings, done, _ = extract(tmp_path / "v", tmp_path / "o", requested)
     assert done == ["a"]
     offline = np.load(tmp_path / "o" / "features" / "a.npy").T  # [T, D]
     torch.manual_seed(0)

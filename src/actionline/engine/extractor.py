@@ -28,9 +28,8 @@ import json
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -40,43 +39,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from actionline.data.video import find_videos, iter_frames
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
-from actionline.errors import ActionlineError, ConfigError, DataError
+from actionline.engine.run_record import ExtractionSettings, RunMeta
+from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
 
 SETTINGS_FILE = "extraction.json"
-
-
-@dataclass(frozen=True)
-class ExtractionSettings:
-    """What determines the features; stored in ``extraction.json`` and in the checkpoints of runs trained on them."""
-
-    backbone: str
-    weights: str | None  # sha256 of the weights file ("packaged:<sha256>" for weights that ship with a package)
-    fps: float = 15.0
-    window: int = 21
-    stride: int = 1
-    layout: Literal["segmentation", "detection"] = "segmentation"
-    feature_dim: int = 0
-    causal: bool = False  # segmentation windows end at their frame (what a live stream can compute)
-
-    def check(self) -> None:
-        if self.fps <= 0 or self.window < 1 or self.stride < 1:
-            raise ConfigError(
-                f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
-            )
-        if self.causal and self.layout != "segmentation":
-            raise ConfigError("--causal windows are for the segmentation layout (a vector per frame)")
-
-    def describe(self) -> str:
-        weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
-        return (
-            f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout"
-            + (f", stride {self.stride}" if self.layout == "detection" else "")
-            + (", causal windows" if self.causal else "")
-        )
 
 
 def file_digest(path: Path) -> str:
@@ -230,7 +199,10 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
     if path.is_file():
         stored = read_json(path)
         mine = asdict(settings)
-        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k, _default(k)) != mine[k])
+        # a setting added later (``causal``) has its default in folders extracted before it existed
+        different = sorted(
+            k for k in mine if k != "feature_dim" and stored.get(k, getattr(ExtractionSettings, k, None)) != mine[k]
+        )
         if different:
             raise ConfigError(
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "
@@ -238,36 +210,25 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
             )
 
 
-def _default(field: str) -> object:
-    """A setting's default (a folder extracted before the setting existed was extracted with it)."""
-    return getattr(ExtractionSettings, field, None)
-
-
 def extract(
     source: Path,
     out: Path,
-    backbone_name: str,
+    requested: ExtractionSettings,
     weights: Path | None = None,
-    fps: float = 15.0,
-    window: int = 21,
-    stride: int = 1,
-    layout: Literal["segmentation", "detection"] = "segmentation",
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
-    causal: bool = False,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
-    """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
-    (or already complete) and the failures (video, reason)."""
+    """Extract every video of ``source`` (a file or a folder) into ``out`` as ``requested`` (its backbone, fps,
+    window, stride and layout; `ExtractionSettings.request`) with the ``weights`` file (None: the backbone's packaged
+    weights, else random ones); returns the settings used (with the weights' digest and the feature size), the videos
+    done (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
-    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(
-        backbone_name, None, fps, window, stride, layout, causal=causal
-    ).check()  # before any file is read
+    requested.check()  # before any file is read
     videos = find_videos(source)
-    backbone, digest = load_backbone(backbone_name, weights, console)
+    backbone, digest = load_backbone(requested.backbone, weights, console)
     backbone.to(dev := resolve_device(device))
-    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim, causal)
+    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -309,27 +270,22 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
     path = Path(root) / SETTINGS_FILE
     if not path.is_file():
         return None
-    try:
-        return ExtractionSettings(**read_json(path))
-    except TypeError as exc:
-        raise ActionlineError(f"{path}: not an extraction settings file ({exc})") from None
+    return ExtractionSettings.from_dict(read_json(path), str(path))
 
 
 def extract_like_training(
-    meta: dict, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
+    meta: RunMeta, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
 ) -> list[str]:
     """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
     describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
     weights can be drawn again: random or user weights are refused with what to do instead."""
-    run = meta.get("model", "the run")
-    recorded = meta.get("dataset", {}).get("extraction")
-    if recorded is None:
+    run, s = meta.model, meta.extraction
+    if s is None:
         raise ConfigError(
             f"{run}: the run does not record how its features were extracted (it was trained on features that "
             "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
             "same backbone yourself and predict with --data"
         )
-    s = ExtractionSettings(**recorded)
     if s.feature_dim != input_dim:
         raise ConfigError(f"{run}: {s.feature_dim}-d features recorded, the model takes {input_dim}")
     if s.weights is None:
@@ -341,9 +297,7 @@ def extract_like_training(
             f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
-    used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console, causal=s.causal
-    )
+    used, done, failures = extract(source, out, s, None, batch_size, console=console)
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
     if failures and not done:

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from actionline.data.live_video import LiveStats, live_frames
-from actionline.engine.extractor import ExtractionSettings, load_backbone
+from actionline.engine.extractor import load_backbone
 from actionline.engine.live_features import LiveFeatures
+from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import ConfigError
 from actionline.models.base import TemporalModel
 
@@ -118,16 +119,14 @@ class LatencyLog:
         return out
 
 
-def live_settings(meta: dict, input_dim: int) -> ExtractionSettings:
+def live_settings(meta: RunMeta, input_dim: int) -> ExtractionSettings:
     """How the run's features were extracted, refused where a live stream cannot compute the same features."""
-    run = meta.get("model", "the run")
-    recorded = meta.get("dataset", {}).get("extraction")
-    if recorded is None:
+    run, s = meta.model, meta.extraction
+    if s is None:
         raise ConfigError(
             f"{run}: the run does not record how its features were extracted, so a stream cannot compute them; "
             "train on features from `actionline extract`"
         )
-    s = ExtractionSettings(**recorded)
     if s.feature_dim != input_dim:
         raise ConfigError(f"{run}: {s.feature_dim}-d features recorded, the model takes {input_dim}")
     if s.weights is None or not s.weights.startswith("packaged:"):
@@ -136,7 +135,7 @@ def live_settings(meta: dict, input_dim: int) -> ExtractionSettings:
 
 
 def frame_decisions(
-    model: TemporalModel, meta: dict, source: str, settings: LiveSettings, stats: LiveStats, console
+    model: TemporalModel, meta: RunMeta, source: str, settings: LiveSettings, stats: LiveStats, console
 ) -> tuple[ExtractionSettings, Iterator[tuple[float, np.ndarray, float, float]]]:
     """The extraction settings and an iterator of (decode s, class probabilities [K], features s, model s) per
     frame of ``source``."""
@@ -176,7 +175,7 @@ def frame_decisions(
 
 def run_stream(
     model: TemporalModel,
-    meta: dict,
+    meta: RunMeta,
     source: str,
     settings: LiveSettings,
     emit: Callable[[Event], None],
@@ -189,7 +188,7 @@ def run_stream(
     settings.check()
     stats = LiveStats()
     extraction, decisions = frame_decisions(model, meta, source, settings, stats, console)
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     smoother = OnlineSmoother(1 + round(settings.smoothing * extraction.fps), classes, extraction.fps)
     log = LatencyLog(extraction.fps)
     every = max(1, round(settings.update_every * extraction.fps))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from actionline.engine.extractor import CausalWindow, ExtractionSettings, embed
+from actionline.engine.extractor import CausalWindow, embed
+from actionline.engine.run_record import ExtractionSettings
 from actionline.models.backbone import Backbone
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,19 @@ from torch.utils.data import DataLoader, Dataset
 
 from actionline.config import as_dict, build
 from actionline.data.detection import DetectionData
-from actionline.data.instances import read_annotations, read_submission, resample_features, sliding_windows
+from actionline.data.instances import (
+    DetectionAnnotations,
+    FeatureTiming,
+    read_annotations,
+    read_submission,
+    resample_features,
+    sliding_windows,
+)
 from actionline.data.layout import carve_validation
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
 from actionline.engine.extractor import stored_settings
-from actionline.engine.predictor import load_run
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.export import to_csv
@@ -42,7 +49,7 @@ from actionline.metrics.detection import (
 from actionline.metrics.detection_errors import FP_TYPES, false_positive_profile, sensitivity
 from actionline.models.base import TemporalModel
 from actionline.nn.decoding.detection_postprocess import finalize
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.recipe import train_run
 from actionline.timeline import (
     Instance,
@@ -241,7 +248,7 @@ def make_validate(data: DetectionData, videos: Sequence[str], classes: Sequence[
 
 def predict_instances(
     model: TemporalModel,
-    meta: dict,
+    meta: RunMeta,
     data: DetectionData,
     videos: Sequence[str],
     out: str | Path,
@@ -253,11 +260,11 @@ def predict_instances(
     ``video_scores`` (optional, the ActivityNet convention): per video, class -> video-level score; each
     detection's score is multiplied by its class's score (0 when the class is missing).
     """
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     unknown = sorted({i.label for v in videos for i in data.instances(v)} - set(classes))
     if unknown:
         raise CheckpointError(f"{data.root}: classes {', '.join(unknown[:5])} were not in the run's training classes")
-    data_cfg = build(DetectionDataConfig, meta.get("data_settings"), where="data")
+    data_cfg = build(DetectionDataConfig, meta.settings.data_settings, where="data")
     instances: list[Instance] = []
     for video in track(videos, description="detecting", transient=True):
         clips = DetectionClips(data, [video], model.config.input_length, data_cfg, classes, with_targets=False)
@@ -310,15 +317,24 @@ def evaluation_thresholds(tiou: str | None, subset: str | None) -> tuple[float, 
     return ACTIVITYNET_TIOU if anet else THUMOS_TIOU
 
 
-class DetectionTask(Task):
-    """Options read: ``subset``, ``annotations`` (train, predict), ``all_videos``, ``video_scores`` (predict),
-    ``gt``, ``tiou`` (evaluate)."""
+@dataclass
+class Options:
+    """What the detection commands select (a detection dataset has subsets, not splits)."""
 
+    subset: str | None = None  # the annotation subset (default: the dataset's training / evaluation subset)
+    annotations: Path | None = None  # the annotation JSON when not <data>/annotations.json
+    all_videos: bool = False  # prediction: every video with features instead of a subset
+    video_scores: Path | None = None  # prediction: external video-level class scores
+    gt: Path | None = None  # evaluation: the ground-truth JSON
+    tiou: str | None = None  # evaluation: the tIoU thresholds
+
+
+class DetectionTask(PredictingTask):
     name = "detection"
-    reads = frozenset({"subset", "annotations", "all_videos", "video_scores", "gt", "tiou"})
+    Options = Options
     config_keys = ("model", "train", "data")
 
-    def open_data(self, path: Path, options: TaskOptions) -> DetectionData:
+    def open_data(self, path: Path, options: Options) -> DetectionData:
         return DetectionData(path, options.annotations)
 
     def plan_training(
@@ -353,15 +369,11 @@ class DetectionTask(Task):
             selection={"subset": subset},
             metrics=(*(f"mAP@{t:g}" for t in data_cfg.tiou or ACTIVITYNET_TIOU), "avg_mAP", "mean"),
             settings_record={"data_settings": as_dict(data_cfg)},
-            meta={"data_settings": as_dict(data_cfg)},
-            dataset_meta={
-                "root": str(data.root),
-                "subset": subset,
-                **({"extraction": asdict(extraction)} if (extraction := stored_settings(data.root)) else {}),
-            },
+            settings=TaskSettings(data_settings=as_dict(data_cfg)),
+            dataset=DatasetRecord(str(data.root), subset=subset, extraction=stored_settings(data.root)),
         )
 
-    def predict(self, model, meta, data: DetectionData, options: TaskOptions, out: Path) -> tuple[list, str]:
+    def predict(self, model, meta, data: DetectionData, options: Options, out: Path) -> tuple[list, str]:
         if options.all_videos:
             videos = sorted(v for v in data.annotations.durations if (data.root / "features" / f"{v}.npy").is_file())
         else:
@@ -370,27 +382,29 @@ class DetectionTask(Task):
         found = predict_instances(model, meta, data, videos, out, scores)
         return found, f"{len(found)} detections in {len(videos)} videos (results.json)"
 
-    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+    def predict_features(
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+    ) -> str:
         """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
         ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
-        database = {}
+        durations = {}
         for video in videos:
-            timing = read_json(features / "features" / f"{video}.json")
+            timing = FeatureTiming(**read_json(features / "features" / f"{video}.json"))
             snippets = np.load(features / "features" / f"{video}.npy", mmap_mode="r").shape[0]
-            database[video] = {"duration": snippets * timing["stride"] / timing["fps"], "subset": "video"}
-        atomic_write_text(features / "annotations.json", json.dumps({"database": database}))
-        data = DetectionData(features, classes=list(meta["classes"]))
+            durations[canonical_video_id(video)] = snippets * timing.stride / timing.fps
+        unannotated = DetectionAnnotations(durations, dict.fromkeys(durations, "video"), [])
+        data = DetectionData(features, unannotated, classes=list(meta.classes))
         found = predict_instances(model, meta, data, videos, out)
         atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
         return f"wrote {len(found)} detections in {len(videos)} videos (results.json, timelines.json/.csv)"
 
-    def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
+    def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
 
     def claims(self, pred: Path) -> bool:
         return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()
 
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Options) -> Report:
         gt = options.gt or options.annotations or (data / "annotations.json" if data is not None else None)
         if gt is None:
             raise ActionlineError("--gt (or --data with an annotations.json) is required for detection evaluation")
@@ -406,7 +420,7 @@ class DetectionTask(Task):
         ]
         return Report(s.headline(), details, s.as_dict())
 
-    def view(self, pred, data, image, videos, max_videos, split) -> Path:
+    def view(self, pred, data, image, videos, max_videos, options: Options) -> Path:
         dataset = DetectionData(data)
         by_video: dict[str, list[Instance]] = {}
         for p in read_submission(submission_file(pred)):
@@ -430,26 +444,15 @@ def train_detection(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
-    options = TaskOptions(subset=subset)
+    options = Options(subset=subset)
     return train_run(DetectionTask(), model_name, data, run_dir, settings, options, resume, dist, console)
 
 
-def predict_detection(
-    run: str | Path, data: DetectionData, videos: Sequence[str], out: str | Path, video_scores=None, **load: Any
-) -> list[Instance]:
-    """Detect actions in ``videos`` with a trained run (see `predict_instances`); ``load``: `load_run`'s
-    ``which``, ``device`` and ``overrides``."""
-    model, meta = load_run(run, **load)
-    if meta.get("task") != "detection":
-        raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
-    return predict_instances(model, meta, data, videos, out, video_scores)
-
-
 def report_sections(
-    task: Task,
+    task: PredictingTask,
     preds: Sequence[Path],
     data: Path | None,
-    options: TaskOptions,
+    options: Options,
     videos_dir: Path | None,
     out: Path,
     limit: int,
