@@ -86,7 +86,8 @@ def smoothing_effect(data: SegmentationData, pred_dir: Path, fps: float) -> dict
         preds = []
         for v in videos:
             smoother = OnlineSmoother(1 + round(delay * fps), classes, fps)
-            for name in (pred_dir / v).read_text().split():
+            lines = (pred_dir / v).read_text().splitlines()  # MS-TCN files: a "###" header, then the labels
+            for name in " ".join(line for line in lines if not line.startswith("#")).split():
                 smoother.push(index[name], 1.0)
             preds.append(np.asarray(classes, dtype=object)[smoother.labels])
         scores = evaluate_segmentation(preds, gts, SegmentationSettings(), videos).as_dict()
