@@ -428,6 +428,34 @@ def deploy(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def streaming(r: dict) -> str:
+    """`streaming.py`: per-frame latency of the causal models' steps and of the backbones frame by frame; the
+    causal vs offline accuracy and the smoothing delay's effect, where measured."""
+    budget = r["budget_ms"]
+    lines = [
+        f"Per-frame latency at {r['fps']:g} fps (budget {budget} ms), CPU ({r['machine']['threads']} threads), load "
+        f"average {r['load_average_at_start']} at the start (a shared machine: wall-clock times include waiting).",
+        "",
+        "| per frame | p50 ms | p90 ms | p99 ms | frames timed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        lines.append(f"| causal {name} step | {m['p50']:.2f} | {m['p90']:.2f} | {m['p99']:.2f} | {m['frames']} |")
+    for name, b in r["backbones"].items():
+        window = f", window {b['window']}" if b["window"] > 1 else ""
+        lines.append(f"| {name}{window} | {b['p50']:.1f} | {b['p90']:.1f} | {b['p99']:.1f} | {b['frames']} |")
+    if "accuracy" in r:
+        lines += ["", f"Causal vs offline ({r['accuracy']['source']}, {r['accuracy']['setup']}):", ""]
+        lines += ["| model | " + " | ".join(m.capitalize() for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        for name, s in r["accuracy"]["summary"].items():
+            lines.append(f"| {name} | " + " | ".join(f"{s[k]:.1f}" for k in METRICS) + " |")
+    for name, delays in r.get("smoothing", {}).items():
+        lines += ["", f"Online smoothing of {name} (delay in seconds of video):", ""]
+        lines += ["| delay s | " + " | ".join(m.capitalize() for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        lines += [f"| {d} | " + " | ".join(f"{s[k]:.1f}" for k in METRICS) + " |" for d, s in delays.items()]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "equal_budget": intervals,
     "sct_baselines": intervals,
@@ -444,6 +472,7 @@ RENDERERS = {
     "ats": ats,
     "hvu": hvu,
     "dataset_build": dataset_build,
+    "streaming": streaming,
 }
 
 

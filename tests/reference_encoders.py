@@ -4,7 +4,8 @@
 visibility matrix) and BaFormer's cross-attention in its textbook form: the oracle for outputs and gradients
 (tests/test_encoder_equivalence.py). Parameter names match the library's modules, so one state dict loads into
 both. With ``chunked_window_attention`` they compute the models the way the reference code does, which is what
-benchmarks/efficiency.py times ours against.
+benchmarks/efficiency.py times ours against. ``causal``: left-padded convolutions (``F.pad`` then ``nn.Conv1d``),
+windows ending at the query, and every prefix instance-normalised by ``F.instance_norm`` (tests/test_causal.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch.nn import functional as F
 from actionline.models.segmentation.baformer import QuerySelfAttention  # the textbook form already
 
 
-def dense_window_attention(q, k, v, mask, block, full_window=False):
+def dense_window_attention(q, k, v, mask, block, full_window=False, causal=False):
     """q, k [B, Cq, T], v [B, Cv, T], mask [B, T]: softmax over each query's visible keys, by definition."""
     _, C, T = q.shape
     half = block // 2
@@ -32,6 +33,8 @@ def dense_window_attention(q, k, v, mask, block, full_window=False):
         column = j - (t // block * block - half)
         inside = (column >= 0) & (column < width)
         allowed = inside & window[t % block, column.clamp(0, width - 1)]
+    elif causal:
+        allowed = (j > t - block) & (j <= t)
     else:
         allowed = (j >= t - half) & (j < t - half + block)
     allowed = allowed[None] & (mask[:, None, :] > 0)
@@ -67,10 +70,35 @@ def chunked_window_attention(q, k, v, mask, block, full_window=True):
     return out.permute(1, 0, 2).reshape(1, -1, chunks * block)[:, :, :T]
 
 
+class CausalConv1d(nn.Conv1d):
+    """Kernel-3 dilated convolution padded by ``2 d`` zeros on the left only (MS-TCN issue #24)."""
+
+    def __init__(self, in_channels, out_channels, dilation):
+        super().__init__(in_channels, out_channels, 3, dilation=dilation)
+
+    def forward(self, x):
+        return super().forward(F.pad(x, (2 * self.dilation[0], 0)))
+
+
+def dilated_conv(channels, dilation, causal):
+    return (
+        CausalConv1d(channels, channels, dilation)
+        if causal
+        else nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
+    )
+
+
+def prefix_instance_norm(x):
+    """Frame ``t`` instance-normalised over frames ``0..t``, one ``F.instance_norm`` per prefix (the first frame
+    alone has no variance: it normalises to zero)."""
+    first = torch.zeros_like(x[..., 0])
+    return torch.stack([first] + [F.instance_norm(x[..., : t + 1])[..., t] for t in range(1, x.shape[-1])], dim=-1)
+
+
 class DilatedResidualLayer(nn.Module):
-    def __init__(self, dilation, channels, dropout=0.0):
+    def __init__(self, dilation, channels, dropout=0.0, causal=False):
         super().__init__()
-        self.conv_dilated = nn.Conv1d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.conv_dilated = dilated_conv(channels, dilation, causal)
         self.conv_1x1 = nn.Conv1d(channels, channels, 1)
         self.dropout = nn.Dropout(dropout)
 
@@ -80,10 +108,10 @@ class DilatedResidualLayer(nn.Module):
 
 
 class SingleStageTCN(nn.Module):
-    def __init__(self, num_layers, channels, input_dim, num_classes, dropout=0.0):
+    def __init__(self, num_layers, channels, input_dim, num_classes, dropout=0.0, causal=False):
         super().__init__()
         self.conv_in = nn.Conv1d(input_dim, channels, 1)
-        self.layers = nn.ModuleList(DilatedResidualLayer(2**i, channels, dropout) for i in range(num_layers))
+        self.layers = nn.ModuleList(DilatedResidualLayer(2**i, channels, dropout, causal) for i in range(num_layers))
         self.conv_out = nn.Conv1d(channels, num_classes, 1)
 
     def forward(self, x, mask):
@@ -94,11 +122,14 @@ class SingleStageTCN(nn.Module):
 
 
 class MSTCN(nn.Module):
-    def __init__(self, num_stages, num_layers, channels, input_dim, num_classes, dropout=0.0):
+    def __init__(self, num_stages, num_layers, channels, input_dim, num_classes, dropout=0.0, causal=False):
         super().__init__()
         self.stages = nn.ModuleList(
-            [SingleStageTCN(num_layers, channels, input_dim, num_classes, dropout)]
-            + [SingleStageTCN(num_layers, channels, num_classes, num_classes, dropout) for _ in range(num_stages - 1)]
+            [SingleStageTCN(num_layers, channels, input_dim, num_classes, dropout, causal)]
+            + [
+                SingleStageTCN(num_layers, channels, num_classes, num_classes, dropout, causal)
+                for _ in range(num_stages - 1)
+            ]
         )
 
     def forward(self, x, mask):
@@ -112,11 +143,12 @@ class MSTCN(nn.Module):
 
 
 class ASFormerBlock(nn.Module):
-    def __init__(self, layer, channels, att_channels, alpha, full_window, attention, dropout):
+    def __init__(self, layer, channels, att_channels, alpha, full_window, attention, dropout, causal=False):
         super().__init__()
         self.block, self.alpha, self.full_window, self.attention = 2**layer, alpha, full_window, attention
+        self.causal = causal
         self.dropout = nn.Dropout(dropout)
-        self.feed_forward = nn.Conv1d(channels, channels, 3, padding=2**layer, dilation=2**layer)
+        self.feed_forward = dilated_conv(channels, 2**layer, causal)
         self.query = nn.Conv1d(channels, att_channels, 1)
         self.key = nn.Conv1d(channels, att_channels, 1)
         self.value = nn.Conv1d(channels, att_channels, 1)
@@ -125,19 +157,33 @@ class ASFormerBlock(nn.Module):
 
     def forward(self, x, mask, values=None):
         out = F.relu(self.feed_forward(x))
-        normed = F.instance_norm(out)
+        normed = prefix_instance_norm(out) if self.causal else F.instance_norm(out)
         v = self.value(normed if values is None else values)
-        att = self.attention(self.query(normed), self.key(normed), v, mask, self.block, self.full_window)
+        window = {"causal": True} if self.causal else {}
+        att = self.attention(self.query(normed), self.key(normed), v, mask, self.block, self.full_window, **window)
         out = self.alpha * self.att_out(F.relu(att)) * mask[:, None, :] + out
         return (x + self.dropout(self.conv_1x1(out))) * mask[:, None, :]
 
 
 class ASFormerStage(nn.Module):
-    def __init__(self, input_dim, num_layers, channels, att_channels, alpha, full_window, num_classes, attention, drop):
+    def __init__(
+        self,
+        input_dim,
+        num_layers,
+        channels,
+        att_channels,
+        alpha,
+        full_window,
+        num_classes,
+        attention,
+        drop,
+        causal=False,
+    ):
         super().__init__()
         self.conv_in = nn.Conv1d(input_dim, channels, 1)
         self.blocks = nn.ModuleList(
-            ASFormerBlock(i, channels, att_channels, alpha, full_window, attention, drop) for i in range(num_layers)
+            ASFormerBlock(i, channels, att_channels, alpha, full_window, attention, drop, causal)
+            for i in range(num_layers)
         )
         self.conv_out = nn.Conv1d(channels, num_classes, 1) if num_classes is not None else None
 
@@ -163,13 +209,16 @@ class ASFormer(nn.Module):
         attention=dense_window_attention,
         dropout=0.0,
         channel_dropout=0.0,
+        causal=False,
     ):
         super().__init__()
         self.channel_dropout = nn.Dropout2d(channel_dropout)
-        self.encoder = ASFormerStage(input_dim, num_layers, 64, 32, 1.0, full_window, num_classes, attention, dropout)
+        self.encoder = ASFormerStage(
+            input_dim, num_layers, 64, 32, 1.0, full_window, num_classes, attention, dropout, causal
+        )
         self.decoders = nn.ModuleList(
             ASFormerStage(
-                num_classes, num_layers, 64, 32, math.exp(-3 * s), full_window, num_classes, attention, dropout
+                num_classes, num_layers, 64, 32, math.exp(-3 * s), full_window, num_classes, attention, dropout, causal
             )
             for s in range(num_decoders)
         )

@@ -161,10 +161,19 @@ def predict(
     video_fps: o.VideoFpsOf = None,
     labels_of: o.LabelsOf = None,
     runtime: o.Runtime = "torch",
+    stream: o.Stream = None,
+    realtime: o.Realtime = False,
+    follow: o.Follow = False,
+    timeout: o.StreamTimeout = 10.0,
+    smooth: o.Smooth = 0.0,
+    events: o.Events = None,
+    view: o.View = False,
 ) -> None:
     """Predict with a trained run; the run's task decides the output.
     Segmentation: frame labels at full frame rate (MS-TCN files, one per video) plus timelines.json.
     Detection: results.json (ActivityNet submission format, seconds) plus timelines.json.
+    --stream: a live timeline (docs/streaming.md); at the end or on Ctrl-C (exit 130) the timeline so far, events
+    and latency.json are written to --out.
 
     Example: actionline predict --run runs/mstcn --data data/toy --split 1 --out preds/mstcn
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
@@ -172,6 +181,7 @@ def predict(
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
     Example: actionline predict --run runs/mine --video new/ --out preds/new --format labelstudio  (or elan, cvat, via)
     Example: actionline predict --run runs/mstcn --data data/toy --out preds/ort --runtime onnxruntime
+    Example: actionline predict --run runs/causal --stream rtsp://camera.local/live --smooth 1 --view --out preds/live
     """
     from actionline.cli import commands
     from actionline.cli.commands import TaskOptions
@@ -181,8 +191,20 @@ def predict(
     from actionline.timeline import load_timelines
 
     overrides = parse_overrides(set_ or [])
+    if stream is not None:
+        if data is not None or video is not None or overrides:
+            raise ActionlineError("--stream takes no --data, --video or --set")
+        from actionline.engine.live import LiveSettings
+
+        settings = LiveSettings(smooth, realtime, timeout, follow)
+        summary, interrupted = commands.predict_stream(run, stream, pred, checkpoint, settings, events, view, err)
+        err.print(summary, markup=False)
+        if interrupted:
+            err.print("interrupted: the timeline until then is written", style="yellow")
+            raise typer.Exit(130)
+        return
     if (data is None) == (video is None):
-        raise ActionlineError("give exactly one of --data (features) and --video (a video file or folder)")
+        raise ActionlineError("give exactly one of --data (features), --video (a video file or folder) and --stream")
     if tool is not None and tool not in TOOL_FORMATS:
         raise ActionlineError(f"--format must be one of {', '.join(TOOL_FORMATS)}, got {tool!r}")
     if video is not None:
@@ -213,6 +235,7 @@ def extract(
     layout: o.Layout = "segmentation",
     batch_size: o.BatchSize = 16,
     device: o.Device = "auto",
+    causal: o.Causal = False,
 ) -> None:
     """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
     torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
@@ -223,7 +246,7 @@ def extract(
     """
     from actionline.engine.extractor import extract as run_extraction
 
-    requested = ExtractionSettings.request(backbone, fps, window, stride, layout)
+    requested = ExtractionSettings.request(backbone, fps, window, stride, layout, causal)
     settings, done, failures = run_extraction(source, out_dir, requested, weights, batch_size, device, err)
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:

@@ -265,3 +265,23 @@ LabelsOf = Annotated[
         help="The folder `dataset build` wrote: labels go back to the tool as they were (pour_water -> pour water)."
     ),
 ]
+
+Stream = Annotated[
+    str | None,
+    typer.Option(
+        help="A live source: a video file, /dev/video0 (a camera), or a URL FFmpeg reads (rtsp://, tcp://, udp://, "
+        "http://). Needs a causal run (--set model.causal=true); events go to stdout as JSON lines."
+    ),
+]
+Realtime = Annotated[bool, typer.Option("--realtime", help="--stream a file at its own pace, not as fast as possible.")]
+Follow = Annotated[bool, typer.Option("--follow", help="--stream a file that is still being written.")]
+StreamTimeout = Annotated[float, typer.Option("--timeout", help="Seconds without data that end a --stream.")]
+Smooth = Annotated[
+    float,
+    typer.Option("--smooth", help="Seconds a new label must last before --stream emits it (its delay; 0: none)."),
+]
+Events = Annotated[Path | None, typer.Option("--events", help="Write --stream's JSON-line events to this file.")]
+View = Annotated[bool, typer.Option("--view", help="Show --stream live in the terminal.")]
+Causal = Annotated[
+    bool, typer.Option("--causal", help="Clip windows end at their frame (features a live --stream can compute).")
+]

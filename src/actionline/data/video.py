@@ -15,7 +15,7 @@ without a decodable frame raise `DataError`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -114,11 +114,38 @@ def iter_frames(
     container = _open(path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    count = 0
+    try:
+        if start > 0:
+            container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for frame in resample_frames(container.decode(stream), stream, fps, short_side, crop, start, end):
+            count += 1
+            yield frame
+    except av.FFmpegError as exc:
+        raise DataError(f"{path}: decoding failed ({exc})") from None
+    finally:
+        container.close()
+    if count == 0:
+        raise DataError(f"{path}: no decodable frame in [{start}, {end}] s")
+
+
+def resample_frames(
+    decoded: Iterable,
+    stream,
+    fps: float | None,
+    short_side: int | None,
+    crop: int | None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Iterator[np.ndarray]:
+    """`iter_frames`' frames from PyAV frames ``decoded`` of the video ``stream`` (a file's or a live source's):
+    sample and hold at ``fps`` by presentation time; a frame is yielded once a later one shows it is due (or the
+    frames end: the last lasts the mean frame period)."""
     width, height = output_size(stream.codec_context.width, stream.codec_context.height, short_side)
     period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
     t0: float | None = None
-    held, held_image, held_time, k, count = None, None, 0.0, 0, 0
-    decoded, first_time = 0, 0.0
+    held, held_image, held_time, k = None, None, 0.0, 0
+    decoded_count, first_time = 0, 0.0
 
     def image(frame) -> np.ndarray:
         return centre_crop(frame.to_ndarray(format="rgb24", width=width, height=height), crop)
@@ -126,46 +153,34 @@ def iter_frames(
     def due(k: int) -> float:
         return start + k / fps
 
-    try:
-        if start > 0:
-            container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            if t0 is None:
-                t0 = 0.0 if start > 0 else frame.time  # after a seek, times stay absolute
-            t = frame.time - t0
-            if end is not None and t >= end + EPS and held is not None:
-                break
-            if fps is None:
-                if t + EPS >= start:
-                    count += 1
-                    yield image(frame)
-                continue
-            while held is not None and due(k) < t - EPS and (end is None or due(k) < end - EPS):
-                if held_image is None:  # converted once, and only when it is shown (dropped frames cost nothing)
-                    held_image = image(held)
-                count += 1
-                yield held_image
-                k += 1
-            decoded += 1
-            if decoded > 1 and t > first_time:
-                period = (t - first_time) / (decoded - 1)  # the last frame lasts the mean frame period
-            else:
-                first_time = t
-            held, held_image, held_time = frame, None, t
-        stop = held_time + period if end is None else min(end, held_time + period)
-        while fps is not None and held is not None and due(k) < stop - EPS:
-            held_image = image(held) if held_image is None else held_image
-            count += 1
+    for frame in decoded:
+        if frame.time is None:
+            continue
+        if t0 is None:
+            t0 = 0.0 if start > 0 else frame.time  # after a seek, times stay absolute
+        t = frame.time - t0
+        if end is not None and t >= end + EPS and held is not None:
+            break
+        if fps is None:
+            if t + EPS >= start:
+                yield image(frame)
+            continue
+        while held is not None and due(k) < t - EPS and (end is None or due(k) < end - EPS):
+            if held_image is None:  # converted once, and only when it is shown (dropped frames cost nothing)
+                held_image = image(held)
             yield held_image
             k += 1
-    except av.FFmpegError as exc:
-        raise DataError(f"{path}: decoding failed ({exc})") from None
-    finally:
-        container.close()
-    if count == 0:
-        raise DataError(f"{path}: no decodable frame in [{start}, {end}] s")
+        decoded_count += 1
+        if decoded_count > 1 and t > first_time:
+            period = (t - first_time) / (decoded_count - 1)  # the last frame lasts the mean frame period
+        else:
+            first_time = t
+        held, held_image, held_time = frame, None, t
+    stop = held_time + period if end is None else min(end, held_time + period)
+    while fps is not None and held is not None and due(k) < stop - EPS:
+        held_image = image(held) if held_image is None else held_image
+        yield held_image
+        k += 1
 
 
 def read_clip(

@@ -5,7 +5,9 @@ Two conventions (``layout``):
 
 - ``segmentation`` (MS-TCN): one vector per frame at ``fps``, from a ``window``-frame window centred on it (the
   video's first / last frame repeated at the ends); ``features/<video>.npy`` [D, T]. Per-frame 2D backbones
-  (``input.frames == 1``) use the frame itself. The benchmark I3D features: ``--fps 15 --window 21``.
+  (``input.frames == 1``) use the frame itself. The benchmark I3D features: ``--fps 15 --window 21``. ``causal``
+  (for live streams, `actionline.engine.live_features`): the window ends at the frame, the first frame repeated
+  before it.
 - ``detection``: one vector per snippet of ``window`` frames every ``stride`` frames; ``features/<video>.npy``
   [T, D] with ``features/<video>.json`` (`FeatureTiming`: fps, stride, window, offset) beside it. A 2D backbone's
   snippet vector is the mean of its frames'.
@@ -92,6 +94,19 @@ def centred_windows(frames: Iterator[np.ndarray], window: int) -> Iterator[np.nd
             yield np.stack(buffer)
 
 
+class CausalWindow:
+    """The stack [window, H, W, 3] ending at each frame pushed; the first frame is repeated before the video."""
+
+    def __init__(self, window: int):
+        self.frames: deque[np.ndarray] = deque(maxlen=window)
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        if not self.frames:
+            self.frames.extend([frame] * (self.frames.maxlen - 1))
+        self.frames.append(frame)
+        return np.stack(self.frames)
+
+
 def snippet_windows(frames: Iterator[np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
     """Stacks [window, H, W, 3] starting every ``stride`` frames from frame 0 (ceil(frames / stride) of them);
     snippets running past the end are padded with the last frame."""
@@ -135,6 +150,9 @@ def extract_video(
     frames = iter_frames(path, settings.fps, spec.short_side, spec.size)
     if settings.layout == "detection":
         stacks = snippet_windows(frames, settings.window, settings.stride)
+    elif settings.causal and spec.frames > 1:
+        window = CausalWindow(settings.window)
+        stacks = (window.push(frame) for frame in frames)
     else:  # a per-frame backbone sees the frame itself
         stacks = centred_windows(frames, 1 if spec.frames == 1 else settings.window)
     out, batch = [], []
@@ -181,7 +199,10 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
     if path.is_file():
         stored = read_json(path)
         mine = asdict(settings)
-        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k) != mine[k])
+        # a setting added later (``causal``) has its default in folders extracted before it existed
+        different = sorted(
+            k for k in mine if k != "feature_dim" and stored.get(k, getattr(ExtractionSettings, k, None)) != mine[k]
+        )
         if different:
             raise ConfigError(
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "

@@ -33,6 +33,7 @@ class ExtractionSettings:
     stride: int = 1
     layout: Literal["segmentation", "detection"] = "segmentation"
     feature_dim: int = 0
+    causal: bool = False  # segmentation windows end at their frame (what a live stream can compute)
 
     DETECTION_STRIDE: ClassVar[int] = 16  # the detection layout's snippet stride when none is asked for
 
@@ -44,6 +45,7 @@ class ExtractionSettings:
         window: int | None = None,
         stride: int | None = None,
         layout: str = "segmentation",
+        causal: bool = False,
     ) -> ExtractionSettings:
         """The settings asked for, with the defaults filled in and checked (extraction adds the weights' digest and
         the feature size). The segmentation layout has a vector per frame, so it takes no stride."""
@@ -58,6 +60,7 @@ class ExtractionSettings:
             cls.window if window is None else window,
             (cls.DETECTION_STRIDE if stride is None else stride) if layout == "detection" else 1,
             layout,  # type: ignore[arg-type]
+            causal=causal,
         )
         requested.check()
         return requested
@@ -67,12 +70,16 @@ class ExtractionSettings:
             raise ConfigError(
                 f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
             )
+        if self.causal and self.layout != "segmentation":
+            raise ConfigError("--causal windows are for the segmentation layout (a vector per frame)")
 
     def describe(self) -> str:
         weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
         return (
             f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout" + (f", stride {self.stride}" if self.layout == "detection" else "")
+            f"{self.layout} layout"
+            + (f", stride {self.stride}" if self.layout == "detection" else "")
+            + (", causal windows" if self.causal else "")
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from torch import nn
 from actionline.errors import ConfigError
 from actionline.nn.decoding.detection_postprocess import finalize
 from actionline.nn.decoding.nms import NMSMethod
+from actionline.nn.streaming import FrameStep
 from actionline.timeline import Segment, Timeline
 
 Task = Literal["segmentation", "detection", "classification", "tagging", "transfer"]
@@ -157,6 +158,22 @@ class TemporalModel(nn.Module):
     ) -> Timeline:
         """The `Timeline` of video ``b`` of the batch, whose first ``n`` positions are valid (None: all)."""
         raise NotImplementedError
+
+    def stream(self) -> FrameStep:
+        """Frame-by-frame inference of a causal model (`actionline.nn.streaming`), in eval mode: a step that takes
+        the next frame's features [D] and returns that frame's ``forward`` logits [S, K]. Default: no causal form."""
+        raise ConfigError(
+            f"model {self.name} has no causal form; live streams need mstcn or asformer trained with "
+            "--set model.causal=true"
+        )
+
+
+def not_causal(name: str) -> ConfigError:
+    """The refusal of `TemporalModel.stream` for a model trained offline, saying how to train a causal one."""
+    return ConfigError(
+        f"this {name} run was trained offline (model.causal=false) and sees the whole video; a live stream needs a "
+        f"causal one: train it with --set model.causal=true"
+    )
 
 
 class SegmentationModel(TemporalModel):

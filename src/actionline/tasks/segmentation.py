@@ -152,6 +152,16 @@ def segment_video(
     return Timeline.from_labels(video, dense, classes, fps=fps, scores=None if np.isnan(scores).any() else scores)
 
 
+def write_viewable(out: Path, timelines: list[Timeline], classes: Sequence[str], background: Sequence[str]) -> str:
+    """Beside the MS-TCN files and ``timelines.json``: ``timelines.csv``, one SRT per video (background left out)
+    and ``timelines.png``; returns what was written."""
+    atomic_write_text(out / "timelines.csv", to_csv(timelines))
+    for timeline in timelines:
+        atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
+    image = plot_timelines([(t.video, None, t) for t in timelines], classes, out / "timelines.png", background)
+    return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
+
+
 def evaluation_background(dataset: SegmentationData, options: Options) -> tuple[str, ...]:
     """The labels left out of Edit / F1: ``--background`` (``none``: no label), by default ``background`` (the
     MS-TCN script's convention)."""
@@ -262,11 +272,7 @@ class SegmentationTask(PredictingTask):
         fps = meta.extraction.fps  # predict --video extracts only as the run's features were (so they are recorded)
         arrays = ((v, read_matrix(features / "features" / f"{v}.npy", "[D, T]"), None) for v in videos)
         timelines = segment_videos(model, list(meta.classes), arrays, rate, fps, out)
-        atomic_write_text(out / "timelines.csv", to_csv(timelines))
-        for timeline in timelines:
-            atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
-        image = plot_timelines([(t.video, None, t) for t in timelines], meta.classes, out / "timelines.png", background)
-        return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
+        return write_viewable(out, timelines, meta.classes, background)
 
     def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)

@@ -9,6 +9,10 @@ attention weight ``alpha = exp(-3 s)`` for decoder ``s``. All four outputs take 
 
 Window attention follows the paper's intent (each query sees the ``bl`` keys around it); the reference code's
 all-ones window mask is available as ``full_window=true`` (see `actionline.nn.attention.window_attention`).
+
+``causal=true`` (online use): each frame attends to the ``bl`` frames ending at it, the dilated convolutions are
+padded on the left and the instance norm uses the statistics of the frames so far
+(`actionline.nn.attention.asformer`), in the encoder and every decoder; `stream` then runs it one frame at a time.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from actionline.errors import ConfigError
-from actionline.models.base import ModelConfig, SegmentationModel
+from actionline.models.base import ModelConfig, SegmentationModel, not_causal
 from actionline.models.registry import register
 from actionline.nn.attention.asformer import ASFormerStage
 from actionline.nn.losses.segmentation import stage_losses
+from actionline.nn.streaming import ASFormerStageStep, FrameStep
 from actionline.nn.temporal.conv import valid_or_none
 from actionline.nn.temporal.dropout import ChannelDropout
 
@@ -39,11 +44,14 @@ class ASFormerConfig(ModelConfig):
     dropout: float = 0.5
     smooth_weight: float = 0.15
     full_window: bool = False  # reproduce the reference window-mask bug
+    causal: bool = False  # windows end at the frame, left-padded convolutions, running instance norm (`stream`)
 
     def validate(self) -> None:
         super().validate()
         if self.num_layers < 1 or self.num_decoders < 0:
             raise ConfigError("num_layers must be >= 1 and num_decoders >= 0")
+        if self.causal and self.full_window:
+            raise ConfigError("model.causal and model.full_window exclude each other (the reference window is centred)")
 
     def stage(self, input_dim: int, alpha: float, num_classes: int | None) -> ASFormerStage:
         """An encoder (``alpha`` 1) or decoder stage of this configuration."""
@@ -56,6 +64,7 @@ class ASFormerConfig(ModelConfig):
             alpha,
             self.full_window,
             num_classes,
+            self.causal,
         )
 
 
@@ -85,6 +94,22 @@ class ASFormer(SegmentationModel):
             out, feature, _ = decoder(probs, m, values=feature)
             logits.append(out)
         return {"logits": torch.stack(logits).transpose(2, 3)}  # [S, B, K, T]
+
+    def stream(self) -> FrameStep:
+        """`forward` one frame at a time (causal only): every block keeps its past frames, keys and values."""
+        if not self.config.causal:
+            raise not_causal(self.name)
+        encoder, decoders = ASFormerStageStep(self.encoder), [ASFormerStageStep(d) for d in self.decoders]
+
+        def step(frame: torch.Tensor) -> torch.Tensor:
+            out, feature = encoder(frame)
+            logits = [out]
+            for decoder in decoders:
+                out, feature = decoder(F.softmax(out, dim=-1), values=feature)
+                logits.append(out)
+            return torch.stack(logits)  # [S, K]
+
+        return step
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return stage_losses(outputs["logits"], targets["labels"], targets["mask"], self.config.smooth_weight)

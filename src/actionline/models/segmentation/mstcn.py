@@ -3,6 +3,9 @@
 Four stages of ten dilated residual layers with 64 feature maps (Sec. 3.1-3.2); stages 2-4 refine the
 softmax of the previous stage (Sec. 3.2); every stage is supervised with cross-entropy + 0.15 x the truncated
 MSE smoothing loss (Sec. 3.3). 800,396 parameters for 2048-d input and 19 classes (specs §1).
+
+``causal=true`` (online use, the authors' recipe in MS-TCN issue #24): every dilated convolution is padded on the
+left only, so frame ``t``'s prediction depends on frames ``<= t``; `stream` then runs it one frame at a time.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import torch
 from torch.nn import functional as F
 
 from actionline.errors import ConfigError
-from actionline.models.base import ModelConfig, SegmentationModel
+from actionline.models.base import ModelConfig, SegmentationModel, not_causal
 from actionline.models.registry import register
 from actionline.nn.losses.segmentation import stage_losses
+from actionline.nn.streaming import FrameStep, TCNStageStep
 from actionline.nn.temporal.conv import valid_or_none
 from actionline.nn.temporal.tcn import SingleStageTCN
 
@@ -27,6 +31,7 @@ class MSTCNConfig(ModelConfig):
     num_f_maps: int = 64
     dropout: float = 0.5
     smooth_weight: float = 0.15
+    causal: bool = False  # left-padded dilated convolutions: frame t sees frames <= t (`stream`)
 
     def validate(self) -> None:
         super().validate()
@@ -42,9 +47,9 @@ class MSTCN(SegmentationModel):
         super().__init__(config)
         c = config
         self.stages = torch.nn.ModuleList(
-            [SingleStageTCN(c.num_layers, c.num_f_maps, c.input_dim, c.num_classes, c.dropout)]
+            [SingleStageTCN(c.num_layers, c.num_f_maps, c.input_dim, c.num_classes, c.dropout, c.causal)]
             + [
-                SingleStageTCN(c.num_layers, c.num_f_maps, c.num_classes, c.num_classes, c.dropout)
+                SingleStageTCN(c.num_layers, c.num_f_maps, c.num_classes, c.num_classes, c.dropout, c.causal)
                 for _ in range(c.num_stages - 1)
             ]
         )
@@ -60,6 +65,22 @@ class MSTCN(SegmentationModel):
             out = stage(probs if m is None else probs * m, m)
             logits.append(out)
         return {"logits": torch.stack(logits).transpose(2, 3)}  # [S, B, K, T]
+
+    def stream(self) -> FrameStep:
+        """`forward` one frame at a time (causal only): every stage's layers keep their past frames."""
+        if not self.config.causal:
+            raise not_causal(self.name)
+        stages = [TCNStageStep(stage) for stage in self.stages]
+
+        def step(frame: torch.Tensor) -> torch.Tensor:
+            out = stages[0](frame)
+            logits = [out]
+            for stage in stages[1:]:
+                out = stage(F.softmax(out, dim=-1))
+                logits.append(out)
+            return torch.stack(logits)  # [S, K]
+
+        return step
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return stage_losses(outputs["logits"], targets["labels"], targets["mask"], self.config.smooth_weight)

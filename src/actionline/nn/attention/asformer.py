@@ -5,6 +5,10 @@ with block length 2^i and a 1x1 conv, with a residual connection; a stage stacks
 
 Frames are time-major inside a stage (see `actionline.nn.temporal.conv`): a stage takes [B, T, D] and returns [B, T, C].
 ``mask`` is [B, T], or ``None`` when every frame is valid (the all-ones multiplications are skipped).
+
+``causal`` (online use): the dilated convolution is padded on the left only, the attention window ends at the
+query (`actionline.nn.attention.window_attention`) and the instance norm takes the statistics of the frames so far
+(`actionline.nn.attention.instance_norm.causal_instance_norm`), so no output depends on a later frame.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from actionline.nn.attention.instance_norm import instance_norm_parts
+from actionline.nn.attention.instance_norm import causal_instance_norm, instance_norm_parts
 from actionline.nn.attention.window_attention import projected_window_attention, window_attention
 from actionline.nn.attention.workspace import Workspace
 from actionline.nn.temporal.conv import (
@@ -32,13 +36,21 @@ class ASFormerBlock(nn.Module):
     """Dilated conv + ReLU -> alpha * WindowAttention(InstanceNorm(.)) + . -> 1x1 conv -> dropout -> residual."""
 
     def __init__(
-        self, layer: int, channels: int, att_channels: int, alpha: float, dropout: float, full_window: bool = False
+        self,
+        layer: int,
+        channels: int,
+        att_channels: int,
+        alpha: float,
+        dropout: float,
+        full_window: bool = False,
+        causal: bool = False,
     ):
         super().__init__()
         self.block = 2**layer
         self.alpha = alpha
         self.full_window = full_window
-        self.feed_forward = FrameDilatedConv(channels, channels, 2**layer)
+        self.causal = causal
+        self.feed_forward = FrameDilatedConv(channels, channels, 2**layer, causal)
         self.query = FramePointwise(channels, att_channels)
         self.key = FramePointwise(channels, att_channels)
         self.value = FramePointwise(channels, att_channels)
@@ -47,23 +59,29 @@ class ASFormerBlock(nn.Module):
         self.dropout = Dropout(dropout)
 
     def attention(
-        self, centred: torch.Tensor, scale: torch.Tensor, values: torch.Tensor | None, mask: torch.Tensor | None
+        self,
+        centred: torch.Tensor,
+        scale: torch.Tensor | None,
+        values: torch.Tensor | None,
+        mask: torch.Tensor | None,
     ) -> torch.Tensor:
         """Window attention of the instance-normalised frames ``centred * scale`` (the scale is applied to the
-        projections' weights); ``values`` None: self-attention."""
+        projections' weights; ``None``: already normalised); ``values`` None: self-attention."""
         projections = [self.query, self.key] + ([self.value] if values is None else [])
         if any(hooked(p) for p in projections):
             q, k, *v = (p(centred, scale) for p in projections)
         else:  # one product (N = 64 or 96 runs faster than 2-3 x 32, forward and backward)
             weight, bias = torch.cat([p.weight for p in projections]), torch.cat([p.bias for p in projections])
             q, k, *v = scaled_frame_conv(centred, weight, bias, scale).split(self.query.out_channels, dim=-1)
-        att = window_attention(q, k, v[0] if v else self.value(values), mask, self.block, self.full_window)
+        v = v[0] if v else self.value(values)
+        att = window_attention(q, k, v, mask, self.block, self.full_window, self.causal)
         out = self.att_out(F.relu(att, inplace=not att.requires_grad))
         return out if mask is None else out.mul_(mask[:, :, None])
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, values: torch.Tensor | None = None) -> torch.Tensor:
         out = F.relu(self.feed_forward(x), inplace=True)
-        att = self.attention(*instance_norm_parts(out), values, mask)
+        normalised = (causal_instance_norm(out), None) if self.causal else instance_norm_parts(out)
+        att = self.attention(*normalised, values, mask)
         # relu's result is saved for its backward: add in place only without gradients
         out = torch.add(out, att, alpha=self.alpha) if out.requires_grad else out.add_(att, alpha=self.alpha)
         out = self.dropout.residual(x, self.conv_1x1(out))
@@ -119,11 +137,12 @@ class ASFormerStage(nn.Module):
         alpha: float,
         full_window: bool = False,
         num_classes: int | None = None,
+        causal: bool = False,
     ):
         super().__init__()
         self.conv_in = FramePointwise(input_dim, channels)
         self.blocks = nn.ModuleList(
-            ASFormerBlock(i, channels, att_channels, alpha, dropout, full_window) for i in range(num_layers)
+            ASFormerBlock(i, channels, att_channels, alpha, dropout, full_window, causal) for i in range(num_layers)
         )
         self.conv_out = FramePointwise(channels, num_classes) if num_classes is not None else None
 
@@ -140,8 +159,10 @@ class ASFormerStage(nn.Module):
         ``input_scales`` [B, D]: input channel dropout (`actionline.nn.temporal.dropout.ChannelDropout`)."""
         feature = self.conv_in(x, input_scales)
         levels = []
-        # one video without gradients or padding: in place
-        in_place = not (torch.is_grad_enabled() or mask is not None or len(x) > 1 or exporting())
+        # one video without gradients or padding: in place (its whole-video instance norm is not causal)
+        in_place = not (
+            torch.is_grad_enabled() or mask is not None or len(x) > 1 or exporting() or self.blocks[0].causal
+        )
         if in_place and not hooked(self.blocks):
             work = Workspace()
             for block in self.blocks:

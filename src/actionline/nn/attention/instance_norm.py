@@ -43,3 +43,16 @@ def instance_norm_parts(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tenso
 def _parts(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
     centred = x - x.mean(dim=1, keepdim=True)
     return centred, torch.rsqrt(centred.square().mean(dim=1) + eps)
+
+
+def causal_instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Instance normalisation of time-major [B, T, C] in which frame ``t`` is normalised by the mean and (biased)
+    variance of frames ``0..t`` only: the causal form of ASFormer's instance norm (Sec. 3.1), whose statistics
+    over the whole video would let every frame see the future. A stream keeps the running sums
+    (`actionline.nn.streaming.RunningInstanceNorm`); both accumulate in float64, so the one-pass variance
+    ``E[x^2] - E[x]^2`` loses nothing that float32 frames hold. Padding after the last frame changes nothing."""
+    count = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=torch.float64)[:, None]
+    wide = x.double()
+    mean = wide.cumsum(1) / count
+    variance = (wide.square().cumsum(1) / count - mean.square()).clamp_min(0.0)
+    return ((wide - mean) * torch.rsqrt(variance + eps)).to(x.dtype)

@@ -1,7 +1,9 @@
 """Local window attention of ASFormer (Yi et al., BMVC 2021, Sec. 3.1), vectorised and with correct windows.
 
 Block ``i`` uses block length ``bl = 2**i``: every query ``t`` attends to the ``bl`` keys
-``[t - bl//2, t - bl//2 + bl)`` (a window centred on it), restricted to valid (unpadded) frames.
+``[t - bl//2, t - bl//2 + bl)`` (a window centred on it), restricted to valid (unpadded) frames. ``causal``: the
+window ends at the query, ``[t - bl + 1, t]`` (online use: no query sees a later frame); the same layout with
+``bl - 1`` padded rows before the keys instead of ``bl // 2``.
 
 The reference implementation splits queries into chunks of ``bl``, gives each chunk the keys of the chunk
 widened by ``bl//2`` on both sides, and *intends* a band mask selecting each query's own ``bl`` keys; its mask
@@ -58,7 +60,7 @@ class _Geometry(NamedTuple):
     length: int  # T
     chunk: int  # queries per chunk
     width: int  # keys per window
-    left: int  # zero rows before the keys (bl // 2)
+    left: int  # zero rows before the keys (bl // 2; causal: bl - 1)
     chunks: int
     tile: int  # chunks per tile
     masked_columns: tuple[tuple[int, int], ...]  # [start, stop) of window columns some query does not see
@@ -197,8 +199,13 @@ class _LocalAttention(torch.autograd.Function):
 
 
 @functools.lru_cache(maxsize=64)
-def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, device: torch.device):
-    """(geometry, window bias) of one video length and block length; cached, since every stage repeats them."""
+def _layout(length: int, block: int, full_window: bool, causal: bool, dtype: torch.dtype, device: torch.device):
+    """(geometry, window bias) of one video length and block length; cached, since every stage repeats them.
+
+    A query's window starts ``left`` rows before it; the rest of the layout is the same for both windows."""
+    if causal and full_window:
+        raise ValueError("the reference's full window is not causal")
+    half = block - 1 if causal else block // 2
     chunk, width = _chunking(block, full_window)
     chunks = math.ceil(length / chunk)
     bias = _window_bias(chunk, width, block, full_window, torch.empty(0, dtype=dtype, device=device))
@@ -213,7 +220,7 @@ def _layout(length: int, block: int, full_window: bool, dtype: torch.dtype, devi
             merged.append([start, stop])
     columns = tuple((a, b) for a, b in merged)
     tile = max(1, TILE_SCORES // (chunk * width))
-    return _Geometry(length, chunk, width, block // 2, chunks, tile, columns), bias
+    return _Geometry(length, chunk, width, half, chunks, tile, columns), bias
 
 
 def _chunking(block: int, full_window: bool) -> tuple[int, int]:
@@ -247,19 +254,20 @@ def window_attention(
     mask: torch.Tensor | None,
     block: int,
     full_window: bool = False,
+    causal: bool = False,
 ) -> torch.Tensor:
     """Attention of time-major ``q`` [B, T, Cq] over ``k`` [B, T, Cq] / ``v`` [B, T, Cv] in local windows.
 
     ``mask`` [B, T] (1 = valid frame), ``None`` when every frame is valid. Scores are scaled by ``1/sqrt(Cq)``.
-    Returns [B, T, Cv].
+    ``causal``: each query's window ends at it. Returns [B, T, Cv].
     """
     if block == 1:  # one key per query (its own frame): the softmax is exactly 1 whatever the mask; computed
         # elementwise so the query and key projections stay in the graph (zero gradient, as in the reference)
         return torch.softmax((q * k).sum(-1, keepdim=True), dim=-1) * v
     if exporting():
-        return _graph_window_attention(q, k, v, mask, block, full_window)
+        return _graph_window_attention(q, k, v, mask, block, full_window, causal)
     B, T, Cq = q.shape
-    geometry, window_bias = _layout(T, block, full_window, q.dtype, q.device)
+    geometry, window_bias = _layout(T, block, full_window, causal, q.dtype, q.device)
     scale = 1.0 / math.sqrt(Cq)
     outputs = []
     for b in range(B):  # a loop over videos
@@ -272,7 +280,13 @@ def window_attention(
 
 
 def _graph_window_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, block: int, full_window: bool
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    block: int,
+    full_window: bool,
+    causal: bool = False,
 ) -> torch.Tensor:
     """`window_attention` as standard operators on a symbolic length, all videos at once (an exported graph's
     path): the same chunks, windows and biases, the windows cut by ``unfold`` instead of strided views."""
@@ -280,7 +294,7 @@ def _graph_window_attention(
     chunk, width = _chunking(block, full_window)
     # queries padded by one to two chunks (never a special case for the graph's shapes); window n covers key rows
     # [n chunk, n chunk + width) of the keys padded by ``left`` before and ``right`` after
-    extra, left = 2 * chunk - T % chunk, block // 2
+    extra, left = 2 * chunk - T % chunk, block - 1 if causal else block // 2
     right = extra - chunk + width - left
     valid = q.new_ones(B, T) if mask is None else mask.to(q.dtype)
     queries = F.pad(q, (0, 0, 0, extra)).unfold(1, chunk, chunk).transpose(2, 3)  # [B, n, chunk, Cq]
@@ -305,6 +319,7 @@ def projected_window_attention(
     project_keys_t: Projection,
     project_values: Projection,
     work: Workspace,
+    causal: bool = False,
 ) -> torch.Tensor:
     """`window_attention` of one unpadded video without gradients, whose projections write straight into the
     attention's buffers: ``project_queries(out [T, Cq])`` (already scaled by ``1/sqrt(Cq)``),
@@ -316,7 +331,7 @@ def projected_window_attention(
         out = work.get("values_only", (length, cv), like)
         project_values(out)
         return out[None]
-    g, window_bias = _layout(length, block, full_window, like.dtype, like.device)
+    g, window_bias = _layout(length, block, full_window, causal, like.dtype, like.device)
     key_bias, partial = _edge_key_bias(g, like.dtype, like.device)
     queries = work.get("queries", (g.chunks * g.chunk, cq), like)
     project_queries(queries[:length])

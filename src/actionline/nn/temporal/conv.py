@@ -31,12 +31,17 @@ class Pointwise(nn.Conv1d):
         return torch.baddbmm(self.bias[None, :, None], weight.expand(x.shape[0], -1, -1), x)
 
 
-def _taps(kernel: int, dilation: int, length: int) -> list[tuple[int, slice, slice]]:
+def _taps(kernel: int, dilation: int, length: int, causal: bool = False) -> list[tuple[int, slice, slice]]:
     """(tap, output rows, input rows) of a kernel-1 or kernel-3 convolution with zero padding ``dilation``:
-    ``y[t] += W_tap x[t + (tap - 1) d]``, the centre tap first (it covers every row)."""
+    ``y[t] += W_tap x[t + (tap - 1) d]``, the centre tap first (it covers every row). ``causal``: zero padding
+    ``2 d`` on the left only, ``y[t] += W_tap x[t + (tap - 2) d]``, the current frame's tap first."""
     if kernel == 1:
         return [(0, slice(None), slice(None))]
     d = dilation
+    if causal:
+        return [(2, slice(None), slice(None))] + [
+            (2 - s, slice(s * d, None), slice(0, length - s * d)) for s in (1, 2) if s * d < length
+        ]
     taps = [(1, slice(None), slice(None))]
     if d < length:
         taps += [(0, slice(d, None), slice(0, length - d)), (2, slice(0, length - d), slice(d, None))]
@@ -44,10 +49,15 @@ def _taps(kernel: int, dilation: int, length: int) -> list[tuple[int, slice, sli
 
 
 def conv_into(
-    out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1
+    out: torch.Tensor,
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    dilation: int = 1,
+    causal: bool = False,
 ) -> torch.Tensor:
     """`frame_conv` written into ``out`` [B, T, C_out] (no autograd): ``out`` may be a reused buffer."""
-    return _conv(out, x, weight, bias, dilation, accumulate=False)
+    return _conv(out, x, weight, bias, dilation, accumulate=False, causal=causal)
 
 
 def conv_add_(out: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -61,9 +71,9 @@ def _tap_matrices(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(2, 0, 1).contiguous()
 
 
-def _conv(out, x, weight, bias, dilation, accumulate: bool) -> torch.Tensor:
+def _conv(out, x, weight, bias, dilation, accumulate: bool, causal: bool = False) -> torch.Tensor:
     B, T, _ = x.shape
-    taps = _taps(weight.shape[2], dilation, T)
+    taps = _taps(weight.shape[2], dilation, T, causal)
     matrices = _tap_matrices(weight)
     for b in range(B):  # a loop over videos: each tap is one product over all frames
         if weight.shape[2] == 1 and not accumulate and x.stride(1) == 1:  # channels-first input: `_channels_first`
@@ -94,18 +104,20 @@ class _FrameConv(torch.autograd.Function):
     row ranges: autograd through sliced in-place products would add a zeroed copy per slice)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, dilation: int):
-        out = conv_into(x.new_empty(*x.shape[:2], weight.shape[0]), x, weight, bias, dilation)
+    def forward(ctx, x, weight, bias, dilation: int, causal: bool):
+        out = conv_into(x.new_empty(*x.shape[:2], weight.shape[0]), x, weight, bias, dilation, causal)
         ctx.save_for_backward(x, weight)
-        ctx.dilation, ctx.has_bias = dilation, bias is not None
+        ctx.dilation, ctx.causal, ctx.has_bias = dilation, causal, bias is not None
         return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx, dw, db = conv_backward(grad, x, weight, ctx.dilation, need_x, need_w, need_b and ctx.has_bias)
-        return dx, dw, db, None
+        dx, dw, db = conv_backward(
+            grad, x, weight, ctx.dilation, need_x, need_w, need_b and ctx.has_bias, causal=ctx.causal
+        )
+        return dx, dw, db, None, None
 
 
 def conv_backward(
@@ -117,12 +129,13 @@ def conv_backward(
     need_w: bool = True,
     need_b: bool = True,
     residual: torch.Tensor | None = None,
+    causal: bool = False,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The gradients (input, weight, bias; ``None`` where not needed) of `frame_conv` for ``grad`` [B, T, C_out]:
     one product per tap, each written into its row range. ``residual`` (a gradient of ``x``'s shape from another
     path) is added into the input's gradient by the first product instead of by a separate pass."""
     B, T, _ = x.shape
-    taps = _taps(weight.shape[2], dilation, T)
+    taps = _taps(weight.shape[2], dilation, T, causal)
     dx = x.new_empty(x.shape) if need_x else None
     dw = weight.new_zeros(weight.shape[2], *weight.shape[:2]) if need_w else None  # [taps, C_out, C_in]
     matrices = _tap_matrices(weight) if need_x else None
@@ -145,12 +158,16 @@ def conv_backward(
     return dx, dw, db
 
 
-def frame_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1) -> torch.Tensor:
-    """Time-major ``x`` [B, T, C_in] (any row stride), ``weight`` [C_out, C_in, 1 or 3] -> [B, T, C_out]."""
+def frame_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dilation: int = 1, causal: bool = False
+) -> torch.Tensor:
+    """Time-major ``x`` [B, T, C_in] (any row stride), ``weight`` [C_out, C_in, 1 or 3] -> [B, T, C_out].
+    ``causal``: a kernel-3 convolution padded on the left only (`FrameDilatedConv`)."""
     if exporting():  # one `conv1d` node with a symbolic length instead of products over shifted row ranges
-        padding = dilation * (weight.shape[2] // 2)
-        return F.conv1d(x.transpose(1, 2), weight, bias, padding=padding, dilation=dilation).transpose(1, 2)
-    return _FrameConv.apply(x, weight, bias, dilation)
+        pad = dilation * (weight.shape[2] // 2)
+        left, right = (2 * pad, 0) if causal else (pad, pad)
+        return F.conv1d(F.pad(x.transpose(1, 2), (left, right)), weight, bias, dilation=dilation).transpose(1, 2)
+    return _FrameConv.apply(x, weight, bias, dilation, causal)
 
 
 class FramePointwise(nn.Conv1d):
@@ -187,13 +204,17 @@ class FrameDilatedConv(nn.Conv1d):
 
     ``y[t] = b + W_0 x[t - d] + W_1 x[t] + W_2 x[t + d]`` (zero outside [0, T)): the centre tap over all rows,
     then each side tap added into the rows it reaches.
+
+    ``causal``: zero padding ``2 d`` on the left only (the MS-TCN authors' recipe for online use, their issue
+    #24), ``y[t] = b + W_0 x[t - 2d] + W_1 x[t - d] + W_2 x[t]``: no output depends on a later frame.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, dilation: int):
-        super().__init__(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
+    def __init__(self, in_channels: int, out_channels: int, dilation: int, causal: bool = False):
+        super().__init__(in_channels, out_channels, 3, padding=0 if causal else dilation, dilation=dilation)
+        self.causal = causal
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return frame_conv(x, self.weight, self.bias, self.dilation[0])
+        return frame_conv(x, self.weight, self.bias, self.dilation[0], self.causal)
 
 
 def valid_or_none(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor | None:

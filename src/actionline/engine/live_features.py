@@ -1,0 +1,28 @@
+"""Feature extraction one frame at a time, for live streams: the features `extract` writes with ``causal`` (each
+clip window ends at its frame, the first frame repeated before the video), computed as each frame arrives.
+
+A per-frame backbone (EfficientNet-Lite0, torchvision ResNets) embeds the frame itself; a clip backbone (I3D, 3D
+ResNets) embeds the window of the last ``window`` frames (`actionline.engine.extractor.CausalWindow`), so its
+features never wait for a later frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from actionline.engine.extractor import CausalWindow, embed
+from actionline.engine.run_record import ExtractionSettings
+from actionline.models.backbone import Backbone
+
+
+class LiveFeatures:
+    """``features(frame)``: the feature vector [D] of the next frame [H, W, 3] (resized and cropped as the backbone
+    expects), equal to row ``t`` of `extract`'s causal features of the same frames."""
+
+    def __init__(self, backbone: Backbone, settings: ExtractionSettings, device: torch.device):
+        self.backbone, self.device = backbone.eval(), device
+        self.window = CausalWindow(1 if backbone.input.frames == 1 else settings.window)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return embed(self.backbone, [self.window.push(frame)], self.device)[0]
