@@ -157,3 +157,15 @@ def test_int8_stays_close_to_fp32_and_decodes_to_a_valid_timeline(exported, tmp_
     assert timeline.segments[0].start == 0 and timeline.segments[-1].end == 131
     assert all(a.end == b.start for a, b in zip(timeline.segments, timeline.segments[1:], strict=False))
     assert {s.label for s in timeline.segments} <= set(CLASSES)
+
+
+@pytest.mark.parametrize("name", ["mstcn", "asformer"])
+def test_a_causal_model_exports_with_its_causal_layers(tmp_path, name):
+    """`model.causal=true`: left-padded convolutions, windows ending at their query, running instance norm."""
+    model = small_model(name, {**SEGMENTATION[name], "causal": True})
+    run = OnnxForward(export_onnx(model, tmp_path / f"{name}_causal.onnx", length=40), model)
+    for length in (23, 157):
+        x, mask = model.example_inputs(length)
+        with torch.no_grad():
+            ref = model(x, mask)
+        assert_same_outputs(run(x, mask), ref)
