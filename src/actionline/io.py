@@ -17,19 +17,44 @@ from actionline.errors import DataError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temp file onto ``path``: readers never see a partial file."""
+    """Call ``write(tmp_path)`` then rename the temp file onto ``path``: readers never see a partial file.
+
+    The temp file is flushed to the disk (``fsync``) before the rename, so a full disk or a file-size limit is an
+    `OSError` naming ``path`` rather than a file that is silently short. ``path`` must be a regular file (or not
+    exist): a device, pipe or socket would be replaced by the rename."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        kind = "folder" if path.is_dir() else "device, pipe or socket"
+        raise DataError(f"{path}: is a {kind}, not a file: name a regular file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        _sync(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except OSError as exc:
+        _discard(tmp)
+        if exc.filename in (None, tmp):  # name the file the user asked for, not the temporary one
+            raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from None
         raise
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _sync(tmp: str) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(tmp: str) -> None:
+    if os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def _umask() -> int:
@@ -40,7 +65,7 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     def _write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:  # closing flushes; its error propagates
             f.write(text)
 
     atomic_write(path, _write)
