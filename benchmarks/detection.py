@@ -26,11 +26,11 @@ from torch.utils.data import DataLoader
 import tables
 from actionline.config import load_yaml, merge, parse_overrides
 from actionline.data.detection import DetectionData
-from actionline.data.synthetic import synthesize_detection
-from actionline.engine.detection import DetectionClips, DetectionDataConfig, collate_clips, detect, train_detection
+from actionline.data.synthetic.features import synthesize_detection
 from actionline.engine.predictor import load_run
 from actionline.io import atomic_write_text
 from actionline.metrics.detection import ACTIVITYNET_TIOU, THUMOS_TIOU, evaluate_detection
+from actionline.tasks.detection import DetectionClips, DetectionDataConfig, collate_clips, detect, train_detection
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"

@@ -26,12 +26,12 @@ import torch
 import tables
 from actionline.config import load_yaml
 from actionline.data.layout import META_FILE, SegmentationData, write_info
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.engine.predictor import load_run
-from actionline.engine.segmentation import predict_segmentation, train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.keypoints import keypoint_counts, keypoint_quality, keypoints_from_labels
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
+from actionline.tasks.segmentation import predict_segmentation, train_segmentation
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"

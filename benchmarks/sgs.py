@@ -25,14 +25,14 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from actionline.cli import commands
 from actionline.config import build
 from actionline.data.clips import ClipData, ClipSampling, ClipSet, collate_clips
-from actionline.data.synthetic_clips import synthesize_video_classification
-from actionline.engine import commands
-from actionline.engine.classification import kinetics_scale
+from actionline.data.synthetic.clips import synthesize_video_classification
 from actionline.engine.predictor import load_run
-from actionline.engine.task import TaskOptions
 from actionline.io import atomic_write_text
+from actionline.tasks.base import TaskOptions
+from actionline.tasks.clips import kinetics_scale
 from video_classification import summary
 
 HERE = Path(__file__).resolve().parent

@@ -25,12 +25,12 @@ import torch
 import tables
 from actionline.config import load_yaml, merge
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.engine.predictor import load_run
-from actionline.engine.segmentation import train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
-from actionline.nn.viterbi import covering_max_length, viterbi_align
+from actionline.nn.decoding.viterbi import covering_max_length, viterbi_align
+from actionline.tasks.segmentation import train_segmentation
 from actionline.timeline import transcript_of
 
 HERE = Path(__file__).resolve().parent

@@ -90,5 +90,5 @@ def test_no_import_cycle():
 def test_the_walk_sees_imports():
     """Guard against a walk that finds nothing (which would pass every check above)."""
     assert "actionline.timeline" in GRAPH["actionline.metrics.detection"]
-    assert "actionline.nn.asformer" in GRAPH["actionline.models.segmentation.baformer"]
+    assert "actionline.nn.attention.asformer" in GRAPH["actionline.models.segmentation.baformer"]
     assert len(GRAPH) > 60

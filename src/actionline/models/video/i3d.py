@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
-from actionline.nn.same_padding import same_padding
+from actionline.nn.networks.same_padding import same_padding
 
 # Inception blocks: name, input channels, (b0, b1a, b1b, b2a, b2b, b3b) output channels
 MIXED = (
