@@ -36,7 +36,7 @@ from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
 from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section, top_confusions
 
 PREDICTIONS = "classification.json"
@@ -336,6 +336,6 @@ def report_sections(
     sections.append(Section("Per-class AP", ap_note + table(["class", *labels], rows)))
     parts = []
     for n, cm in zip(labels, confusions, strict=True):
-        parts.append(f"<h3>{n}</h3>" + top_confusions(cm, dataset.classes, "videos"))
+        parts.append(heading(n) + top_confusions(cm, dataset.classes, "videos"))
     sections.append(Section("Top confusions (videos)", "".join(parts)))
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}

@@ -28,7 +28,7 @@ from actionline.io import atomic_write, atomic_write_text, read_json, staged_fil
 from actionline.metrics.tagging import category_map, tag_average_precisions
 from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section
 
 PREDICTIONS = "tags.json"
@@ -285,7 +285,7 @@ def report_sections(
             tags = tags[:TAGS_SHOWN] + tags[-TAGS_SHOWN:]
             caption += f"; A's {TAGS_SHOWN} weakest and strongest"
         rows = [[dataset.tags[t], int(positives[t]), *(float(a[t]) for a in aps)] for t in tags]
-        parts.append(f"<h3>{caption}</h3>" + table(["tag", "positive clips", *labels], rows))
+        parts.append(heading(caption) + table(["tag", "positive clips", *labels], rows))
     sections.append(Section("Per-tag AP", "".join(parts)))
     sections.append(Section(f"Clips (the first {limit})", clip_tags_table(dataset, truth, labels, payloads, limit)))
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}
