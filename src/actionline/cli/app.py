@@ -176,6 +176,7 @@ def extract(
     layout: o.Layout = "segmentation",
     batch_size: o.BatchSize = 16,
     device: o.Device = "auto",
+    random_weights: o.RandomWeights = False,
 ) -> None:
     """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
     torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
@@ -192,7 +193,7 @@ def extract(
         raise ActionlineError("--stride is for the detection layout; segmentation gives a vector per frame at --fps")
     stride = 16 if stride is None else stride
     settings, done, failures = run_extraction(
-        source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err
+        source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err, random_weights
     )
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:

@@ -107,7 +107,7 @@ Video = Annotated[
     Path | None,
     typer.Option(help="A video file or folder: extract features as the run's were extracted, then predict."),
 ]
-BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone batch.")]
+BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone batch, 1 to 1024.")]
 
 # --- extract -------------------------------------------------------------------------------------------------
 VideoSource = Annotated[Path, typer.Argument(help="A video file or a folder of videos.")]
@@ -123,8 +123,15 @@ Weights = Annotated[
     typer.Option(help="Backbone weights (.pt loaded with weights_only, or .safetensors), loaded strictly."),
 ]
 ExtractOut = Annotated[Path, typer.Option("--out", help="Dataset folder receiving features/ (and extraction.json).")]
-ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample (the benchmark features: 15).")]
-Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone (I3D benchmark features: 21).")]
+ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample, at most 1000 (the benchmarks: 15).")]
+RandomWeights = Annotated[
+    bool,
+    typer.Option(
+        "--random-weights",
+        help="Extract with random weights when the backbone ships none and no --weights is given (pipeline tests).",
+    ),
+]
+Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone, 1 to 256 (I3D benchmarks: 21).")]
 Stride = Annotated[
     int | None,
     typer.Option(help="Detection layout only: frames between snippets (16 when not given)."),
