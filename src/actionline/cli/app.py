@@ -8,6 +8,7 @@ Bad input prints one line (``error: ...``) and exits with status 2; ``--debug`` 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated
 
@@ -20,10 +21,20 @@ from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
 from actionline.errors import ActionlineError
 
-try:  # typer before 0.2x runs on click; later versions vendor it and derive its errors from TyperException
-    from click import ClickException as _UsageError
-except ModuleNotFoundError:
-    from typer import TyperException as _UsageError
+
+def _click_error() -> type[Exception] | None:
+    try:
+        from click import ClickException
+    except ModuleNotFoundError:
+        return None
+    return ClickException
+
+
+# Usage errors (unknown option, bad value): click's own when typer runs on click, typer's when it vendors click
+# (0.2x, whose errors derive from TyperException); both may be installed side by side.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    error for error in (getattr(typer, "TyperException", None), _click_error()) if error is not None
+)
 
 app = typer.Typer(
     help="Turn long, untrimmed videos into timelines of actions.\n\n"
@@ -355,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; bad input becomes one line on stderr and exit status 2 (never interpreted as
     markup), Ctrl-C exit status 130, an operating-system error (unwritable folder, a file where a folder belongs)
     one line and status 2."""
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, a write fails (and is reported) instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
     except (ActionlineError, NotImplementedError, OSError) as exc:
@@ -369,12 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except _UsageError as exc:  # unknown option, missing argument, bad value: click's message and status 2
-        if hasattr(exc, "show"):
-            exc.show()
-        else:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-        return exc.exit_code
+    except _USAGE_ERRORS as exc:  # unknown option, missing argument, bad value: click's message, status 2
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(
+            Text.assemble(("error:", "red"), f" {message} (--help lists the options)"), highlight=False, soft_wrap=True
+        )
+        return getattr(exc, "exit_code", 2)
     except Exception as exc:  # a bug, not bad input: one line and status 1 (--debug shows the traceback)
         if STATE["debug"]:
             raise

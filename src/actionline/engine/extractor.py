@@ -67,7 +67,7 @@ class ExtractionSettings:
 
     def check(self) -> None:
         if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
-            raise ConfigError(f"--fps must be a number in (0, {MAX_FPS}], got {self.fps}")
+            raise ConfigError(f"--fps must be a number in (0, {MAX_FPS:g}], got {self.fps}")
         if not 1 <= self.window <= MAX_WINDOW:
             raise ConfigError(f"--window must be between 1 and {MAX_WINDOW} frames, got {self.window}")
         if not 1 <= self.stride <= MAX_STRIDE:
