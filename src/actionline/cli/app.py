@@ -82,12 +82,12 @@ def train(
     Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
     """
     from actionline.cli import commands
-    from actionline.config import parse_overrides
+    from actionline.config import add_option, parse_overrides
     from actionline.tasks.base import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = epochs
+        add_option(overrides, "train", "epochs", epochs, "--epochs")
     options = TaskOptions(split=split, subset=subset, annotations=annotations, supervision=supervision)
     best, is_main = commands.train(model, data, run, options, config, overrides, resume, err)
     if is_main:
@@ -120,7 +120,7 @@ def pretrain(
              --set model.init=runs/pre
     """
     from actionline.cli import commands
-    from actionline.config import parse_overrides
+    from actionline.config import add_option, parse_overrides
     from actionline.tasks.base import TaskOptions
 
     if method != "transfer":
@@ -131,7 +131,7 @@ def pretrain(
     if teacher_weights is not None:
         model_settings["teacher_weights"] = str(teacher_weights)
     if epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = epochs
+        add_option(overrides, "train", "epochs", epochs, "--epochs")
     best, is_main = commands.train("transfer", data, run, TaskOptions(), config, overrides, resume, err)
     if is_main:
         err.print(f"best epoch {best.get('epoch')}; fine-tune with --set model.init={run}", markup=False)
