@@ -19,6 +19,7 @@ from actionline.models.registry import model_class
 from actionline.tasks.base import Report, TaskOptions
 from actionline.tasks.recipe import load_preset, resolve_settings, train_run
 from actionline.tasks.registry import get_task, task_of_files
+from actionline.viz.figure_file import image_format
 from actionline.viz.html import page
 
 
@@ -84,6 +85,7 @@ def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | No
 
 
 def view(pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int) -> Path:
+    image_format(image)  # an image type matplotlib cannot write is refused before any work
     return task_of_files(pred).view(pred, data, image, videos, max_videos, split)
 
 

@@ -30,7 +30,7 @@ from actionline.data.layout import carve_validation
 from actionline.engine.initial_weights import initialise
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
+from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.classification import average_precision, confusion_matrix, top_k_accuracy
 from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
@@ -290,6 +290,8 @@ class ClassificationTask(Task):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from actionline.viz.figure_file import save_figure
+
         dataset = ClipData(data, split)
         payload = read_predictions(pred)
         truth = {v.video: v.label for v in dataset.videos(dataset.eval_part(None))}
@@ -309,9 +311,7 @@ class ClassificationTask(Task):
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
         fig.tight_layout()
-        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
-        plt.close(fig)
-        return image
+        return save_figure(fig, image, dpi=100)
 
 
 def report_sections(

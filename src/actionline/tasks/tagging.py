@@ -24,7 +24,7 @@ from actionline.data.hvu import HVUData
 from actionline.data.layout import carve_validation
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
+from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.tagging import category_map, tag_average_precisions
 from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
@@ -234,6 +234,8 @@ class TaggingTask(Task):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from actionline.viz.figure_file import save_figure
+
         dataset = HVUData(data)
         payload = predictions_for(pred, dataset)
         truth = {c.video: c.label for c in dataset.clips("val")}
@@ -253,9 +255,7 @@ class TaggingTask(Task):
             ax.set_title(f"{category}: {mean}", fontsize=9)
         fig.suptitle(f"{pred.name}: per-tag AP on the val part ({CONVENTION.split(';')[0]})", fontsize=9)
         fig.tight_layout(rect=(0, 0, 1, 0.98))
-        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
-        plt.close(fig)
-        return image
+        return save_figure(fig, image, dpi=100)
 
 
 TAGS_SHOWN = 8  # per category: the weakest and the strongest tags by A's AP, when the category has more
