@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import io
 import pickle
-import re
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import torch
 
 from actionline.errors import CheckpointError
 from actionline.io import atomic_write
+from actionline.nn.weights.state_dict import load_error_detail, refused_object
 
 FORMAT = "actionline-checkpoint/1"
 SEALED = "actionline-checkpoint/2"  # the previous layout: the payload's bytes with their SHA-256, in a dict
@@ -76,15 +76,12 @@ def safe_torch_load(source: str | Path | IO[bytes], path: str | Path) -> Any:
         with torch.serialization.safe_globals(LEGACY_TYPES):
             return torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        text = str(exc)
-        found = re.search(r"GLOBAL (\S+)|allowlisted via add_safe_globals, but got (\S+)|reduce for (\S+)", text)
-        if found is None:  # not a refusal of an object: a damaged file or not a pickle at all
-            detail = [line for line in text.splitlines() if line.strip()][-2 if "WeightsUnpickler" in text else 0]
-            raise CheckpointError(f"{path}: cannot read checkpoint ({detail.strip()[:200]})") from None
+        refused = refused_object(exc)
+        if refused is None:  # a damaged file or not a pickle at all
+            raise CheckpointError(f"{path}: cannot read checkpoint ({load_error_detail(exc)})") from None
         raise CheckpointError(
-            f"{path}: refused: the file holds a Python object beyond tensors and plain data "
-            f"({next(g for g in found.groups() if g)}), and loading it could run code; if you trust the file, "
-            f"convert it: {CONVERT_HINT} {path} NEW.pt"
+            f"{path}: refused: the file holds a Python object beyond tensors and plain data ({refused}), and "
+            f"loading it could run code; if you trust the file, convert it: {CONVERT_HINT} {path} NEW.pt"
         ) from None
     except Exception as exc:  # torch raises many types for truncated/corrupt files
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
