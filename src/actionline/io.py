@@ -95,8 +95,8 @@ def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
         raise DataError(f"{path}: features must be a 2-D array {layout}, got {getattr(arr, 'shape', type(arr))}")
     if arr.size == 0:
         raise DataError(f"{path}: features are empty (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: features must be numeric, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{path}: features must be real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]

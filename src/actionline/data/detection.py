@@ -20,6 +20,22 @@ from actionline.timeline import Instance
 # Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
 # THUMOS14 trains on `Validation` and reports `Test`.
 DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
+# Real ground truth has a few instances past their video's end (THUMOS14's thumos14.json: 30 of 6,365 start after
+# it); many more means the durations or the times are in another unit, and nothing would be learnt.
+MAX_SHARE_OUTSIDE = 0.1
+
+
+def check_within_durations(annotations: DetectionAnnotations, path: Path) -> None:
+    """A `DataError` when more than ``MAX_SHARE_OUTSIDE`` of the instances start at or after their video's end."""
+    durations = annotations.durations
+    outside = [i for i in annotations.instances if durations[i.video] > 0 and i.start >= durations[i.video]]
+    if len(outside) > MAX_SHARE_OUTSIDE * len(annotations.instances):
+        first = outside[0]
+        raise DataError(
+            f"{path}: {len(outside)} of {len(annotations.instances)} instances start after their video ends (e.g. "
+            f"{first.video}: {first.start:g} s in a {durations[first.video]:g} s video): durations and segments "
+            "must both be in seconds"
+        )
 
 
 class DetectionData:
@@ -41,6 +57,7 @@ class DetectionData:
         self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}
         for inst in self.annotations.instances:
             self._by_video[inst.video].append(inst)
+        check_within_durations(self.annotations, path)
 
     @property
     def subset_names(self) -> list[str]:
