@@ -71,6 +71,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, _write)
 
 
+def relative_entry(entry: str, where: str) -> str:
+    """``entry`` of an index or list file (a video name or path, ``/`` or ``\\`` separated) as a relative POSIX path
+    that stays inside the dataset: an absolute path, a ``..`` part or a NUL byte is a `DataError` naming ``where``
+    (the dataset's files are read and predictions written under such names)."""
+    rel = entry.strip().replace("\\", "/")
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or ".." in parts or "\0" in rel or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        raise DataError(f"{where}: {entry!r} points outside the dataset (absolute or with '..'): list paths inside it")
+    return rel
+
+
 def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():

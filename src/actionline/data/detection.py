@@ -14,7 +14,7 @@ import numpy as np
 
 from actionline.data.instances import DetectionAnnotations, FeatureTiming, read_annotations
 from actionline.errors import DataError
-from actionline.io import read_matrix
+from actionline.io import read_matrix, relative_entry
 from actionline.timeline import Instance
 
 # Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
@@ -58,6 +58,8 @@ class DetectionData:
         for inst in self.annotations.instances:
             self._by_video[inst.video].append(inst)
         check_within_durations(self.annotations, path)
+        for video in self.annotations.durations:  # ids name the feature files
+            relative_entry(video, str(path))
 
     @property
     def subset_names(self) -> list[str]:
