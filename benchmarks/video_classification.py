@@ -1,4 +1,4 @@
-"""Clip classification benchmark (dissertation ch. 4) on the synthetic motion set (`actionline synth video`), whose
+"""Clip classification benchmark (dissertation ch. 4) on the synthetic motion set (`actionline synth clips`), whose
 classes only motion or temporal order tells apart.
 
 1. 3D-ResNet-18 vs STC-ResNet-18 from scratch, several seeds (mean ± std): video top-1 on the test part,

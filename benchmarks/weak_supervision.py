@@ -55,9 +55,9 @@ def predict(run: Path, data: SegmentationData, videos: list[str], variant: str |
             x = torch.from_numpy(data.features(v))[None]
             mask = torch.ones(1, x.shape[-1])
             t0 = time.perf_counter()
-            (tl,) = model.decode(model(x, mask), mask, [v], meta["classes"])
+            (tl,) = model.decode(model(x, mask), mask, [v], meta.classes)
             times.append(time.perf_counter() - t0)
-            preds.append(tl.to_labels(meta["classes"]))
+            preds.append(tl.to_labels(meta.classes))
     return preds, statistics.median(times)
 
 
@@ -99,7 +99,7 @@ def speed_curve(run: Path, data: SegmentationData, test_videos: list[str], label
                 mask = torch.ones(1, x.shape[-1])
                 t0 = time.perf_counter()
                 out = model(x, mask)
-                model.decode(out, mask, [v], meta["classes"])
+                model.decode(out, mask, [v], meta.classes)
                 mucon_t.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 log_probs = torch.log_softmax(model(x, mask)["logits"][-1, 0], dim=0).T.numpy()

@@ -74,8 +74,9 @@ def train(
 ) -> None:
     """Train a model; checkpoints are selected on a validation part of the training data, never the test split.
 
-    The model decides the task. Segmentation models (mstcn, asformer, baformer, rtk, mucon, sct) read an MS-TCN
-    folder; detection models (tags, actionness) read annotations.json + features/*.npy [T, D].
+    The model decides the task (--model lists them by task). Segmentation models read an MS-TCN folder; detection
+    models read annotations.json + features/*.npy [T, D]; classification models read a clip dataset of video files
+    (train.csv / test.csv, or UCF101 lists); tagging models an HVU folder; `pretrain` takes unlabeled videos.
 
     Example: actionline train --model mstcn --data data/toy --split 1 --out runs/mstcn --epochs 20 --set train.lr=1e-3
     Example: actionline train --model tags --config gsmt --data data/anet --out runs/gsmt --epochs 15

@@ -53,7 +53,7 @@ def predict(
 ) -> str:
     """Predict with a trained run (``overrides``: ``model.*`` inference-time settings); returns a summary line."""
     model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
-    task = get_task(meta.get("task", "segmentation"))
+    task = get_task(meta.task)
     task.check_options(options)
     data = task.open_data(data_path, options)
     with staged_folder(out, marker=task.output_marker) as staging:  # a failed prediction leaves `out` untouched
@@ -67,7 +67,7 @@ def predict_video(
     """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
     (segmentation, detection) or from the pixels (classification)."""
     model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
-    return get_task(meta.get("task", "segmentation")).predict_video(model, meta, source, out, batch_size, console)
+    return get_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
 
 
 def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:
@@ -121,6 +121,6 @@ def profile_run(run: Path, data_path: Path, options: TaskOptions, checkpoint: st
     from actionline.tasks.classification import dataset_cost
 
     model, meta = load_run(run, checkpoint)
-    task = get_task(meta.get("task", "segmentation"))
+    task = get_task(meta.task)
     task.check_options(options)
     return dataset_cost(model, meta, task.eval_clips(task.open_data(data_path, options), options))

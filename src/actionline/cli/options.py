@@ -1,5 +1,6 @@
 """The command-line options of `actionline.cli`, each declared once with its help text (several commands share
-them). Options a task does not read are ignored by it (see `tasks.base.TaskOptions`)."""
+them). An option the chosen task does not read is refused with an error, never silently ignored
+(`tasks.base.Task.check_options`)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,20 @@ HVUVal = Annotated[int, typer.Option(max=100_000, help="Validation clips.")]
 ClipFrames = Annotated[int, typer.Option(max=1000, help="Frames per video.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------
-Model = Annotated[str, typer.Option(help="Model name: mstcn, asformer, baformer, rtk, mucon, sct, tags, actionness.")]
+
+
+def _models_by_task() -> str:
+    """Every registered model, grouped by its task (the registry decides, so the help never falls behind)."""
+    import actionline.models  # noqa: F401  (registers every model)
+    from actionline.models.registry import available_models, model_class
+
+    tasks: dict[str, list[str]] = {}
+    for name in available_models():
+        tasks.setdefault(model_class(name).task, []).append(name)
+    return "; ".join(f"{task}: {', '.join(names)}" for task, names in tasks.items())
+
+
+Model = Annotated[str, typer.Option(help=f"Model name ({_models_by_task()}).")]
 Data = Annotated[
     Path,
     typer.Option(

@@ -98,8 +98,8 @@ def synth_videos(
     _write_with_progress(synthesize_video_segmentation, settings)
 
 
-@synth_app.command("video")
-def synth_video(
+@synth_app.command("clips")
+def synth_clips(
     out: o.Out,
     train_per_class: o.TrainPerClass = 24,
     test_per_class: o.TestPerClass = 8,
@@ -115,13 +115,32 @@ def synth_video(
     labels see `synth videos`.) --kind redundancy: a shape stepping through K held positions (K in the CSVs), for
     SGS.
 
-    Example: actionline synth video --out data/motion
+    Example: actionline synth clips --out data/motion
     Example: actionline train --model stc_resnet3d_18 --data data/motion --out runs/stc --config motion
     """
     settings = dict(locals())
     from actionline.data.synthetic.clips import synthesize_video_classification
 
     _write_with_progress(synthesize_video_classification, settings)
+
+
+@synth_app.command("video", deprecated=True)
+def synth_video(
+    out: o.Out,
+    train_per_class: o.TrainPerClass = 24,
+    test_per_class: o.TestPerClass = 8,
+    frames: o.ClipFrames = 32,
+    fps: o.VideoFps = 15.0,
+    size: o.FrameSize = 64,
+    seed: o.Seed = 0,
+    kind: o.ClipSetKind = "motion",
+) -> None:
+    """The old name of `synth clips` (kept for one release; it was easy to confuse with `synth videos`)."""
+    Console(stderr=True).print(
+        "warning: `actionline synth video` is deprecated and will be removed; use `actionline synth clips`",
+        markup=False,
+    )
+    synth_clips(**locals())
 
 
 @synth_app.command("hvu")

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -39,46 +38,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from actionline.data.video import find_videos, iter_frames
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
-from actionline.errors import ActionlineError, ConfigError, DataError
+from actionline.engine.run_record import ExtractionSettings, RunMeta
+from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
 
 SETTINGS_FILE = "extraction.json"
-# Bounds of the settings, far beyond any use (videos are recorded at <= 240 fps; clip backbones take <= 64 frames)
-# and low enough that a mistyped value is refused instead of decoding for ever or allocating without end.
-MAX_FPS = 1000.0
-MAX_WINDOW = 256
-MAX_STRIDE = 100_000
-MAX_BATCH = 1024
-
-
-@dataclass(frozen=True)
-class ExtractionSettings:
-    """What determines the features; stored in ``extraction.json`` and in the checkpoints of runs trained on them."""
-
-    backbone: str
-    weights: str | None  # sha256 of the weights file ("packaged:<sha256>" for weights that ship with a package)
-    fps: float = 15.0
-    window: int = 21
-    stride: int = 1
-    layout: Literal["segmentation", "detection"] = "segmentation"
-    feature_dim: int = 0
-
-    def check(self) -> None:
-        if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
-            raise ConfigError(f"--fps must be a number in (0, {MAX_FPS:g}], got {self.fps}")
-        if not 1 <= self.window <= MAX_WINDOW:
-            raise ConfigError(f"--window must be between 1 and {MAX_WINDOW} frames, got {self.window}")
-        if not 1 <= self.stride <= MAX_STRIDE:
-            raise ConfigError(f"--stride must be between 1 and {MAX_STRIDE} frames, got {self.stride}")
-
-    def describe(self) -> str:
-        weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
-        return (
-            f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout" + (f", stride {self.stride}" if self.layout == "detection" else "")
-        )
+MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
 
 
 def file_digest(path: Path) -> str:
@@ -323,27 +290,22 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
     path = Path(root) / SETTINGS_FILE
     if not path.is_file():
         return None
-    try:
-        return ExtractionSettings(**read_json(path))
-    except TypeError as exc:
-        raise ActionlineError(f"{path}: not an extraction settings file ({exc})") from None
+    return ExtractionSettings.from_dict(read_json(path), str(path))
 
 
 def extract_like_training(
-    meta: dict, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
+    meta: RunMeta, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
 ) -> list[str]:
     """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
     describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
     weights can be drawn again: random or user weights are refused with what to do instead."""
-    run = meta.get("model", "the run")
-    recorded = meta.get("dataset", {}).get("extraction")
-    if recorded is None:
+    run, s = meta.model, meta.extraction
+    if s is None:
         raise ConfigError(
             f"{run}: the run does not record how its features were extracted (it was trained on features that "
             "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
             "same backbone yourself and predict with --data"
         )
-    s = ExtractionSettings(**recorded)
     if s.feature_dim != input_dim:
         raise ConfigError(f"{run}: {s.feature_dim}-d features recorded, the model takes {input_dim}")
     if s.weights is None:

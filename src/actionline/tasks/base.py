@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from rich.console import Console
 from torch.utils.data import Dataset
 
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ConfigError
 from actionline.io import staged_files
@@ -59,14 +60,14 @@ class TrainingPlan:
     val_videos: list[str]
     build: Callable[[TemporalModel], TrainingData]
     selection: dict[str, Any]  # recorded in config.yaml after ``data``, e.g. {"split": 1}
+    dataset: DatasetRecord  # the run record's dataset entry
     background: tuple[str, ...] = ()  # the dataset's "no action" labels (`TemporalModel.data_settings`)
     metrics: tuple[str, ...] = ()  # what validation reports (``train.select_metric`` must be one of them)
     select_default: str = "mean"  # ``train.select_metric`` when the settings do not name one
     model_settings: dict[str, Any] = field(default_factory=dict)  # model settings the data fixes (explicit ones win)
     settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
     extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
-    meta: dict[str, Any] = field(default_factory=dict)  # stored in checkpoints after ``task``
-    dataset_meta: dict[str, Any] = field(default_factory=dict)  # checkpoints' ``dataset`` entry
+    settings: TaskSettings = field(default_factory=TaskSettings)  # the run record's task settings
 
 
 @dataclass
@@ -110,18 +111,20 @@ class Task(ABC):
 
     @abstractmethod
     def predict(
-        self, model: TemporalModel, meta: dict, data: Any, options: TaskOptions, out: Path
+        self, model: TemporalModel, meta: RunMeta, data: Any, options: TaskOptions, out: Path
     ) -> tuple[Sequence, str]:
         """Predict the videos ``options`` selects into ``out``; returns the results and what was written, e.g.
         ``"12 predictions"``."""
 
-    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+    def predict_features(
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+    ) -> str:
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
         writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`)."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
 
     def predict_video(
-        self, model: TemporalModel, meta: dict, source: Path, out: Path, batch_size: int, console: Console
+        self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console
     ) -> str:
         """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
         training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), then

@@ -28,6 +28,7 @@ from actionline.data.clips import (
 )
 from actionline.data.layout import carve_validation
 from actionline.engine.initial_weights import initialise
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
 from actionline.io import atomic_write_text, read_json, staged_files
@@ -69,12 +70,12 @@ def make_validate(classes: Sequence[str]):
     return validate
 
 
-def dataset_cost(model: ClassificationModel, meta: dict, videos: list[LabelledVideo]) -> dict[str, float]:
+def dataset_cost(model: ClassificationModel, meta: RunMeta, videos: list[LabelledVideo]) -> dict[str, float]:
     """The adaptive cost over a dataset: GMACs of every test clip (K uniform clips per video), counted clip by clip
     at batch size 1 (Sec. 6.4), their mean, min and max, and the fixed cost without the adaptive sampling."""
     c = model.config
     clips = ClipSet(
-        videos, build(ClipSampling, meta["clips"], where="clips"), c.frames, c.size, "uniform", kinetics_scale
+        videos, build(ClipSampling, meta.settings.clips, where="clips"), c.frames, c.size, "uniform", kinetics_scale
     )
     warn_failures(clips.failures)
     macs: list[float] = []
@@ -173,19 +174,19 @@ class ClassificationTask(Task):
             metrics=("top1", "top5"),
             select_default="top1",
             settings_record={"clips": as_dict(sampling)},
-            meta={"clips": as_dict(sampling)},
-            dataset_meta={"root": str(data.root), "layout": data.layout, "split": options.split},
+            settings=TaskSettings(clips=as_dict(sampling)),
+            dataset=DatasetRecord(str(data.root), split=options.split, layout=data.layout),
         )
 
     def eval_clips(self, data: ClipData, options: TaskOptions) -> list[LabelledVideo]:
         """The videos `predict` and `evaluate` use (the test part, else val; ``--subset`` chooses)."""
         return data.videos(data.eval_part(options.subset))
 
-    def _sampling(self, meta: dict) -> ClipSampling:
-        return build(ClipSampling, meta.get("clips"), where="clips")
+    def _sampling(self, meta: RunMeta) -> ClipSampling:
+        return build(ClipSampling, meta.settings.clips, where="clips")
 
-    def predict(self, model, meta: dict, data: ClipData, options: TaskOptions, out: Path):
-        classes = list(meta["classes"])
+    def predict(self, model, meta: RunMeta, data: ClipData, options: TaskOptions, out: Path):
+        classes = list(meta.classes)
         if list(data.classes) != classes:
             raise CheckpointError(f"the run was trained on {len(classes)} classes that differ from {data.root}'s")
         sampling, c = self._sampling(meta), model.config
@@ -210,10 +211,10 @@ class ClassificationTask(Task):
         skipped = f", {len(clips.failures)} skipped" if clips.failures else ""
         return records, f"{len(records)} video predictions ({k} clips each, {part} part{skipped})"
 
-    def predict_video(self, model, meta: dict, source: Path, out: Path, batch_size: int, console: Console) -> str:
+    def predict_video(self, model, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console) -> str:
         """Every non-overlapping clip of each video file (the thesis' test protocol, centre crop), scored, and the
         video's mean; ``out/classification.json``."""
-        classes = list(meta["classes"])
+        classes = list(meta.classes)
         records = [
             video_record(path.stem, entries, classes, {"path": str(path)})
             for path, entries in score_video_files(model, self._sampling(meta), source, batch_size, console)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from actionline.data.layout import carve_validation
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
 from actionline.engine.extractor import stored_settings
-from actionline.engine.predictor import load_run
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.export import to_csv
@@ -241,7 +241,7 @@ def make_validate(data: DetectionData, videos: Sequence[str], classes: Sequence[
 
 def predict_instances(
     model: TemporalModel,
-    meta: dict,
+    meta: RunMeta,
     data: DetectionData,
     videos: Sequence[str],
     out: str | Path,
@@ -253,11 +253,11 @@ def predict_instances(
     ``video_scores`` (optional, the ActivityNet convention): per video, class -> video-level score; each
     detection's score is multiplied by its class's score (0 when the class is missing).
     """
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     unknown = sorted({i.label for v in videos for i in data.instances(v)} - set(classes))
     if unknown:
         raise CheckpointError(f"{data.root}: classes {', '.join(unknown[:5])} were not in the run's training classes")
-    data_cfg = build(DetectionDataConfig, meta.get("data_settings"), where="data")
+    data_cfg = build(DetectionDataConfig, meta.settings.data_settings, where="data")
     instances: list[Instance] = []
     for video in track(videos, description="detecting", transient=True):
         clips = DetectionClips(data, [video], model.config.input_length, data_cfg, classes, with_targets=False)
@@ -353,12 +353,8 @@ class DetectionTask(Task):
             selection={"subset": subset},
             metrics=(*(f"mAP@{t:g}" for t in data_cfg.tiou or ACTIVITYNET_TIOU), "avg_mAP", "mean"),
             settings_record={"data_settings": as_dict(data_cfg)},
-            meta={"data_settings": as_dict(data_cfg)},
-            dataset_meta={
-                "root": str(data.root),
-                "subset": subset,
-                **({"extraction": asdict(extraction)} if (extraction := stored_settings(data.root)) else {}),
-            },
+            settings=TaskSettings(data_settings=as_dict(data_cfg)),
+            dataset=DatasetRecord(str(data.root), subset=subset, extraction=stored_settings(data.root)),
         )
 
     def predict(self, model, meta, data: DetectionData, options: TaskOptions, out: Path) -> tuple[list, str]:
@@ -370,7 +366,9 @@ class DetectionTask(Task):
         found = predict_instances(model, meta, data, videos, out, scores)
         return found, f"{len(found)} detections in {len(videos)} videos (results.json)"
 
-    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+    def predict_features(
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+    ) -> str:
         """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
         ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
         database = {}
@@ -379,7 +377,7 @@ class DetectionTask(Task):
             snippets = np.load(features / "features" / f"{video}.npy", mmap_mode="r").shape[0]
             database[video] = {"duration": snippets * timing["stride"] / timing["fps"], "subset": "video"}
         atomic_write_text(features / "annotations.json", json.dumps({"database": database}))
-        data = DetectionData(features, classes=list(meta["classes"]))
+        data = DetectionData(features, classes=list(meta.classes))
         found = predict_instances(model, meta, data, videos, out)
         atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
         return f"wrote {len(found)} detections in {len(videos)} videos (results.json, timelines.json/.csv)"
@@ -432,17 +430,6 @@ def train_detection(
     """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
     options = TaskOptions(subset=subset)
     return train_run(DetectionTask(), model_name, data, run_dir, settings, options, resume, dist, console)
-
-
-def predict_detection(
-    run: str | Path, data: DetectionData, videos: Sequence[str], out: str | Path, video_scores=None, **load: Any
-) -> list[Instance]:
-    """Detect actions in ``videos`` with a trained run (see `predict_instances`); ``load``: `load_run`'s
-    ``which``, ``device`` and ``overrides``."""
-    model, meta = load_run(run, **load)
-    if meta.get("task") != "detection":
-        raise CheckpointError(f"{run}: a {meta.get('task', 'segmentation')} run, not a detection run")
-    return predict_instances(model, meta, data, videos, out, video_scores)
 
 
 def report_sections(

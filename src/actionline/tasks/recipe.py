@@ -16,6 +16,7 @@ from rich.console import Console
 from actionline.config import as_dict, build, load_yaml, merge
 from actionline.engine.distributed import DistInfo
 from actionline.engine.run_lock import lock_run, unlock_run
+from actionline.engine.run_record import RunMeta
 from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, seed_everything, write_run_config
 from actionline.errors import ConfigError
 from actionline.models.base import TemporalModel
@@ -110,7 +111,7 @@ def _train_locked(
     }
     model = build_model(model_name, model_settings)
     parts = plan.build(model)
-    resolved = {
+    resolved = {  # config.yaml: the settings as resolved, then the run record
         "model_name": model_name,
         "data": str(data.root),
         **plan.selection,
@@ -121,14 +122,8 @@ def _train_locked(
         "val_videos": plan.val_videos,
         **plan.extra_record,
     }
-    meta = {
-        "model": model_name,
-        "model_config": as_dict(model.config),
-        "classes": list(plan.classes),
-        "task": task.name,
-        **plan.meta,
-        "dataset": plan.dataset_meta,
-    }
+    meta = RunMeta(task.name, model_name, as_dict(model.config), list(plan.classes), plan.dataset, plan.settings)
+    resolved["run"] = meta.to_config()
     trainer = Trainer(
         model, train_cfg, run_dir, parts.train_set, parts.collate, parts.val_set, parts.validate, meta, dist, console
     )

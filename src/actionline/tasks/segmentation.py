@@ -6,7 +6,6 @@ at full frame rate (MS-TCN label files + ``timelines.json``), evaluation with th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
 from actionline.engine.extractor import stored_settings
 from actionline.engine.predictor import load_run
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.export import to_csv, to_srt
@@ -72,18 +72,18 @@ def make_validate(classes: Sequence[str], background: Sequence[str] = DEFAULT_BA
 
 @torch.no_grad()
 def predict_videos(
-    model: TemporalModel, meta: dict, data: SegmentationData, videos: Sequence[str], out: str | Path
+    model: TemporalModel, meta: RunMeta, data: SegmentationData, videos: Sequence[str], out: str | Path
 ) -> list[Timeline]:
     """Predict ``videos`` of ``data`` at its sample rate; write ``out/<video>`` MS-TCN label files at full frame
     rate and ``out/timelines.json``."""
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     if list(data.classes) != classes:
         raise CheckpointError(
             f"the run was trained on {len(classes)} classes that differ from {data.root / 'mapping.txt'} "
             f"({len(data.classes)} classes)"
         )
     sr = data.info.sample_rate
-    trained_rate = meta.get("dataset", {}).get("sample_rate")
+    trained_rate = meta.dataset.sample_rate
     if trained_rate is not None and trained_rate != sr:
         raise CheckpointError(
             f"the run was trained at sample rate {trained_rate}, but {data.root} declares {sr}: predictions would "
@@ -183,18 +183,18 @@ class SegmentationTask(Task):
             extra_record={
                 "supervision": {"mode": sup.mode, "fraction": sup.fraction, "full_videos": sorted(sup.full_videos)}
             },
-            meta={"supervision": options.supervision or allowed[0]},
-            dataset_meta={
-                "root": str(data.root),
-                "split": options.split,
-                "sample_rate": data.info.sample_rate,
-                "background": list(data.info.background),
-                **({"extraction": asdict(extraction)} if (extraction := stored_settings(data.root)) else {}),
-            },
+            settings=TaskSettings(supervision=options.supervision or allowed[0]),
+            dataset=DatasetRecord(
+                str(data.root),
+                split=options.split,
+                sample_rate=data.info.sample_rate,
+                background=tuple(data.info.background),
+                extraction=stored_settings(data.root),
+            ),
         )
 
     def predict(
-        self, model: TemporalModel, meta: dict, data: SegmentationData, options: TaskOptions, out: Path
+        self, model: TemporalModel, meta: RunMeta, data: SegmentationData, options: TaskOptions, out: Path
     ) -> tuple[list[Timeline], str]:
         if options.all_videos:
             videos = sorted(p.stem for p in (data.root / "features").glob("*.npy"))
@@ -205,14 +205,16 @@ class SegmentationTask(Task):
         timelines = predict_videos(model, meta, data, videos, out)
         return timelines, f"{len(timelines)} predictions"
 
-    def predict_features(self, model: TemporalModel, meta: dict, features: Path, videos: list[str], out: Path) -> str:
+    def predict_features(
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+    ) -> str:
         """Segment freshly extracted videos: ``out`` receives MS-TCN files, ``timelines.json``, ``timelines.csv``,
         one SRT per video (background left out) and ``timelines.png``."""
-        dataset = meta.get("dataset", {})
-        write_mapping(features, meta["classes"])
-        rate = int(dataset.get("sample_rate", 1))
-        fps = float(dataset.get("extraction", {}).get("fps", 15.0))
-        background = tuple(dataset.get("background", ("background",)))
+        dataset = meta.dataset
+        write_mapping(features, meta.classes)
+        rate = dataset.sample_rate or 1
+        fps = dataset.extraction.fps if dataset.extraction is not None else 15.0
+        background = dataset.background if dataset.background is not None else ("background",)
         write_info(features, DatasetInfo("video", sample_rate=rate, background=background, fps=fps))
         data = SegmentationData(features)
         timelines = predict_videos(model, meta, data, videos, out)
@@ -280,8 +282,8 @@ def predict_segmentation(
     """Predict ``videos`` of ``data`` with a trained run; ``load``: `load_run`'s ``which``, ``device`` and
     ``overrides`` (inference-time model settings)."""
     model, meta = load_run(run, **load)
-    if meta.get("task", "segmentation") != "segmentation":
-        raise CheckpointError(f"{run}: a {meta['task']} run, not a segmentation run")
+    if meta.task != "segmentation":
+        raise CheckpointError(f"{run}: a {meta.task} run, not a segmentation run")
     return predict_videos(model, meta, data, videos, out)
 
 

@@ -22,6 +22,7 @@ from actionline.config import as_dict, build
 from actionline.data.clips import ClipSampling, ClipSet, DecodedVideos, collate_clips
 from actionline.data.hvu import HVUData
 from actionline.data.layout import carve_validation
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
 from actionline.io import atomic_write_text, read_json, staged_files
@@ -148,22 +149,23 @@ class TaggingTask(Task):
             select_default="overall",
             model_settings={"category_sizes": sizes},
             settings_record={"clips": as_dict(sampling)},
-            meta={"clips": as_dict(sampling), "categories": data.categories, "tag_category": data.tag_category},
-            dataset_meta={"root": str(data.root)},
+            settings=TaskSettings(clips=as_dict(sampling), categories=data.categories, tag_category=data.tag_category),
+            dataset=DatasetRecord(str(data.root)),
         )
 
     def eval_clips(self, data: HVUData, options: TaskOptions):
         """The clips `predict` and `evaluate` use (the val part; ``--subset`` chooses)."""
         return data.clips(options.subset or "val")
 
-    def _payload(self, meta: dict, records: list[dict]) -> str:
-        keys = ("categories", "tag_category")
-        return json.dumps({"task": "tagging", "tags": meta["classes"], **{k: meta[k] for k in keys}, "videos": records})
+    def _payload(self, meta: RunMeta, records: list[dict]) -> str:
+        s = meta.settings
+        payload = {"task": "tagging", "tags": meta.classes, "categories": s.categories, "tag_category": s.tag_category}
+        return json.dumps({**payload, "videos": records})
 
-    def predict(self, model, meta: dict, data: HVUData, options: TaskOptions, out: Path):
-        if list(data.tags) != list(meta["classes"]):
+    def predict(self, model, meta: RunMeta, data: HVUData, options: TaskOptions, out: Path):
+        if list(data.tags) != list(meta.classes):
             raise CheckpointError(f"the run was trained on other tags than {data.root}'s")
-        sampling, c = build(ClipSampling, meta["clips"], where="clips"), model.config
+        sampling, c = build(ClipSampling, meta.settings.clips, where="clips"), model.config
         part = options.subset or "val"
         clips = ClipSet(data.clips(part), sampling, c.frames, c.size, "uniform", kinetics_scale)
         warn_failures(clips.failures)
@@ -182,12 +184,12 @@ class TaggingTask(Task):
         atomic_write_text(out / PREDICTIONS, self._payload(meta, records))
         return records, f"{len(records)} tagged clips of the {part} part ({k} clips each)"
 
-    def predict_video(self, model, meta: dict, source: Path, out: Path, batch_size: int, console: Console) -> str:
-        sampling, tags = build(ClipSampling, meta["clips"], where="clips"), list(meta["classes"])
+    def predict_video(self, model, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console) -> str:
+        sampling, tags = build(ClipSampling, meta.settings.clips, where="clips"), list(meta.classes)
         scored = score_video_files(model, sampling, source, batch_size, console, sigmoid=True)
         records, rows = [], ["video,tag,category,start,end"]
         for path, entries in scored:
-            timeline = tag_timeline(entries, tags, meta["categories"], meta["tag_category"])
+            timeline = tag_timeline(entries, tags, meta.settings.categories, meta.settings.tag_category)
             records.append({
                 "video": path.stem, "path": str(path),
                 "clips": [{"seconds": [round(i[0] / fps, 3), round((i[-1] + 1) / fps, 3)], "scores": rounded(s)}

@@ -14,6 +14,7 @@ from actionline.config import as_dict, build
 from actionline.data.clips import ClipSampling, DecodedVideos, augment, centre_square, clip_indices, decodable
 from actionline.data.layout import carve_validation
 from actionline.data.video import VIDEO_SUFFIXES
+from actionline.engine.run_record import DatasetRecord, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, DataError
 from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
@@ -143,8 +144,8 @@ class TransferTask(Task):
             metrics=("pair_acc",),
             select_default="pair_acc",
             settings_record={"clips": as_dict(sampling)},
-            meta={"clips": as_dict(sampling)},
-            dataset_meta={"root": str(data.root)},
+            settings=TaskSettings(clips=as_dict(sampling)),
+            dataset=DatasetRecord(str(data.root)),
         )
 
     def predict(self, model, meta, data, options, out):
