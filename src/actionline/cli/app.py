@@ -19,22 +19,22 @@ from rich.text import Text
 from actionline.cli import options as o
 from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
+from actionline.engine.run_record import ExtractionSettings
 from actionline.errors import ActionlineError
 
+_UsageError: tuple[type[Exception], ...] = ()  # typer before 0.2x raises click's errors; later versions vendor click
+try:  # and derive its errors from TyperException (a separately installed click is then not the one raising)
+    from typer import TyperException
 
-def _click_error() -> type[Exception] | None:
-    try:
-        from click import ClickException
-    except ModuleNotFoundError:
-        return None
-    return ClickException
+    _UsageError += (TyperException,)
+except ImportError:
+    pass
+try:
+    from click import ClickException
 
-
-# Usage errors (unknown option, bad value): click's own when typer runs on click, typer's when it vendors click
-# (0.2x, whose errors derive from TyperException); both may be installed side by side.
-_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
-    error for error in (getattr(typer, "TyperException", None), _click_error()) if error is not None
-)
+    _UsageError += (ClickException,)
+except ModuleNotFoundError:
+    pass
 
 app = typer.Typer(
     help="Turn long, untrimmed videos into timelines of actions.\n\n"
@@ -83,8 +83,8 @@ def train(
     Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import add_option, parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
@@ -121,8 +121,8 @@ def pretrain(
              --set model.init=runs/pre
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import add_option, parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     if method != "transfer":
         raise ActionlineError(f"--method must be transfer, got {method!r}")
@@ -163,8 +163,8 @@ def predict(
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if (data is None) == (video is None):
@@ -182,8 +182,8 @@ def extract(
     out_dir: o.ExtractOut,
     backbone: o.Backbone = "efficientnet_lite0",
     weights: o.Weights = None,
-    fps: o.ExtractFps = 15.0,
-    window: o.Window = 21,
+    fps: o.ExtractFps = ExtractionSettings.fps,
+    window: o.Window = ExtractionSettings.window,
     stride: o.Stride = None,
     layout: o.Layout = "segmentation",
     batch_size: o.BatchSize = 16,
@@ -199,13 +199,9 @@ def extract(
     """
     from actionline.engine.extractor import extract as run_extraction
 
-    if layout not in ("segmentation", "detection"):
-        raise ActionlineError(f"--layout must be segmentation or detection, got {layout!r}")
-    if layout == "segmentation" and stride is not None:
-        raise ActionlineError("--stride is for the detection layout; segmentation gives a vector per frame at --fps")
-    stride = 16 if stride is None else stride
+    requested = ExtractionSettings.request(backbone, fps, window, stride, layout)
     settings, done, failures = run_extraction(
-        source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err, random_weights
+        source, out_dir, requested, weights, batch_size, device, err, random_weights
     )
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:
@@ -233,7 +229,7 @@ def evaluate(
     Example: actionline evaluate --pred results.json --gt thumos14.json --subset Test --json
     """
     from actionline.cli import commands
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions
 
     options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
     report = commands.evaluate(pred, data, options, task)
@@ -287,7 +283,7 @@ def profile(
         if run is None or data is None or model is not None:
             raise ActionlineError("give a MODEL, or --run and --data (a trained clip model's cost over a dataset)")
         from actionline.cli import commands
-        from actionline.tasks.base import TaskOptions
+        from actionline.cli.commands import TaskOptions
 
         cost = commands.profile_run(run, data, TaskOptions())
         if as_json:
@@ -329,7 +325,8 @@ def view(
     """
     from actionline.cli import commands
 
-    err.print(f"wrote {commands.view(pred, data, image, videos, max_videos, split)}", markup=False)
+    image = commands.view(pred, data, image, videos, max_videos, commands.TaskOptions(split=split))
+    err.print(f"wrote {image}", markup=False)
 
 
 @app.command()
@@ -356,7 +353,7 @@ def report(
     Example: actionline report --pred preds/gsmt/results.json --data data/thumos --out detections.html
     """
     from actionline.cli import commands
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions
 
     options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
     commands.report(pred, data, out_file, options, videos, max_videos, task)
@@ -401,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except _USAGE_ERRORS as exc:  # unknown option, missing argument, bad value: click's message, status 2
+    except _UsageError as exc:  # unknown option, missing argument, bad value: click's message, status 2
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err.print(
             Text.assemble(("error:", "red"), f" {message} (--help lists the options)"), highlight=False, soft_wrap=True

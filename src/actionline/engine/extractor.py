@@ -26,9 +26,8 @@ import json
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -227,28 +226,25 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
 def extract(
     source: Path,
     out: Path,
-    backbone_name: str,
+    requested: ExtractionSettings,
     weights: Path | None = None,
-    fps: float = 15.0,
-    window: int = 21,
-    stride: int = 1,
-    layout: Literal["segmentation", "detection"] = "segmentation",
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
     random_weights: bool = False,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
-    """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
-    (or already complete) and the failures (video, reason). ``random_weights``: see `load_backbone`."""
+    """Extract every video of ``source`` (a file or a folder) into ``out`` as ``requested`` (its backbone, fps,
+    window, stride and layout; `ExtractionSettings.request`) with the ``weights`` file (None: the backbone's packaged
+    weights, else random ones, only with ``random_weights``: `load_backbone`); returns the settings used (with the
+    weights' digest and the feature size), the videos done (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
-    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(backbone_name, None, fps, window, stride, layout).check()  # before any file is read
+    requested.check()  # before any file is read
     if not 1 <= batch_size <= MAX_BATCH:
         raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH}, got {batch_size}")
     videos = find_videos(source)
-    backbone, digest = load_backbone(backbone_name, weights, console, random_weights)
+    backbone, digest = load_backbone(requested.backbone, weights, console, random_weights)
     backbone.to(dev := resolve_device(device))
-    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)
+    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -317,9 +313,7 @@ def extract_like_training(
             f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
-    used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
-    )
+    used, done, failures = extract(source, out, s, None, batch_size, console=console)
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
     if failures and not done:
