@@ -25,14 +25,14 @@ DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
 MAX_SHARE_OUTSIDE = 0.1
 
 
-def check_within_durations(annotations: DetectionAnnotations, path: Path) -> None:
+def check_within_durations(annotations: DetectionAnnotations, where: str) -> None:
     """A `DataError` when more than ``MAX_SHARE_OUTSIDE`` of the instances start at or after their video's end."""
     durations = annotations.durations
     outside = [i for i in annotations.instances if durations[i.video] > 0 and i.start >= durations[i.video]]
     if len(outside) > MAX_SHARE_OUTSIDE * len(annotations.instances):
         first = outside[0]
         raise DataError(
-            f"{path}: {len(outside)} of {len(annotations.instances)} instances start after their video ends (e.g. "
+            f"{where}: {len(outside)} of {len(annotations.instances)} instances start after their video ends (e.g. "
             f"{first.video}: {first.start:g} s in a {durations[first.video]:g} s video): durations and segments "
             "must both be in seconds"
         )
@@ -66,9 +66,9 @@ class DetectionData:
         self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}
         for inst in self.annotations.instances:
             self._by_video[inst.video].append(inst)
-        check_within_durations(self.annotations, path)
+        check_within_durations(self.annotations, where)
         for video in self.annotations.durations:  # ids name the feature files
-            relative_entry(video, str(path))
+            relative_entry(video, where)
 
     @property
     def subset_names(self) -> list[str]:
