@@ -75,7 +75,13 @@ def test_corrupt_checkpoint(tmp_path):
 
 
 def _payload() -> dict:
-    return {"model": "mstcn", "classes": ["a", "b"], "model_state": {"w": torch.arange(5_000_000.0)}, "epoch": 3}
+    return {
+        "model": "mstcn",
+        "model_config": {},
+        "classes": ["a", "b"],
+        "model_state": {"w": torch.arange(5_000_000.0)},
+        "epoch": 3,
+    }
 
 
 def test_checkpoint_is_streamed_and_its_digest_catches_any_damage(tmp_path):

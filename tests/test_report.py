@@ -62,7 +62,7 @@ def test_segmentation_report_scores_equal_evaluate(segmentation_report):
         assert scores[name]["acc"] == expected["acc"] and scores[name]["f1@50"] == expected["f1@50"]
         assert f'<td class="num" data-v="{expected["edit"]}">{expected["edit"]:.1f}</td>' in html
     assert scores["A: A"]["acc"] > scores["B: B"]["acc"]
-    assert "http" not in html and 'src="//' not in html
+    assert "http:" not in html and "https:" not in html and 'src="//' not in html
     timelines = [d for d in drawings if d.get("class") == "timeline"]
     assert timelines and all(len(t.findall("rect")) > 0 for t in timelines)
     assert all(r.find("title") is not None for r in timelines[0].findall("rect"))
@@ -98,7 +98,12 @@ def test_detection_report(tmp_path):
     html, scores, _ = page_parts(out)
     expected = evaluate(tmp_path / "results.json", None, TaskOptions(gt=tmp_path / "gt.json")).as_dict
     assert scores["A: results.json"]["avg_mAP"] == expected["avg_mAP"]
-    assert "double detection" in html and "Sensitivity to instance length" in html and "http" not in html
+    assert (
+        "double detection" in html
+        and "Sensitivity to instance length" in html
+        and "http:" not in html
+        and "https:" not in html
+    )
 
 
 def test_classification_report(tmp_path):

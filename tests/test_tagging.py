@@ -151,7 +151,7 @@ def test_tagging_report_and_view(tmp_path, hvu):
     html, scores, _ = page_parts(out)
     assert scores["A: a"]["overall"] == evaluate(perfect, hvu, TaskOptions()).as_dict["overall"] == 100.0
     assert scores["B: b"]["overall"] == evaluate(noisy, hvu, TaskOptions()).as_dict["overall"] < 100.0
-    assert "Per-tag AP" in html and "✓" in html and "http" not in html
+    assert "Per-tag AP" in html and "✓" in html and "http:" not in html and "https:" not in html
     image = tmp_path / "tags.png"
     assert main(["view", "--pred", str(noisy), "--data", str(hvu), "--out", str(image)]) == 0
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -252,13 +252,15 @@ def test_predict_video_needs_a_run_that_knows_its_features(tmp_path, toy_data, c
     assert main(["predict", "--run", str(run), "--out", str(tmp_path / "o")]) == 2  # neither --data nor --video
 
 
-def test_without_weights_a_clip_backbone_warns_that_features_are_random(tmp_path, capsys):
+def test_without_weights_a_clip_backbone_needs_the_random_weights_opt_in(tmp_path, capsys):
     write_indexed_video(tmp_path / "v" / "a.mp4", [0.0], size=32)  # one frame: one window
     args = ["extract", str(tmp_path / "v"), "--fps", "10", "--window", "16", "--batch-size", "1"]
-    assert main([*args, "--out", str(tmp_path / "o"), "--backbone", "i3d_rgb"]) == 0
+    assert main([*args, "--out", str(tmp_path / "o"), "--backbone", "i3d_rgb"]) == 2
+    assert "--weights" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert main([*args, "--out", str(tmp_path / "o"), "--backbone", "i3d_rgb", "--random-weights"]) == 0
     assert "RANDOM" in capsys.readouterr().err
     assert np.load(tmp_path / "o" / "features" / "a.npy").shape == (1024, 1)
-    assert main([*args, "--out", str(tmp_path / "f"), "--backbone", "i3d_flow"]) == 2  # flow: not implemented
+    assert main([*args, "--out", str(tmp_path / "f"), "--backbone", "i3d_flow", "--random-weights"]) == 2  # flow
     assert "TV-L1" in capsys.readouterr().err
 
 

@@ -5,6 +5,7 @@ Option fields are ``Literal[...]``: a value outside the literal's options is an 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -60,6 +61,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
         except ValueError:
             raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):  # no setting means anything by nan or inf; an optimizer would fail late
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if kind is int and isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -99,10 +102,25 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {key}: cannot parse {raw!r} ({exc})") from exc
         node = out
         parts = key.strip().split(".")
-        for p in parts[:-1]:
+        for depth, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {'.'.join(parts[: depth + 1])} was set to a value, not settings")
+        if isinstance(node.get(parts[-1]), dict) or (parts[-1] in node and isinstance(value, dict)):
+            raise ConfigError(f"--set {key}: given twice, as settings and as a value")
         node[parts[-1]] = value
     return out
+
+
+def add_option(overrides: dict[str, Any], section: str, key: str, value: Any, option: str) -> None:
+    """Put a command-line option's value (``--epochs``) into the ``--set`` overrides at ``section.key``; the same
+    setting given both ways is a `ConfigError` rather than one silently winning."""
+    node = overrides.setdefault(section, {})
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {section}= replaces the {section} settings, which {option} is one of")
+    if key in node:
+        raise ConfigError(f"{option} and --set {section}.{key} both given: give the setting once")
+    node[key] = value
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -17,19 +17,44 @@ from actionline.errors import DataError
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temp file onto ``path``: readers never see a partial file."""
+    """Call ``write(tmp_path)`` then rename the temp file onto ``path``: readers never see a partial file.
+
+    The temp file is flushed to the disk (``fsync``) before the rename, so a full disk or a file-size limit is an
+    `OSError` naming ``path`` rather than a file that is silently short. ``path`` must be a regular file (or not
+    exist): a device, pipe or socket would be replaced by the rename."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        kind = "folder" if path.is_dir() else "device, pipe or socket"
+        raise DataError(f"{path}: is a {kind}, not a file: name a regular file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        _sync(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the mode any new file would
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except OSError as exc:
+        _discard(tmp)
+        if exc.filename in (None, tmp):  # name the file the user asked for, not the temporary one
+            raise OSError(exc.errno, f"cannot write ({exc.strerror or exc})", str(path)) from None
         raise
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _sync(tmp: str) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _discard(tmp: str) -> None:
+    if os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 def _umask() -> int:
@@ -40,10 +65,21 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     def _write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:  # closing flushes; its error propagates
             f.write(text)
 
     atomic_write(path, _write)
+
+
+def relative_entry(entry: str, where: str) -> str:
+    """``entry`` of an index or list file (a video name or path, ``/`` or ``\\`` separated) as a relative POSIX path
+    that stays inside the dataset: an absolute path, a ``..`` part or a NUL byte is a `DataError` naming ``where``
+    (the dataset's files are read and predictions written under such names)."""
+    rel = entry.strip().replace("\\", "/")
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or ".." in parts or "\0" in rel or (len(parts[0]) == 2 and parts[0][1] == ":"):
+        raise DataError(f"{where}: {entry!r} points outside the dataset (absolute or with '..'): list paths inside it")
+    return rel
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -70,8 +106,8 @@ def read_matrix(path: str | os.PathLike, layout: str) -> np.ndarray:
         raise DataError(f"{path}: features must be a 2-D array {layout}, got {getattr(arr, 'shape', type(arr))}")
     if arr.size == 0:
         raise DataError(f"{path}: features are empty (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{path}: features must be numeric, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{path}: features must be real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]

@@ -8,6 +8,7 @@ Bad input prints one line (``error: ...``) and exits with status 2; ``--debug`` 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Annotated
 
@@ -88,11 +89,11 @@ def train(
     """
     from actionline.cli import commands
     from actionline.cli.commands import TaskOptions
-    from actionline.config import parse_overrides
+    from actionline.config import add_option, parse_overrides
 
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = epochs
+        add_option(overrides, "train", "epochs", epochs, "--epochs")
     options = TaskOptions(split=split, subset=subset, annotations=annotations, supervision=supervision)
     best, is_main = commands.train(model, data, run, options, config, overrides, resume, err)
     if is_main:
@@ -126,7 +127,7 @@ def pretrain(
     """
     from actionline.cli import commands
     from actionline.cli.commands import TaskOptions
-    from actionline.config import parse_overrides
+    from actionline.config import add_option, parse_overrides
 
     if method != "transfer":
         raise ActionlineError(f"--method must be transfer, got {method!r}")
@@ -136,7 +137,7 @@ def pretrain(
     if teacher_weights is not None:
         model_settings["teacher_weights"] = str(teacher_weights)
     if epochs is not None:
-        overrides.setdefault("train", {})["epochs"] = epochs
+        add_option(overrides, "train", "epochs", epochs, "--epochs")
     best, is_main = commands.train("transfer", data, run, TaskOptions(), config, overrides, resume, err)
     if is_main:
         err.print(f"best epoch {best.get('epoch')}; fine-tune with --set model.init={run}", markup=False)
@@ -236,6 +237,7 @@ def extract(
     batch_size: o.BatchSize = 16,
     device: o.Device = "auto",
     causal: o.Causal = False,
+    random_weights: o.RandomWeights = False,
 ) -> None:
     """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
     torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
@@ -247,7 +249,9 @@ def extract(
     from actionline.engine.extractor import extract as run_extraction
 
     requested = ExtractionSettings.request(backbone, fps, window, stride, layout, causal)
-    settings, done, failures = run_extraction(source, out_dir, requested, weights, batch_size, device, err)
+    settings, done, failures = run_extraction(
+        source, out_dir, requested, weights, batch_size, device, err, random_weights
+    )
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:
         listed = "; ".join(f"{name}: {why}" for name, why in failures)
@@ -427,10 +431,30 @@ def report(
     err.print(f"wrote {out_file}", markup=False)
 
 
+@app.command("convert-checkpoint")
+def convert_checkpoint(source: o.ConvertSource, target: o.ConvertTarget, trust: o.Trust = False) -> None:
+    """Rewrite a checkpoint that other commands refuse (it holds Python objects beyond tensors and plain data) as
+    one they load. Reading SOURCE runs any code it holds: only for files you made or trust.
+
+    Example: actionline convert-checkpoint --trust runs/old/checkpoints/best.pt runs/old/checkpoints/best.pt
+    """
+    from actionline.engine.checkpoint import convert_trusted
+
+    if not trust:
+        raise ActionlineError(
+            f"convert-checkpoint reads {source} with full Python objects, which runs any code the file holds: "
+            "pass --trust if you made it or trust where it came from"
+        )
+    convert_trusted(source, target)
+    err.print(f"wrote {target} (plain data: it loads without running code)", markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; bad input becomes one line on stderr and exit status 2 (never interpreted as
     markup), Ctrl-C exit status 130, an operating-system error (unwritable folder, a file where a folder belongs)
     one line and status 2."""
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, a write fails (and is reported) instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
     except (ActionlineError, NotImplementedError, OSError) as exc:
@@ -445,12 +469,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except _UsageError as exc:  # unknown option, missing argument, bad value: click's message and status 2
-        if hasattr(exc, "show"):
-            exc.show()
-        else:
-            err.print(f"error: {exc}", highlight=False, markup=False)
-        return exc.exit_code
+    except _UsageError as exc:  # unknown option, missing argument, bad value: click's message, status 2
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err.print(
+            Text.assemble(("error:", "red"), f" {message} (--help lists the options)"), highlight=False, soft_wrap=True
+        )
+        return getattr(exc, "exit_code", 2)
     except Exception as exc:  # a bug, not bad input: one line and status 1 (--debug shows the traceback)
         if STATE["debug"]:
             raise

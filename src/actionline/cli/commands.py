@@ -34,6 +34,7 @@ from actionline.tasks.recipe import load_preset, resolve_settings, train_run
 from actionline.tasks.registry import get_task, predicting_task, task_of_files
 from actionline.tasks.segmentation import write_viewable
 from actionline.timeline import Timeline, save_timelines
+from actionline.viz.figure_file import image_format
 from actionline.viz.html import page
 
 
@@ -208,6 +209,7 @@ def evaluate(pred: Path, data: Path | None, flags: TaskOptions, task: str | None
 def view(
     pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, flags: TaskOptions
 ) -> Path:
+    image_format(image)  # an image type matplotlib cannot write is refused before any work
     chosen = task_of_files(pred)
     return chosen.view(pred, data, image, videos, max_videos, chosen.options(flags.given()))
 

@@ -4,26 +4,37 @@ them). An option the chosen task does not read is refused with an error, never s
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+
+def finite(value: float | None) -> float | None:
+    """Refuse ``nan`` and ``inf`` (which typer parses as floats) with click's usage error."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
 # --- synth -------------------------------------------------------------------------------------------------------
 Out = Annotated[Path, typer.Option("--out", help="Output folder.")]
-FeatureDim = Annotated[int, typer.Option(help="Feature dimension D.")]
-Difficulty = Annotated[float, typer.Option(help="Scales noise, style, drift, confusion (1 = default).")]
-Seed = Annotated[int, typer.Option(help="Random seed; same seed, same files.")]
+FeatureDim = Annotated[int, typer.Option(max=4096, help="Feature dimension D (at most 4096).")]
+Difficulty = Annotated[
+    float, typer.Option(max=100.0, callback=finite, help="Scales noise, style, drift, confusion (1 = default).")
+]
+Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed; same seed, same files.")]
 MaxVideos = Annotated[int | None, typer.Option(help="With real labels or timings: keep only this many videos.")]
-GrammarVideos = Annotated[int, typer.Option(help="Videos to generate from the built-in grammar.")]
-Splits = Annotated[int, typer.Option("--splits", help="Cross-validation splits (grammar data).")]
+GrammarVideos = Annotated[int, typer.Option(max=10_000, help="Videos to generate from the built-in grammar.")]
+Splits = Annotated[int, typer.Option("--splits", max=100, help="Cross-validation splits (grammar data).")]
 LabelsFrom = Annotated[
     Path | None,
     typer.Option(
         help="Reuse real label sequences, mapping and splits of an MS-TCN folder, e.g. ../shared/data/50salads."
     ),
 ]
-LengthScale = Annotated[float, typer.Option(help="Scale of grammar segment lengths.")]
+LengthScale = Annotated[float, typer.Option(max=100.0, callback=finite, help="Scale of grammar segment lengths.")]
 AnnotationsFrom = Annotated[
     Path | None,
     typer.Option(
@@ -31,20 +42,21 @@ AnnotationsFrom = Annotated[
     ),
 ]
 FromSubset = Annotated[str | None, typer.Option(help="With --annotations-from: only this subset.")]
-DetectionVideos = Annotated[int, typer.Option(help="Generated videos (without --annotations-from).")]
+DetectionVideos = Annotated[int, typer.Option(max=10_000, help="Generated videos (without --annotations-from).")]
 NumClasses = Annotated[int, typer.Option(help="Number of classes K.")]
-SnippetStride = Annotated[int, typer.Option(help="Video frames per feature (snippet).")]
-VideoFps = Annotated[float, typer.Option(help="Video frame rate.")]
-SynthVideos = Annotated[int, typer.Option(help="Videos to write.")]
-FrameSize = Annotated[int, typer.Option(help="Frame width and height in pixels.")]
-TrainPerClass = Annotated[int, typer.Option(help="Training videos per class.")]
-TestPerClass = Annotated[int, typer.Option(help="Test videos per class.")]
+SynthClasses = Annotated[int, typer.Option("--num-classes", max=1000, help="Number of classes K.")]
+SnippetStride = Annotated[int, typer.Option(max=1000, help="Video frames per feature (snippet).")]
+VideoFps = Annotated[float, typer.Option(max=1000.0, callback=finite, help="Video frame rate.")]
+SynthVideos = Annotated[int, typer.Option(max=1000, help="Videos to write.")]
+FrameSize = Annotated[int, typer.Option(max=1024, help="Frame width and height in pixels.")]
+TrainPerClass = Annotated[int, typer.Option(max=1000, help="Training videos per class.")]
+TestPerClass = Annotated[int, typer.Option(max=1000, help="Test videos per class.")]
 ClipSetKind = Annotated[
     str, typer.Option(help="motion (direction / speed / order classes) or redundancy (K held moments, for SGS).")
 ]
-HVUTrain = Annotated[int, typer.Option(help="Training clips.")]
-HVUVal = Annotated[int, typer.Option(help="Validation clips.")]
-ClipFrames = Annotated[int, typer.Option(help="Frames per video.")]
+HVUTrain = Annotated[int, typer.Option(max=100_000, help="Training clips.")]
+HVUVal = Annotated[int, typer.Option(max=100_000, help="Validation clips.")]
+ClipFrames = Annotated[int, typer.Option(max=1000, help="Frames per video.")]
 
 # --- train / predict -----------------------------------------------------------------------------------------
 
@@ -88,7 +100,7 @@ Subset = Annotated[
     ),
 ]
 Annotations = Annotated[Path | None, typer.Option(help="Detection: annotation JSON when not DATA/annotations.json.")]
-Epochs = Annotated[int | None, typer.Option(help="Override the preset's number of epochs.")]
+Epochs = Annotated[int | None, typer.Option(max=100_000, help="Override the preset's number of epochs.")]
 Config = Annotated[str | None, typer.Option(help="YAML file or preset name (default: <model>_<dataset>).")]
 Set = Annotated[list[str] | None, typer.Option("--set", help="Override a setting, e.g. --set train.lr=1e-3.")]
 InferenceSet = Annotated[
@@ -125,7 +137,7 @@ Video = Annotated[
     Path | None,
     typer.Option(help="A video file or folder: extract features as the run's were extracted, then predict."),
 ]
-BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone batch.")]
+BatchSize = Annotated[int, typer.Option(help="Windows (or frames) per backbone batch, 1 to 1024.")]
 
 # --- extract -------------------------------------------------------------------------------------------------
 VideoSource = Annotated[Path, typer.Argument(help="A video file or a folder of videos.")]
@@ -141,8 +153,17 @@ Weights = Annotated[
     typer.Option(help="Backbone weights (.pt loaded with weights_only, or .safetensors), loaded strictly."),
 ]
 ExtractOut = Annotated[Path, typer.Option("--out", help="Dataset folder receiving features/ (and extraction.json).")]
-ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample (the benchmark features: 15).")]
-Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone (I3D benchmark features: 21).")]
+ExtractFps = Annotated[
+    float, typer.Option(callback=finite, help="Frames per second to sample, at most 1000 (the benchmarks: 15).")
+]
+RandomWeights = Annotated[
+    bool,
+    typer.Option(
+        "--random-weights",
+        help="Extract with random weights when the backbone ships none and no --weights is given (pipeline tests).",
+    ),
+]
+Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone, 1 to 256 (I3D benchmarks: 21).")]
 Stride = Annotated[
     int | None,
     typer.Option(help="Detection layout only: frames between snippets (16 when not given)."),
@@ -198,7 +219,7 @@ ExportOut = Annotated[
     Path, typer.Option("--out", help="CSV / Label Studio / VIA file, or a folder (one .srt / .eaf / .xml per video).")
 ]
 Format = Annotated[str, typer.Option("--format", help="csv, srt, labelstudio, elan, cvat or via.")]
-Fps = Annotated[float | None, typer.Option(help="Frames per second, when the timelines carry none.")]
+Fps = Annotated[float | None, typer.Option(callback=finite, help="Frames per second, when the timelines carry none.")]
 Skip = Annotated[
     list[str] | None,
     typer.Option(help="SRT and tools: labels to leave out (repeat); tools leave out background by default."),
@@ -285,3 +306,9 @@ View = Annotated[bool, typer.Option("--view", help="Show --stream live in the te
 Causal = Annotated[
     bool, typer.Option("--causal", help="Clip windows end at their frame (features a live --stream can compute).")
 ]
+
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out, replacing its files.")]
+
+ConvertSource = Annotated[Path, typer.Argument(help="The checkpoint to convert (its code RUNS when it is read).")]
+ConvertTarget = Annotated[Path, typer.Argument(help="The checkpoint to write, as plain data that loads safely.")]
+Trust = Annotated[bool, typer.Option("--trust", help="Confirm that you made or trust SOURCE.")]

@@ -12,8 +12,17 @@ synth_app = typer.Typer(help="Write seeded synthetic datasets.", no_args_is_help
 
 
 def _write_with_progress(generate, settings: dict) -> None:
-    """Run a dataset generator (``settings`` = the command's options) with a transient progress bar."""
+    """Run a dataset generator (``settings`` = the command's options) with a transient progress bar. A non-empty
+    ``--out`` is refused unless ``--overwrite`` (its files are then replaced, others kept)."""
     from rich.progress import Progress
+
+    from actionline.errors import ConfigError
+
+    out, overwrite = settings["out"], settings.pop("overwrite")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"--out {out} is not empty: choose a new folder, or --overwrite to replace its files")
 
     err = Console(stderr=True)
     with Progress(console=err, transient=True) as progress:
@@ -29,6 +38,7 @@ def synth_segmentation(
     feature_dim: o.FeatureDim = 64,
     difficulty: o.Difficulty = 1.0,
     seed: o.Seed = 0,
+    overwrite: o.Overwrite = False,
     num_splits: o.Splits = 4,
     labels_from: o.LabelsFrom = None,
     max_videos: o.MaxVideos = None,
@@ -51,12 +61,13 @@ def synth_detection(
     subset: o.FromSubset = None,
     max_videos: o.MaxVideos = None,
     num_videos: o.DetectionVideos = 80,
-    num_classes: o.NumClasses = 10,
+    num_classes: o.SynthClasses = 10,
     feature_dim: o.FeatureDim = 64,
     difficulty: o.Difficulty = 1.0,
     stride: o.SnippetStride = 16,
     fps: o.VideoFps = 30.0,
     seed: o.Seed = 0,
+    overwrite: o.Overwrite = False,
 ) -> None:
     """Synthesise a detection dataset (annotations.json + features/) with instance-conditioned snippet features.
 
@@ -75,6 +86,7 @@ def synth_videos(
     fps: o.VideoFps = 15.0,
     size: o.FrameSize = 128,
     seed: o.Seed = 0,
+    overwrite: o.Overwrite = False,
 ) -> None:
     """Write real MP4 videos of synthetic activities with frame labels (MS-TCN layout around videos/).
 
@@ -95,6 +107,7 @@ def synth_clips(
     fps: o.VideoFps = 15.0,
     size: o.FrameSize = 64,
     seed: o.Seed = 0,
+    overwrite: o.Overwrite = False,
     kind: o.ClipSetKind = "motion",
 ) -> None:
     """Write a clip-classification set of real MP4 files (train.csv / test.csv) whose classes only motion or
@@ -139,6 +152,7 @@ def synth_hvu(
     fps: o.VideoFps = 8.0,
     size: o.FrameSize = 64,
     seed: o.Seed = 0,
+    overwrite: o.Overwrite = False,
 ) -> None:
     """Write an "HVU-lite" in the HVU format (tag CSVs + MP4 clips): tags in all six categories (scene, object,
     action, event, attribute, concept), multi-label, some categories unlabelled for some clips.

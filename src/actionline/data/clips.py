@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from actionline.data.layout import read_text
 from actionline.data.video import iter_frames
 from actionline.errors import ConfigError, DataError
+from actionline.io import relative_entry
 
 
 @dataclass
@@ -185,7 +186,7 @@ class ClipData:
     def _entry(self, rel: str, label: str, where: str) -> LabelledVideo:
         if label not in self.class_index:
             raise DataError(f"{where}: label {label!r} is not in the class list ({len(self.classes)} classes)")
-        rel = rel.strip().replace("\\", "/")
+        rel = relative_entry(rel, where)
         return LabelledVideo(str(Path(rel).with_suffix("")), self._resolve(rel, where), self.class_index[label])
 
 

@@ -14,12 +14,28 @@ import numpy as np
 
 from actionline.data.instances import DetectionAnnotations, FeatureTiming, read_annotations
 from actionline.errors import DataError
-from actionline.io import read_matrix
+from actionline.io import read_matrix, relative_entry
 from actionline.timeline import Instance
 
 # Training / evaluation subsets when none is named: ActivityNet trains on `training` and reports `validation`;
 # THUMOS14 trains on `Validation` and reports `Test`.
 DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
+# Real ground truth has a few instances past their video's end (THUMOS14's thumos14.json: 30 of 6,365 start after
+# it); many more means the durations or the times are in another unit, and nothing would be learnt.
+MAX_SHARE_OUTSIDE = 0.1
+
+
+def check_within_durations(annotations: DetectionAnnotations, where: str) -> None:
+    """A `DataError` when more than ``MAX_SHARE_OUTSIDE`` of the instances start at or after their video's end."""
+    durations = annotations.durations
+    outside = [i for i in annotations.instances if durations[i.video] > 0 and i.start >= durations[i.video]]
+    if len(outside) > MAX_SHARE_OUTSIDE * len(annotations.instances):
+        first = outside[0]
+        raise DataError(
+            f"{where}: {len(outside)} of {len(annotations.instances)} instances start after their video ends (e.g. "
+            f"{first.video}: {first.start:g} s in a {durations[first.video]:g} s video): durations and segments "
+            "must both be in seconds"
+        )
 
 
 class DetectionData:
@@ -50,6 +66,9 @@ class DetectionData:
         self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}
         for inst in self.annotations.instances:
             self._by_video[inst.video].append(inst)
+        check_within_durations(self.annotations, where)
+        for video in self.annotations.durations:  # ids name the feature files
+            relative_entry(video, where)
 
     @property
     def subset_names(self) -> list[str]:

@@ -27,6 +27,7 @@ from actionline.data.clips import LabelledVideo
 from actionline.data.layout import read_text
 from actionline.data.video import VIDEO_SUFFIXES
 from actionline.errors import DataError
+from actionline.io import relative_entry
 
 CATEGORIES = ("action", "attribute", "concept", "event", "object", "scene")
 CATEGORY_FILE = "HVU_Tags_Categories_V1.0.csv"
@@ -67,7 +68,10 @@ class HVUData:
     def _video_index(self) -> dict[str, Path]:
         listed = self.root / "index.csv"
         if listed.is_file():
-            return {r["youtube_id"]: self.root / r["path"] for r in _rows(listed, {"youtube_id", "path"})}
+            rows = _rows(listed, {"youtube_id", "path"})
+            return {
+                r["youtube_id"]: self.root / relative_entry(r["path"], f"{listed}:{n}") for n, r in enumerate(rows, 2)
+            }
         folder = self.root / "videos"
         if not folder.is_dir():
             raise DataError(f"{self.root}: no index.csv and no videos/ folder")
@@ -81,7 +85,7 @@ class HVUData:
         if part not in PART_FILES:
             raise DataError(f"HVU parts are train and val, got {part!r}")
         path = self.root / PART_FILES[part]
-        out = []
+        out, seen = [], {}
         for lineno, row in enumerate(_rows(path, {"Tags", "youtube_id", "time_start", "time_end"}), 2):
             where = f"{path}:{lineno}"
             vid = row["youtube_id"]
@@ -106,6 +110,9 @@ class HVUData:
             target = np.zeros(len(self.tags), dtype=np.float32)
             target[[self.tag_index[t] for t in tags]] = 1.0
             clip_id = f"{vid}_{int(start):06d}_{int(end):06d}"
+            if clip_id in seen:
+                raise DataError(f"{where}: clip {clip_id} is listed twice (line {seen[clip_id]} too)")
+            seen[clip_id] = lineno
             if trimmed is not None:
                 out.append(LabelledVideo(clip_id, trimmed, target))
             else:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from actionline.errors import DataError
-from actionline.io import atomic_write, atomic_write_text, read_matrix
+from actionline.io import atomic_write, atomic_write_text, read_matrix, relative_entry
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class SegmentationData:
         videos = [line.strip() for line in read_text(path).splitlines() if line.strip()]
         if not videos:
             raise DataError(f"{path}: split file is empty")
-        videos = [v[:-4] if v.endswith(".txt") else v for v in videos]
+        videos = [relative_entry(v[:-4] if v.endswith(".txt") else v, str(path)) for v in videos]
         repeated = sorted({v for v in videos if videos.count(v) > 1})
         if repeated:
             raise DataError(f"{path}: videos listed twice (they would be scored twice): {', '.join(repeated[:5])}")

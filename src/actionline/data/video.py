@@ -8,8 +8,8 @@ last decoded frame whose timestamp is at or before that time (sample and hold). 
 frame per time ``k / fps < d``, i.e. ``ceil(d * fps)`` frames (a 10 s clip at 15 fps gives 150, a 5.28 s clip 80),
 where d runs from the first frame's time to the end of the last frame (its timestamp plus the mean frame period).
 
-Every failure names the file: unreadable or corrupt files, files without a video stream (audio only), and videos
-without a decodable frame raise `DataError`.
+Every failure names the file: unreadable or corrupt files, files without a video stream (audio only), still images
+(a PNG or JPEG renamed ``.mp4``: only videos are read) and videos without a decodable frame raise `DataError`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from actionline.errors import DataError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+IMAGE_FORMATS = ("image2", "gif", "webp_pipe", "apng")  # FFmpeg demuxers of still images (also every "*_pipe")
 EPS = 2e-5  # seconds: tolerance for timestamps stored in a container's time base
 
 
@@ -57,6 +58,10 @@ def _open(path: str | Path):
     if not container.streams.video:
         container.close()
         raise DataError(f"{path}: no video stream (an audio-only or data file?)")
+    if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
+        kind = container.format.name
+        container.close()
+        raise DataError(f"{path}: a still image ({kind}), not a video: only video files are read")
     return container
 
 
@@ -205,7 +210,8 @@ def find_videos(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise DataError(f"{path}: no such video file or folder")
-    videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    # a dangling link is kept: it fails to open and is listed among the failures instead of vanishing
+    videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and (p.is_file() or p.is_symlink()))
     if not videos:
         raise DataError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)})")
     return videos

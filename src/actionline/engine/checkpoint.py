@@ -4,35 +4,106 @@ A checkpoint is the file ``torch.save`` writes (a zip archive), streamed to disk
 ``.actionline_sha256``: the SHA-256 of every other entry's name and bytes. Loading recomputes it (zip's own CRC-32
 checks run on the way), so damage is detected before torch reads a byte (torch itself would load flipped bytes
 without a word). Files of the previous layout, the payload's bytes and their SHA-256 pickled in a dict, still load.
+
+Loading never runs code from the file: torch reads it with ``weights_only=True`` (tensors and plain data only).
+Payloads are saved as plain data (`to_plain`: dicts, lists, tuples, str, int, float, bool, None, tensors), so no
+type needs allowing; checkpoints written before this hold the numpy random state, whose three numpy types are
+the only ones allowed (`LEGACY_TYPES`). Anything else is refused with the command that converts a trusted file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import pickle
 import shutil
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import IO, Any
 
+import numpy as np
 import torch
 
 from actionline.errors import CheckpointError
 from actionline.io import atomic_write
+from actionline.nn.weights.state_dict import load_error_detail, refused_object
 
 FORMAT = "actionline-checkpoint/1"
 SEALED = "actionline-checkpoint/2"  # the previous layout: the payload's bytes with their SHA-256, in a dict
 DIGEST_ENTRY = ".actionline_sha256"  # the archive entry holding the SHA-256 of all the others
 CHUNK = 1 << 20
+# numpy's random state (an ndarray of uint32) in checkpoints written before payloads were plain data; numpy 2
+# renamed the module, so both names are allowed for the one reconstruction function.
+_RECONSTRUCT = np._core.multiarray._reconstruct
+LEGACY_TYPES = [
+    _RECONSTRUCT,
+    (_RECONSTRUCT, "numpy.core.multiarray._reconstruct"),
+    np.ndarray,
+    np.dtype,
+    np.dtypes.UInt32DType,
+]
+PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.device)
+CONVERT_HINT = "actionline convert-checkpoint --trust"
+
+
+def to_plain(obj: Any, where: str = "payload") -> Any:
+    """``obj`` as data that loads with ``weights_only=True``: dataclasses become dicts, paths strings, numpy arrays
+    tensors and numpy scalars Python numbers; containers keep their kind. Any other type is a `TypeError` (a bug in
+    what is saved, caught at save time rather than when a user loads the file)."""
+    if isinstance(obj, PLAIN):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_plain(dataclasses.asdict(obj), where)
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj).astype(np.int64 if obj.dtype == np.uint32 else obj.dtype))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {to_plain(k, where): to_plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"checkpoint {where} is a {type(obj).__name__}, which would not load with weights_only=True")
+
+
+def safe_torch_load(source: str | Path | IO[bytes], path: str | Path) -> Any:
+    """``torch.load`` with ``weights_only=True`` (plus `LEGACY_TYPES`): a file that needs any other Python object
+    is refused without running it, with the command that converts a file one trusts."""
+    try:
+        with torch.serialization.safe_globals(LEGACY_TYPES):
+            return torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = refused_object(exc)
+        if refused is None:  # a damaged file or not a pickle at all
+            raise CheckpointError(f"{path}: cannot read checkpoint ({load_error_detail(exc)})") from None
+        raise CheckpointError(
+            f"{path}: refused: the file holds a Python object beyond tensors and plain data ({refused}), and "
+            f"loading it could run code; if you trust the file, convert it: {CONVERT_HINT} {path} NEW.pt"
+        ) from None
+    except Exception as exc:  # torch raises many types for truncated/corrupt files
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+REQUIRED = ("model", "model_config", "classes", "model_state")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write atomically: torch's archive streamed to a temporary file (no copy of the payload in memory), then
     the digest of its entries appended as one more entry, then the rename."""
 
+    payload = to_plain({"format": FORMAT, **payload})
+
     def write(tmp: str) -> None:
-        torch.save({"format": FORMAT, **payload}, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # how torch reports a failed write (full disk, file-size limit)
+            message = str(exc).splitlines()[0][:200]
+            raise CheckpointError(
+                f"{path}: cannot write the checkpoint (disk full or file too large? {message})"
+            ) from None
         with zipfile.ZipFile(tmp) as archive:
             digest, prefix = entries_digest(archive), archive.namelist()[0].split("/")[0]
         with zipfile.ZipFile(tmp, "a") as archive:
@@ -99,10 +170,7 @@ def unseal(sealed: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """The payload of a checkpoint of the previous layout read from ``path``, its checksum verified."""
     if hashlib.sha256(sealed["payload"]).hexdigest() != sealed["sha256"]:
         raise CheckpointError(f"{path}: checkpoint is damaged (its checksum does not match its contents)")
-    try:
-        return torch.load(io.BytesIO(sealed["payload"]), map_location="cpu", weights_only=False)
-    except Exception as exc:  # verified bytes that torch cannot read: written by an incompatible version
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return safe_torch_load(io.BytesIO(sealed["payload"]), path)
 
 
 def load_checkpoint(
@@ -113,13 +181,13 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     verify_digest(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for truncated/corrupt files
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    ckpt = safe_torch_load(path, path)
     ckpt = unseal(ckpt, path) if is_sealed(ckpt) else ckpt
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an actionline checkpoint")
+    missing = [key for key in REQUIRED if key not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a complete actionline checkpoint (no {', '.join(missing)})")
     if expect_model is not None and ckpt["model"] != expect_model:
         raise CheckpointError(f"{path}: checkpoint is for model {ckpt['model']!r}, not {expect_model!r}")
     if expect_classes is not None and list(ckpt["classes"]) != list(expect_classes):
@@ -128,3 +196,26 @@ def load_checkpoint(
             f"{len(expect_classes)} (mapping.txt)"
         )
     return ckpt
+
+
+def convert_trusted(source: str | Path, target: str | Path) -> None:
+    """Rewrite a checkpoint ONE TRUSTS (loading it runs whatever code it holds) as plain data that loads safely:
+    the only path that unpickles with ``weights_only=False``, reached only by ``convert-checkpoint --trust``."""
+    source = Path(source)
+    if not source.is_file():
+        raise CheckpointError(f"{source}: checkpoint not found")
+    verify_digest(source)
+    try:
+        ckpt = torch.load(source, map_location="cpu", weights_only=False)
+        ckpt = (
+            torch.load(io.BytesIO(ckpt["payload"]), map_location="cpu", weights_only=False) if is_sealed(ckpt) else ckpt
+        )
+    except Exception as exc:
+        raise CheckpointError(f"{source}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{source}: not an actionline checkpoint")
+    try:
+        plain = to_plain({k: v for k, v in ckpt.items() if k != "format"})
+    except TypeError as exc:
+        raise CheckpointError(f"{source}: cannot convert: {exc}") from None
+    save_checkpoint(target, plain)

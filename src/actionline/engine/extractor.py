@@ -46,6 +46,7 @@ from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
 
 SETTINGS_FILE = "extraction.json"
+MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
 
 
 def file_digest(path: Path) -> str:
@@ -56,11 +57,20 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_backbone(name: str, weights: Path | None, console: Console) -> tuple[Backbone, str | None]:
-    """The backbone in eval mode and the digest of its weights (None: random, with a loud warning)."""
+def load_backbone(
+    name: str, weights: Path | None, console: Console, random_weights: bool = False
+) -> tuple[Backbone, str | None]:
+    """The backbone in eval mode and the digest of its weights. Without ``weights`` and without packaged ones the
+    features would be random: only on request (``random_weights``, with a loud warning), else a `ConfigError`."""
     backbone = backbone_class(name)().eval()
     packaged = backbone.default_weights() if weights is None else None
     path = weights or packaged
+    if path is None and not random_weights:
+        raise ConfigError(
+            f"{name} has no weights that ship with it: give --weights FILE (docs/models/backbones.md says which "
+            "checkpoint each backbone loads and where it comes from), or --random-weights to extract random "
+            "features on purpose (pipeline tests only)"
+        )
     if path is None:
         console.print(
             f"WARNING: no --weights for {name}: its weights are RANDOM, so the features are too "
@@ -174,8 +184,7 @@ def write_features(root: Path, video: str, features: np.ndarray, settings: Extra
     """Atomic per-video files: [D, T] for the segmentation layout, [T, D] + timing JSON for detection."""
     folder = root / "features"
     if settings.layout == "detection":
-        timing = {"fps": settings.fps, "stride": settings.stride, "window": settings.window, "offset": 0.0}
-        atomic_write_text(folder / f"{video}.json", json.dumps(timing))
+        atomic_write_text(folder / f"{video}.json", json.dumps(timing_of(settings)))
         array = features
     else:
         array = np.ascontiguousarray(features.T)
@@ -188,16 +197,36 @@ def save_npy(path: str, array: np.ndarray) -> None:
 
 
 def is_complete(root: Path, video: str, settings: ExtractionSettings) -> bool:
+    """Whether ``video``'s files are there and of ``settings`` (feature size, and for detection the timing); a file
+    that is not is extracted again."""
     folder = root / "features"
-    done = (folder / f"{video}.npy").is_file()
-    return done and (settings.layout != "detection" or (folder / f"{video}.json").is_file())
+    try:
+        shape = np.load(folder / f"{video}.npy", mmap_mode="r", allow_pickle=False).shape
+    except (OSError, ValueError, EOFError):  # missing, cut short or not an array
+        return False
+    dim = shape[1] if settings.layout == "detection" else shape[0]
+    if len(shape) != 2 or dim != settings.feature_dim:
+        return False
+    if settings.layout != "detection":
+        return True
+    try:
+        return read_json(folder / f"{video}.json") == timing_of(settings)
+    except DataError:
+        return False
+
+
+def timing_of(settings: ExtractionSettings) -> dict[str, float]:
+    """The timing file of a detection-layout video: how snippet index maps to seconds."""
+    return {"fps": settings.fps, "stride": settings.stride, "window": settings.window, "offset": 0.0}
 
 
 def check_settings(root: Path, settings: ExtractionSettings) -> None:
-    """A folder extracted with other settings is not resumed (its files would mix two kinds of features)."""
+    """A folder extracted with other settings, or holding features that nothing says how were extracted, is not
+    resumed (its files would mix two kinds of features)."""
     path = root / SETTINGS_FILE
     if path.is_file():
         stored = read_json(path)
+        stored = stored if isinstance(stored, dict) else {}
         mine = asdict(settings)
         # a setting added later (``causal``) has its default in folders extracted before it existed
         different = sorted(
@@ -208,6 +237,11 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "
                 f"{', '.join(str(stored.get(k)) for k in different)}); choose another --out"
             )
+    elif any((root / "features").glob("*.npy")):
+        raise ConfigError(
+            f"{root / 'features'} holds features but no {SETTINGS_FILE} says how they were extracted (backbone, "
+            "fps, window), so they cannot be reused; choose another --out"
+        )
 
 
 def extract(
@@ -218,15 +252,19 @@ def extract(
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
+    random_weights: bool = False,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
     """Extract every video of ``source`` (a file, a folder or a list of files) into ``out`` as ``requested`` (its
     backbone, fps, window, stride and layout; `ExtractionSettings.request`) with the ``weights`` file (None: the
-    backbone's packaged weights, else random ones); returns the settings used (with the weights' digest and the
-    feature size), the videos done (or already complete) and the failures (video, reason)."""
+    backbone's packaged weights, else random ones, only with ``random_weights``: `load_backbone`); returns the
+    settings used (with the weights' digest and the feature size), the videos done (or already complete) and the
+    failures (video, reason)."""
     console = console or Console(stderr=True)
     requested.check()  # before any file is read
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH}, got {batch_size}")
     videos = find_videos(source) if isinstance(source, (str, Path)) else list(source)
-    backbone, digest = load_backbone(requested.backbone, weights, console)
+    backbone, digest = load_backbone(requested.backbone, weights, console, random_weights)
     backbone.to(dev := resolve_device(device))
     settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)

@@ -13,8 +13,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from actionline.engine.device import resolve_device
+from actionline.engine.memory_budget import check_fits, is_out_of_memory
 from actionline.errors import ConfigError
 from actionline.models.registry import build_model, model_class
+
+MAX_SIZE = 2**31 - 1  # torch's sizes past this overflow 32-bit index arithmetic in many kernels
+MAX_REPEATS = 1000
 
 
 @dataclass
@@ -114,15 +118,32 @@ def profile_model(
     torch.manual_seed(0)
     input_dim = input_dim if input_dim is not None else model_class(name).Config.input_dim
     length = length if length is not None else model_class(name).default_length(settings or {})
-    if length < 1 or input_dim < 1 or num_classes < 2 or repeats < 1:
+    sizes_ok = 1 <= length <= MAX_SIZE and 1 <= input_dim <= MAX_SIZE and 2 <= num_classes <= MAX_SIZE
+    if not sizes_ok or not 1 <= repeats <= MAX_REPEATS:
         raise ConfigError(
-            f"profile needs --length >= 1, --input-dim >= 1, --num-classes >= 2 and --repeats >= 1, "
-            f"got {length}, {input_dim}, {num_classes}, {repeats}"
+            f"profile needs --length >= 1, --input-dim >= 1, --num-classes >= 2 (each below 2**31) and --repeats "
+            f"from 1 to {MAX_REPEATS}, got {length}, {input_dim}, {num_classes}, {repeats}"
         )
     dev = resolve_device(device)
+    config = {**(settings or {}), "input_dim": input_dim, "num_classes": num_classes}
+    check_fits(name, config, length, dev)  # before anything of that size is allocated
+    try:
+        return _measure(name, config, length, repeats, dev)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        raise ConfigError(
+            f"{name} ran out of memory at --length {length}, --input-dim {input_dim}, --num-classes {num_classes} "
+            f"on {dev} ({str(exc).splitlines()[0][:160]}): choose a smaller size"
+        ) from None
+
+
+def _measure(name: str, config: dict[str, Any], length: int, repeats: int, dev: torch.device) -> Profile:
+    """The measurements of `profile_model` (its arguments checked)."""
+    num_classes = config["num_classes"]
     rss_before = _rss_kb("VmRSS") if dev.type == "cpu" else 0
     watermark = _reset_peak_rss() if dev.type == "cpu" else False
-    model = build_model(name, {**(settings or {}), "input_dim": input_dim, "num_classes": num_classes}).to(dev).eval()
+    model = build_model(name, config).to(dev).eval()
     x, mask = (t.to(dev) for t in model.example_inputs(length))
 
     def run():

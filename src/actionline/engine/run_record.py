@@ -9,6 +9,7 @@ then), missing entries take their defaults, and the code version is unknown (Non
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +19,12 @@ import yaml
 
 from actionline.errors import CheckpointError, ConfigError
 from actionline.version import __version__
+
+# Bounds of the extraction settings, far beyond any use (videos are recorded at <= 240 fps; clip backbones take <= 64
+# frames) and low enough that a mistyped value is refused instead of decoding for ever or allocating without end.
+MAX_FPS = 1000.0
+MAX_WINDOW = 256
+MAX_STRIDE = 100_000
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,12 @@ class ExtractionSettings:
         return requested
 
     def check(self) -> None:
-        if self.fps <= 0 or self.window < 1 or self.stride < 1:
-            raise ConfigError(
-                f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
-            )
+        if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
+            raise ConfigError(f"--fps must be a number in (0, {MAX_FPS:g}], got {self.fps}")
+        if not 1 <= self.window <= MAX_WINDOW:
+            raise ConfigError(f"--window must be between 1 and {MAX_WINDOW} frames, got {self.window}")
+        if not 1 <= self.stride <= MAX_STRIDE:
+            raise ConfigError(f"--stride must be between 1 and {MAX_STRIDE} frames, got {self.stride}")
         if self.causal and self.layout != "segmentation":
             raise ConfigError("--causal windows are for the segmentation layout (a vector per frame)")
 

@@ -32,13 +32,13 @@ from actionline.engine.initial_weights import initialise
 from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
+from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.classification import average_precision, confusion_matrix, top_k_accuracy
 from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
 from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section, top_confusions
 
 PREDICTIONS = "classification.json"
@@ -297,6 +297,8 @@ class ClassificationTask(PredictingTask):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from actionline.viz.figure_file import save_figure
+
         dataset = ClipData(data, options.split)
         payload = read_predictions(pred)
         truth = {v.video: v.label for v in dataset.videos(dataset.eval_part(None))}
@@ -316,9 +318,7 @@ class ClassificationTask(PredictingTask):
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
         fig.tight_layout()
-        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
-        plt.close(fig)
-        return image
+        return save_figure(fig, image, dpi=100)
 
 
 def report_sections(
@@ -349,6 +349,6 @@ def report_sections(
     sections.append(Section("Per-class AP", ap_note + table(["class", *labels], rows)))
     parts = []
     for n, cm in zip(labels, confusions, strict=True):
-        parts.append(f"<h3>{n}</h3>" + top_confusions(cm, dataset.classes, "videos"))
+        parts.append(heading(n) + top_confusions(cm, dataset.classes, "videos"))
     sections.append(Section("Top confusions (videos)", "".join(parts)))
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}

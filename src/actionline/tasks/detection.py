@@ -61,7 +61,7 @@ from actionline.timeline import (
     timeline_to_instances,
 )
 from actionline.viz import svg
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import ZOOM, names, scores_section, timeline_block
 from actionline.viz.timeline_plot import plot_detections
 
@@ -470,7 +470,7 @@ def report_sections(
     for n, d in zip(labels, detections, strict=True):
         counts = false_positive_profile(gts, d)
         rows.append([n, *(counts[k] for k in ("true positive", *FP_TYPES))])
-        parts.append(f"<h3>{n}</h3>" + svg.stacked_bar({k: counts[k] for k in FP_TYPES}))
+        parts.append(heading(n) + svg.stacked_bar({k: counts[k] for k in FP_TYPES}))
     intro = note("Alwassel et al. (ECCV 2018): the top 10 G detections (G ground-truth instances) in score order at "
                  "tIoU 0.5; each false positive gets the first type that applies.")  # fmt: skip
     sections.append(

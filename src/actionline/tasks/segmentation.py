@@ -41,7 +41,7 @@ from actionline.tasks.recipe import train_run
 from actionline.tasks.supervision import Supervision
 from actionline.timeline import Timeline, save_timelines, upsample_labels
 from actionline.viz import svg
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import ZOOM, names, scores_section, seconds, timeline_block, top_confusions
 from actionline.viz.timeline_plot import plot_timelines
 
@@ -383,7 +383,7 @@ def report_sections(
 
     parts = []
     for n, p in zip(labels, predicted, strict=True):
-        parts.append(f"<h3>{n}</h3>" + top_confusions(frame_confusion(p, gts, len(classes)), classes, "frames"))
+        parts.append(heading(n) + top_confusions(frame_confusion(p, gts, len(classes)), classes, "frames"))
     sections.append(Section("Confusion matrix (frames, row-normalised) and top confusions", "".join(parts)))
 
     f1 = {
@@ -414,7 +414,7 @@ def report_sections(
                 float(np.median(np.abs(offsets))) if len(offsets) else float("nan"),
             ]
         )
-        parts.append(f"<h3>{n}: boundary offsets (frames; positive = the prediction changes later)</h3>"
+        parts.append(heading(f"{n}: boundary offsets (frames; positive = the prediction changes later)")
                      + svg.histogram(np.clip(offsets, edges[0], edges[-1]), edges))  # fmt: skip
     intro = table(["prediction", "fragments (over-seg.)", "merges (under-seg.)", "boundaries", "median |offset|"], rows)
     sections.append(Section("Over- and under-segmentation, boundary offsets", intro + "".join(parts)))

@@ -26,11 +26,11 @@ from actionline.data.layout import carve_validation
 from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
+from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.tagging import category_map, tag_average_precisions
 from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section
 
 PREDICTIONS = "tags.json"
@@ -242,6 +242,8 @@ class TaggingTask(PredictingTask):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from actionline.viz.figure_file import save_figure
+
         dataset = HVUData(data)
         payload = predictions_for(pred, dataset)
         truth = {c.video: c.label for c in dataset.clips("val")}
@@ -261,9 +263,7 @@ class TaggingTask(PredictingTask):
             ax.set_title(f"{category}: {mean}", fontsize=9)
         fig.suptitle(f"{pred.name}: per-tag AP on the val part ({CONVENTION.split(';')[0]})", fontsize=9)
         fig.tight_layout(rect=(0, 0, 1, 0.98))
-        atomic_write(image, lambda tmp: fig.savefig(tmp, format=image.suffix.lstrip(".") or "png", dpi=100))
-        plt.close(fig)
-        return image
+        return save_figure(fig, image, dpi=100)
 
 
 TAGS_SHOWN = 8  # per category: the weakest and the strongest tags by A's AP, when the category has more
@@ -299,7 +299,7 @@ def report_sections(
             tags = tags[:TAGS_SHOWN] + tags[-TAGS_SHOWN:]
             caption += f"; A's {TAGS_SHOWN} weakest and strongest"
         rows = [[dataset.tags[t], int(positives[t]), *(float(a[t]) for a in aps)] for t in tags]
-        parts.append(f"<h3>{caption}</h3>" + table(["tag", "positive clips", *labels], rows))
+        parts.append(heading(caption) + table(["tag", "positive clips", *labels], rows))
     sections.append(Section("Per-tag AP", "".join(parts)))
     sections.append(Section(f"Clips (the first {limit})", clip_tags_table(dataset, truth, labels, payloads, limit)))
     return sections, {n: r.as_dict for n, r in zip(labels, reports, strict=True)}

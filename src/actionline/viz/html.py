@@ -1,8 +1,15 @@
 """A self-contained HTML page: inline CSS, a little inline JS (sortable tables, timeline zoom, click-to-seek), inline
-SVG; nothing is fetched when it is viewed. The scores shown are also embedded as JSON (``#scores``)."""
+SVG; nothing is fetched when it is viewed. The scores shown are also embedded as JSON (``#scores``).
+
+Every string that comes from data (ids, labels, tags, class and file names) is escaped where it is placed (text,
+attributes, SVG, the JSON in ``<script>``), and the page carries a Content-Security-Policy that lets only its own
+script run (by its SHA-256), loads nothing from elsewhere and allows local video files only: an id such as
+``"><img src=x onerror=...>`` shows as text and, were any escape missed, could still not run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,12 +86,38 @@ def note(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
 
 
+def heading(text: str) -> str:
+    """A sub-heading (``<h3>``) of a section."""
+    return f"<h3>{escape(text)}</h3>"
+
+
+def script_json(data: object) -> str:
+    """``data`` as JSON that cannot end its ``<script>`` element or open a comment: ``<``, ``>``, ``&`` and the
+    line separators U+2028/U+2029 as ``\\u`` escapes (still the same JSON)."""
+    text = json.dumps(data, default=float)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def content_security_policy(script: str) -> str:
+    """Nothing fetched, no plugin, no form, no base URL; the one inline script allowed by its hash, inline styles
+    (the ``<style>`` element and SVG's ``style``), data: images and local media for the players."""
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+        "media-src 'self' file: blob:; base-uri 'none'; form-action 'none'; object-src 'none'"
+    )
+
+
 def page(title: str, sections: Sequence[Section], scores: dict) -> str:
     """The whole document."""
     body = "".join(f"<h2>{escape(s.title)}</h2>{s.body}" for s in sections)
-    data = json.dumps(scores, default=float).replace("</", "<\\\\/")
+    csp = escape(content_security_policy(JS), quote=True)
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body><h1>{escape(title)}</h1>{body}"
-        f'<script type="application/json" id="scores">{data}</script><script>{JS}</script></body></html>'
+        f'<script type="application/json" id="scores">{script_json(scores)}</script><script>{JS}</script>'
+        "</body></html>"
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from actionline.timeline import Timeline
 from actionline.viz import svg
-from actionline.viz.html import Section, note, table
+from actionline.viz.html import Section, heading, note, table
 
 NAMES = "ABCDEFGH"
 ZOOM = '<p>zoom <input class="zoom" type="range" min="1" max="8" step="0.5" value="1"></p>'
@@ -33,9 +35,14 @@ def scores_section(labels: Sequence[str], reports: Sequence[Any], keys: Sequence
 def timeline_block(video: str, rows: list, duration: float, colours: dict, video_file: Path | None, out: Path) -> str:
     """A video's heading, its player when its file is known (click a segment to seek it), its timeline."""
     src = os.path.relpath(video_file.resolve(), out.parent.resolve()) if video_file is not None else None
-    player = f'<video id="player-{video}" controls preload="metadata" src="{src}"></video>' if src else ""
+    player = (
+        f'<video id="{escape(f"player-{video}", quote=True)}" controls preload="metadata" '
+        f'src="{escape(quote(Path(src).as_posix()), quote=True)}"></video>'
+        if src
+        else ""
+    )
     drawing = svg.timeline(rows, duration, colours, video if src else None)
-    return f"<h3>{video}</h3>{player}<div class='scroll'>{drawing}</div>"
+    return f"{heading(video)}{player}<div class='scroll'>{drawing}</div>"
 
 
 def seconds(timeline: Timeline, fps: float) -> list[tuple[float, float, str, float | None]]:

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from actionline.io import atomic_write
 from actionline.timeline import Timeline
+from actionline.viz.figure_file import save_figure
 
 
 def class_colours(classes: Sequence[str]) -> dict[str, tuple]:
@@ -61,10 +61,7 @@ def plot_timelines(
     legend_inches = 0.2 * -(-len(handles) // ncol) + 0.5
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
-    out = Path(out)
-    atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=120)
 
 
 def plot_detections(
@@ -107,7 +104,4 @@ def plot_detections(
     ncol = min(6, max(1, len(handles)))
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, (0.2 * -(-len(handles) // ncol) + 0.5) / fig.get_figheight(), 1, 1))
-    out = Path(out)
-    atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=120, format=out.suffix.lstrip(".") or "png"))
-    plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi=120)

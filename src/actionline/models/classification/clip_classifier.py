@@ -55,6 +55,10 @@ class SGSClipConfig(ClipConfig):
         super().validate()
         if not 0 <= self.sgs_after <= 4:
             raise ConfigError(f"model.sgs_after must be 0 (none) or a stage 1-4, got {self.sgs_after}")
+        if self.sgs_bins < 1 or self.sgs_embedding < 1:  # checked with or without SGS: never silently ignored
+            raise ConfigError(
+                f"model.sgs_bins and model.sgs_embedding must be >= 1, got {self.sgs_bins}, {self.sgs_embedding}"
+            )
 
 
 class ClipClassifier(ClassificationModel):

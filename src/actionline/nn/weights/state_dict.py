@@ -3,6 +3,7 @@ safetensors) and comparing their tensors with a module's before loading, so that
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,29 @@ import torch
 from actionline.errors import CheckpointError
 
 
+def refused_object(exc: Exception) -> str | None:
+    """The Python object (a global such as ``posix.system``) that a ``weights_only`` load refused to build, or None
+    when ``exc`` is not such a refusal (a damaged file, not a pickle)."""
+    found = re.search(r"GLOBAL (\S+)|allowlisted via add_safe_globals, but got (\S+)|reduce for (\S+)", str(exc))
+    return None if found is None else next(g for g in found.groups() if g)
+
+
+def load_error_detail(exc: Exception) -> str:
+    """What went wrong in a failed ``torch.load``, in one short line (the unpickler's own words, not torch's advice
+    to load with ``weights_only=False``)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if "WeightsUnpickler" in str(exc) and len(lines) >= 2:
+        return lines[-2][:200]
+    return (lines[0] if lines else type(exc).__name__)[:200]
+
+
 def read_torch_file(path: str | Path) -> Any:
     """The object stored in ``path``: safetensors, or a torch file loaded with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the weights file is empty (0 bytes)")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -23,7 +42,13 @@ def read_torch_file(path: str | Path) -> Any:
             return load_file(str(path))
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or damaged files
-        raise CheckpointError(f"{path}: not a readable weights file ({str(exc).splitlines()[0][:200]})") from None
+        refused = refused_object(exc)
+        if refused is not None:
+            raise CheckpointError(
+                f"{path}: refused: the file holds a Python object beyond tensors and plain data ({refused}), and "
+                "loading it could run code; save the weights as a plain state dict or .safetensors"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable weights file ({load_error_detail(exc)})") from None
 
 
 def as_state_dict(obj: Any, where: str | Path) -> dict[str, torch.Tensor]:
