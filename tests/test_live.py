@@ -58,11 +58,11 @@ def test_live_features_equal_causal_extraction(tmp_path, name, window):
     write_indexed_video(tmp_path / "v" / "a.mp4", [i / 10 for i in range(7)], size=32)
     torch.manual_seed(0)
     requested = ExtractionSettings.request(name, fps=10, window=window, causal=True)
-    settings, done, _ = extract(tmp_path / "v", tmp_path / "o", requested)
+    settings, done, _ = extract(tmp_path / "v", tmp_path / "o", requested, random_weights=True)
     assert done == ["a"]
     offline = np.load(tmp_path / "o" / "features" / "a.npy").T  # [T, D]
     torch.manual_seed(0)
-    backbone, _ = load_backbone(name, None, Console(stderr=True))  # the same weights (packaged, or seeded)
+    backbone, _ = load_backbone(name, None, Console(stderr=True), random_weights=True)  # packaged, or seeded
     live = LiveFeatures(backbone, settings, torch.device("cpu"))
     spec = backbone.input
     streamed = np.stack([live(f) for f in iter_frames(tmp_path / "v" / "a.mp4", 10, spec.short_side, spec.size)])
