@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,15 +31,26 @@ from typing import Literal
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
-from actionline.data.video import find_videos, iter_frames
+from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
 from actionline.errors import ActionlineError, ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
+from actionline.nn.inference_form import channels_last, inference_form
 
 SETTINGS_FILE = "extraction.json"
 
@@ -97,85 +106,99 @@ def load_backbone(name: str, weights: Path | None, console: Console) -> tuple[Ba
     return backbone, ("packaged:" if packaged else "") + file_digest(Path(path))
 
 
-def centred_windows(frames: Iterator[np.ndarray], window: int) -> Iterator[np.ndarray]:
-    """One stack [window, H, W, 3] per frame, centred on it; the video is padded with ``window // 2`` copies of its
-    first and last frames (a sliding window over the padded stream, so memory holds one window)."""
-    half = window // 2
-    buffer: deque[np.ndarray] = deque(maxlen=window)
-    count = emitted = 0
-    for frame in frames:
-        if not buffer:
-            buffer.extend([frame] * half)
-        buffer.append(frame)
-        count += 1
-        if len(buffer) == window:
-            emitted += 1
-            yield np.stack(buffer)
-    while emitted < count:
-        buffer.append(buffer[-1])
-        if len(buffer) == window:
-            emitted += 1
-            yield np.stack(buffer)
+class FeatureNetwork:
+    """A backbone's ``features`` in inference form (`nn.inference_form`: BatchNorm folded, in-place activations,
+    channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
+
+    def __init__(self, backbone: Backbone, device: torch.device):
+        self.spec, self.device = backbone.input, device
+        self.clip = backbone.input.frames > 1
+        self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
+
+    def _scaled(self, pixels: np.ndarray) -> torch.Tensor:
+        """[N, H, W, C] or [N, T, H, W, C] uint8 (a strided view is fine) -> scaled float32, channels-last."""
+        x = torch.from_numpy(pixels).to(self.device)
+        x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.permute(0, 4, 1, 2, 3)
+        return scale_pixels(channels_last(x.float()), self.spec.scaling)
+
+    @torch.inference_mode()
+    def frames(self, frames: np.ndarray) -> np.ndarray:
+        """Vectors [N, D] of N frames [N, H, W, C] (per-frame backbones)."""
+        return self.network(self._scaled(frames)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def windows(self, windows: np.ndarray) -> np.ndarray:
+        """Vectors [N, D] of N windows [N, T, H, W, C]: the mean of a clip backbone's output positions."""
+        out = self.network(self._scaled(windows))
+        return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
 
 
-def snippet_windows(frames: Iterator[np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
-    """Stacks [window, H, W, 3] starting every ``stride`` frames from frame 0 (ceil(frames / stride) of them);
-    snippets running past the end are padded with the last frame."""
-    buffer: deque[np.ndarray] = deque(maxlen=window)
-    count = start = 0
-    for frame in frames:
-        buffer.append(frame)
-        count += 1
-        if count == start + window:
-            yield np.stack(buffer)
-            start += stride
-    while start < count:
-        tail = list(buffer)[len(buffer) - (count - start) :]
-        yield np.stack(tail + [tail[-1]] * (window - len(tail)))
-        start += stride
+def window_batches(chunks: Iterator[np.ndarray], window: int, stride: int, lead: int) -> Iterator[np.ndarray]:
+    """Windows [n, window, H, W, 3] (strided views, no copy) starting every ``stride`` frames of the stream padded
+    with ``lead`` copies of its first frame before it and copies of its last frame after it, one batch per chunk;
+    windows start at padded positions 0, stride, ... below the number of frames (the segmentation layout's centred
+    windows: ``lead = window // 2``, stride 1; detection snippets: ``lead = 0``). Memory: a chunk and a window."""
+    buffer, base, start, count = None, 0, 0, 0  # buffer[0] is padded position `base`; `start` the next window's
+    for chunk in chunks:
+        buffer = np.concatenate([np.repeat(chunk[:1], lead, 0), chunk] if buffer is None else [buffer, chunk])
+        count += len(chunk)
+        ready = min(count - 1, base + len(buffer) - window)  # the last start whose window is complete
+        if ready >= start:
+            n = (ready - start) // stride + 1
+            yield _strided(buffer[start - base :], n, window, stride)
+            start += n * stride
+            buffer, base = buffer[start - base :], start
+    if buffer is None or start >= count:
+        return
+    buffer = np.concatenate([buffer, np.repeat(buffer[-1:], window - 1, 0)])
+    yield _strided(buffer[start - base :], (count - 1 - start) // stride + 1, window, stride)
 
 
-@torch.no_grad()
-def embed(backbone: Backbone, batch: list[np.ndarray], device: torch.device) -> np.ndarray:
-    """Vectors [N, D] of N windows ([T, H, W, C] uint8 each)."""
-    x = torch.from_numpy(np.stack(batch)).to(device)  # [N, T, H, W, C]
-    if backbone.input.frames == 1:
-        n, t = x.shape[:2]
-        frames = scale_pixels(x.flatten(0, 1).permute(0, 3, 1, 2), backbone.input.scaling)
-        return backbone.features(frames).view(n, t, -1).mean(1).float().cpu().numpy()
-    clips = scale_pixels(x.permute(0, 4, 1, 2, 3), backbone.input.scaling)  # [N, C, T, H, W]
-    out = backbone.features(clips)
-    return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
+def _strided(frames: np.ndarray, n: int, window: int, stride: int) -> np.ndarray:
+    step = frames.strides[0]
+    return np.lib.stride_tricks.as_strided(
+        frames, (n, window, *frames.shape[1:]), (stride * step, step, *frames.strides[1:])
+    )
+
+
+def snippet_means(vectors: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """A per-frame backbone's snippet vectors: the mean over ``window`` frames every ``stride`` frames from frame 0,
+    snippets past the end padded with the last frame's vector."""
+    padded = np.concatenate([vectors, np.repeat(vectors[-1:], window - 1, 0)])
+    starts = np.arange(0, len(vectors), stride)
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)[starts].mean(-1, dtype=np.float32)
 
 
 def extract_video(
-    path: Path, backbone: Backbone, settings: ExtractionSettings, batch_size: int, device: torch.device, progress=None
+    path: Path, network: FeatureNetwork, settings: ExtractionSettings, batch_size: int, progress=None
 ) -> np.ndarray:
-    """Features [T, D] of one video (T frames or snippets)."""
-    spec = backbone.input
+    """Features [T, D] of one video (T frames or snippets). Decoding runs on a background thread ahead of the
+    network (`data.video.frame_chunks`); a per-frame backbone sees each frame once (detection snippets average the
+    frames' vectors), a clip backbone one window per output."""
+    spec = network.spec
     if spec.channels != 3:
         raise NotImplementedError(
-            f"{backbone.name} takes optical flow, and computing flow (TV-L1) from video is not implemented; "
+            "the backbone takes optical flow, and computing flow (TV-L1) from video is not implemented; "
             "extract with i3d_rgb (1024-d RGB-only features) or bring flow features"
         )
-    frames = iter_frames(path, settings.fps, spec.short_side, spec.size)
-    if settings.layout == "detection":
-        stacks = snippet_windows(frames, settings.window, settings.stride)
-    else:  # a per-frame backbone sees the frame itself
-        stacks = centred_windows(frames, 1 if spec.frames == 1 else settings.window)
-    out, batch = [], []
-    for stack in stacks:
-        batch.append(stack)
-        if len(batch) == batch_size:
-            out.append(embed(backbone, batch, device))
-            batch = []
+    detection = settings.layout == "detection"
+    stride = settings.stride if detection else 1
+    chunk = batch_size * stride if network.clip else batch_size
+    chunks = frame_chunks(path, settings.fps, spec.short_side, spec.size, chunk)
+    out = []
+    if network.clip:
+        lead = 0 if detection else settings.window // 2
+        for batch in window_batches(chunks, settings.window, stride, lead):
+            out.append(network.windows(batch))
             if progress is not None:
-                progress(batch_size)
-    if batch:
-        out.append(embed(backbone, batch, device))
+                progress(len(batch) * stride)
+        return np.concatenate(out)
+    for frames in chunks:
+        out.append(network.frames(frames))
         if progress is not None:
-            progress(len(batch))
-    return np.concatenate(out).astype(np.float32)
+            progress(len(frames))
+    vectors = np.concatenate(out)
+    return snippet_means(vectors, settings.window, stride) if detection else vectors
 
 
 def write_features(root: Path, video: str, features: np.ndarray, settings: ExtractionSettings) -> None:
@@ -215,6 +238,33 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
             )
 
 
+class FrameRateColumn(ProgressColumn):
+    """The task's speed as frames per second (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:.1f} frames/s")
+
+
+PROGRESS_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("frames"),
+    TaskProgressColumn(),
+    FrameRateColumn(),
+    TimeRemainingColumn(),
+)
+
+
+def expected_frames(path: Path, fps: float) -> int:
+    """Frames a video should give at ``fps`` by its container's duration (0 when it cannot be read: the
+    extraction reports that video's error)."""
+    try:
+        return probe(path).frames_at(fps)
+    except DataError:
+        return 0
+
+
 def extract(
     source: Path,
     out: Path,
@@ -243,33 +293,24 @@ def extract(
         atomic_write_text(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=1))
     for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
         stale.unlink(missing_ok=True)
-    mine = videos[shard.rank :: shard.world_size]
-    done, failures = [], []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, TextColumn("{task.fields[rate]}"), console=console, transient=True) as progress:
-        overall = progress.add_task("videos", total=len(mine), rate="")
+    mine = [v for v in videos[shard.rank :: shard.world_size] if not is_complete(out, v.stem, settings)]
+    done = [v.stem for v in videos[shard.rank :: shard.world_size] if v not in mine]
+    failures: list[tuple[str, str]] = []
+    network = FeatureNetwork(backbone, dev)
+    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        frames = progress.add_task("frames", total=sum(expected_frames(v, fps) for v in mine) or None)
         for path in mine:
-            if is_complete(out, path.stem, settings):
-                done.append(path.stem)
-                progress.advance(overall)
-                continue
-            started, counted = time.monotonic(), [0]
-
-            def tick(n: int, counted=counted, started=started, name=path.name) -> None:
-                counted[0] += n
-                rate = counted[0] / max(time.monotonic() - started, 1e-9)
-                progress.update(overall, rate=f"{name}: {counted[0]} vectors, {rate:.1f}/s")
-
+            progress.update(
+                frames, description=f"{path.name} ({len(done) + len(failures) + 1}/{len(done) + len(mine)})"
+            )
             try:
-                features = extract_video(path, backbone, settings, batch_size, dev, tick)
+                features = extract_video(path, network, settings, batch_size, lambda n: progress.advance(frames, n))
             except DataError as exc:
                 failures.append((path.name, str(exc)))
                 console.print(f"skipped {path.name}: {exc}", markup=False)
-                progress.advance(overall)
                 continue
             write_features(out, path.stem, features, settings)
             done.append(path.stem)
-            progress.advance(overall)
     return settings, done, failures
 
 
