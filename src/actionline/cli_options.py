@@ -124,6 +124,14 @@ Weights = Annotated[
 ]
 ExtractOut = Annotated[Path, typer.Option("--out", help="Dataset folder receiving features/ (and extraction.json).")]
 ExtractFps = Annotated[float, typer.Option(help="Frames per second to sample (the benchmark features: 15).")]
+ExtractMode = Annotated[
+    str,
+    typer.Option(
+        help="exact: a clip backbone sees one window per output (the benchmark convention); sliding: one pass over "
+        "the video, per-frame vectors interpolated between I3D's positions (faster, slightly different; "
+        "docs/performance.md)."
+    ),
+]
 Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone (I3D benchmark features: 21).")]
 Stride = Annotated[
     int | None,

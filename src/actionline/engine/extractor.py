@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -66,18 +66,25 @@ class ExtractionSettings:
     stride: int = 1
     layout: Literal["segmentation", "detection"] = "segmentation"
     feature_dim: int = 0
+    mode: Literal["exact", "sliding"] = "exact"
 
     def check(self) -> None:
         if self.fps <= 0 or self.window < 1 or self.stride < 1:
             raise ConfigError(
                 f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
             )
+        if self.mode not in ("exact", "sliding"):
+            raise ConfigError(f"--mode must be exact or sliding, got {self.mode!r}")
+        if self.mode == "sliding" and self.layout != "segmentation":
+            raise ConfigError("--mode sliding is for the segmentation layout (a vector per frame)")
 
     def describe(self) -> str:
         weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
         return (
             f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout" + (f", stride {self.stride}" if self.layout == "detection" else "")
+            f"{self.layout} layout"
+            + (f", stride {self.stride}" if self.layout == "detection" else "")
+            + (", sliding mode" if self.mode == "sliding" else "")
         )
 
 
@@ -111,7 +118,7 @@ class FeatureNetwork:
     channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
 
     def __init__(self, backbone: Backbone, device: torch.device):
-        self.spec, self.device = backbone.input, device
+        self.spec, self.device, self.positions = backbone.input, device, backbone.positions
         self.clip = backbone.input.frames > 1
         self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
 
@@ -127,9 +134,12 @@ class FeatureNetwork:
         return self.network(self._scaled(frames)).float().cpu().numpy()
 
     @torch.inference_mode()
-    def windows(self, windows: np.ndarray) -> np.ndarray:
-        """Vectors [N, D] of N windows [N, T, H, W, C]: the mean of a clip backbone's output positions."""
+    def windows(self, windows: np.ndarray, keep_positions: bool = False) -> np.ndarray:
+        """Vectors [N, D] of N windows [N, T, H, W, C]: the mean of a clip backbone's output positions (with
+        ``keep_positions``, the positions themselves, [N, T', D])."""
         out = self.network(self._scaled(windows))
+        if keep_positions:
+            return out.transpose(1, 2).float().cpu().numpy()
         return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
 
 
@@ -169,6 +179,52 @@ def snippet_means(vectors: np.ndarray, window: int, stride: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)[starts].mean(-1, dtype=np.float32)
 
 
+SLIDING_SPAN, SLIDING_CONTEXT = 128, 32  # frames per pass of the sliding mode, and the context on each side
+
+
+def sliding_features(chunks: Iterator[np.ndarray], network: FeatureNetwork, progress=None) -> np.ndarray:
+    """The fast mode for a clip backbone in the per-frame convention (``--mode sliding``): one pass over the video
+    instead of one window per frame. The backbone runs on spans of `SLIDING_SPAN` frames with `SLIDING_CONTEXT`
+    frames of context on each side (the video's first / last frame repeated at its ends); the positions centred in
+    each span are kept (I3D: one every 8 frames) and each frame's vector is interpolated linearly between the two
+    positions around it (the first / last position's vector beyond them). A window of its own per frame (exact
+    mode) sees zero padding at its edges where this sees the neighbouring frames, so the vectors differ: the
+    benchmark (`benchmarks/extraction.py`) states by how much and what that does to a segmentation model."""
+    if network.positions is None:
+        raise ConfigError("--mode sliding needs a clip backbone whose features keep their temporal positions (I3D)")
+    step, centre = network.positions
+    if SLIDING_SPAN % step or SLIDING_CONTEXT % step:
+        raise ConfigError(f"the sliding spans are not a multiple of the backbone's temporal stride {step}")
+    first = (SLIDING_CONTEXT - centre + step - 1) // step  # the first position centred inside the span
+    per_span = SLIDING_SPAN // step
+    window = SLIDING_SPAN + 2 * SLIDING_CONTEXT
+    counted = [0]
+
+    def counting(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            counted[0] += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk
+
+    vectors = []
+    for batch in window_batches(counting(chunks), window, SLIDING_SPAN, SLIDING_CONTEXT):
+        positions = network.windows(batch, keep_positions=True)[:, first : first + per_span]
+        vectors.append(positions.reshape(-1, positions.shape[-1]))
+    kept = np.concatenate(vectors)
+    centres = np.arange(len(kept)) * step + (first * step + centre - SLIDING_CONTEXT)
+    return interpolate_rows(kept, centres, np.arange(counted[0]))
+
+
+def interpolate_rows(rows: np.ndarray, at: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Rows [N, D] given at increasing frames ``at`` -> [len(frames), D], linear in between, constant beyond."""
+    right = np.clip(np.searchsorted(at, frames), 1, len(at) - 1) if len(at) > 1 else np.zeros_like(frames)
+    left = np.maximum(right - 1, 0)
+    span = np.maximum(at[right] - at[left], 1)
+    weight = np.clip((frames - at[left]) / span, 0.0, 1.0).astype(np.float32)[:, None]
+    return (rows[left] * (1 - weight) + rows[right] * weight).astype(np.float32)
+
+
 def extract_video(
     path: Path, network: FeatureNetwork, settings: ExtractionSettings, batch_size: int, progress=None
 ) -> np.ndarray:
@@ -183,6 +239,10 @@ def extract_video(
         )
     detection = settings.layout == "detection"
     stride = settings.stride if detection else 1
+    if settings.mode == "sliding":
+        return sliding_features(
+            frame_chunks(path, settings.fps, spec.short_side, spec.size, SLIDING_SPAN), network, progress
+        )
     chunk = batch_size * stride if network.clip else batch_size
     chunks = frame_chunks(path, settings.fps, spec.short_side, spec.size, chunk)
     out = []
@@ -230,7 +290,8 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
     if path.is_file():
         stored = read_json(path)
         mine = asdict(settings)
-        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k) != mine[k])
+        defaults = {f.name: f.default for f in fields(ExtractionSettings)}  # keys added since (mode) read as theirs
+        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k, defaults[k]) != mine[k])
         if different:
             raise ConfigError(
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "
@@ -277,16 +338,21 @@ def extract(
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
+    mode: Literal["exact", "sliding"] = "exact",
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
     """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
     (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
     stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(backbone_name, None, fps, window, stride, layout).check()  # before any file is read
+    ExtractionSettings(backbone_name, None, fps, window, stride, layout, mode=mode).check()  # before any file is read
     videos = find_videos(source)
+    if mode == "sliding" and backbone_class(backbone_name).positions is None:
+        raise ConfigError(
+            f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {backbone_name}"
+        )
     backbone, digest = load_backbone(backbone_name, weights, console)
     backbone.to(dev := resolve_device(device))
-    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim)
+    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim, mode)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -352,7 +418,7 @@ def extract_like_training(
             "extract with `actionline extract --weights` and predict with --data"
         )
     used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console
+        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console, mode=s.mode
     )
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")

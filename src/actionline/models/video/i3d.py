@@ -87,6 +87,7 @@ class I3D(Backbone):
 
     stream: ClassVar[Literal["rgb", "flow"]]
     feature_dim = 1024
+    positions = (8, 9)  # temporal stride 8; SAME padding of a multiple of 8 frames centres position p on 8p + 9
 
     def __init__(self, num_classes: int = 400):
         super().__init__()
