@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from actionline.io import atomic_write_text
-from actionline.nn.ats import TokenSampler
-from actionline.nn.vit import VisionTransformer
+from actionline.nn.networks.vit import VisionTransformer
+from actionline.nn.sampling.ats import TokenSampler
 
 HERE = Path(__file__).resolve().parent
 SIZE, PATCH, DIM, DEPTH, HEADS, CLASSES = 32, 4, 128, 6, 4, ("disc", "square", "triangle", "cross")
@@ -129,9 +129,9 @@ def video_part(epochs: int, work: Path) -> dict:
     """The small TimeSformer on the motion set, then ATS at prediction for several budgets."""
     from rich.console import Console
 
-    from actionline.data.synthetic_clips import synthesize_video_classification
-    from actionline.engine import commands
-    from actionline.engine.task import TaskOptions
+    from actionline.cli import commands
+    from actionline.data.synthetic.clips import synthesize_video_classification
+    from actionline.tasks.base import TaskOptions
 
     data = synthesize_video_classification(work / "motion", seed=123, size=32)
     run = work / "timesformer"

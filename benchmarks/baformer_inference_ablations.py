@@ -18,9 +18,9 @@ from pathlib import Path
 import tables
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
-from actionline.engine.segmentation import predict_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import evaluate_segmentation
+from actionline.tasks.segmentation import predict_segmentation
 
 HERE = Path(__file__).resolve().parent
 

@@ -26,11 +26,11 @@ from torch.utils.data import DataLoader
 import tables
 from actionline.config import load_yaml, merge, parse_overrides
 from actionline.data.detection import DetectionData
-from actionline.data.synthetic import synthesize_detection
-from actionline.engine.detection import DetectionClips, DetectionDataConfig, collate_clips, detect, train_detection
+from actionline.data.synthetic.features import synthesize_detection
 from actionline.engine.predictor import load_run
 from actionline.io import atomic_write_text
 from actionline.metrics.detection import ACTIVITYNET_TIOU, THUMOS_TIOU, evaluate_detection
+from actionline.tasks.detection import DetectionClips, DetectionDataConfig, collate_clips, detect, train_detection
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
@@ -111,7 +111,7 @@ def main() -> None:
             train_detection(name, data, train_subset, run, settings)
         train_s = time.perf_counter() - t0
         model, meta = load_run(run, device="cpu")
-        data_cfg = DetectionDataConfig(**meta["data_settings"])
+        data_cfg = DetectionDataConfig(**meta.settings.data_settings)
         per_video, preds = [], []
         with torch.inference_mode():
             for v in test_videos:
@@ -129,7 +129,7 @@ def main() -> None:
                 "params": sum(p.numel() for p in model.parameters()),
                 "map": {f"{t:g}": round(v, 2) for t, v in scores.map.items()},
                 "avg_map": round(scores.average_map, 2),
-                "best_epoch": meta.get("best", {}).get("epoch"),
+                "best_epoch": (meta.best or {}).get("epoch"),
                 "train_s": None if args.reuse_runs else round(train_s, 1),
                 "inference_s_per_video": round(statistics.median(per_video), 4),
                 "predictions": len(preds),

@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from actionline.data.synthetic_hvu import synthesize_hvu
-from actionline.engine import commands
-from actionline.engine.task import TaskOptions
+from actionline.cli import commands
+from actionline.data.synthetic.hvu import synthesize_hvu
 from actionline.io import atomic_write_text
+from actionline.tasks.base import TaskOptions
 
 HERE = Path(__file__).resolve().parent
 MODELS = {

@@ -73,7 +73,7 @@ def main() -> None:
             if variant == "full" and phase < 2:
                 continue  # the checkpoint precedes the refinement phase: the row would equal the next one
             if variant == "no_refinement" and phase < 2:
-                name += f" (epoch {meta['epoch']} precedes the refinement phase)"
+                name += f" (epoch {meta.epoch} precedes the refinement phase)"
             preds = predict(model, data, videos, variant, phase)
             scores = evaluate_segmentation(preds, [data.labels(v) for v in videos], classes=data.classes)
             rows[f"{label}: {name}"] = {k: v for k, v in scores.as_dict().items() if k in tables.METRICS}

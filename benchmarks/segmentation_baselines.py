@@ -26,12 +26,12 @@ import torch
 import tables
 from actionline.config import load_yaml
 from actionline.data.layout import META_FILE, SegmentationData, write_info
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.engine.predictor import load_run
-from actionline.engine.segmentation import predict_segmentation, train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.keypoints import keypoint_counts, keypoint_quality, keypoints_from_labels
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
+from actionline.tasks.segmentation import predict_segmentation, train_segmentation
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
@@ -186,7 +186,7 @@ def main() -> None:
             log = run / "log.jsonl"
             records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
             if args.reuse_runs and len(records) == args.epochs:
-                best = load_run(run)[1]["best"]
+                best = load_run(run)[1].best
             else:
                 resume = args.reuse_runs and (run / LAST_CHECKPOINT).is_file()
                 if not resume:
@@ -214,7 +214,7 @@ def main() -> None:
                     "best_epoch": best.get("epoch"),
                     "epochs": trained,
                     "train_s_per_video_epoch": train_s / (trained * n_train),
-                    "infer_s_per_video": inference_seconds(net, meta["classes"], data, videos),
+                    "infer_s_per_video": inference_seconds(net, meta.classes, data, videos),
                     "keypoints": keypoint_scores(net, data, videos, timelines),
                 }
             )

@@ -1,5 +1,5 @@
 """Similarity Guided Sampling benchmark (dissertation ch. 6) on synthetic clips whose redundancy varies: a shape
-steps through K held positions (K = 2..12 known per clip; `actionline synth video --kind redundancy`).
+steps through K held positions (K = 2..12 known per clip; `actionline synth clips --kind redundancy`).
 
 A 3D ResNet-18 (Hara's layout, width 16; ``resnet3d_18``) at 32 x 56 x 56 with SGS after its first stage (where
 the clip has 16 time steps, so B = 16 = T as the thesis sets it) and without, several seeds: video top-1, the
@@ -25,14 +25,14 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from actionline.cli import commands
 from actionline.config import build
 from actionline.data.clips import ClipData, ClipSampling, ClipSet, collate_clips
-from actionline.data.synthetic_clips import synthesize_video_classification
-from actionline.engine import commands
-from actionline.engine.classification import kinetics_scale
+from actionline.data.synthetic.clips import synthesize_video_classification
 from actionline.engine.predictor import load_run
-from actionline.engine.task import TaskOptions
 from actionline.io import atomic_write_text
+from actionline.tasks.base import TaskOptions
+from actionline.tasks.clips import kinetics_scale
 from video_classification import summary
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +70,7 @@ def kept_bins_and_latency(with_sgs: Path, without: Path, data: Path) -> tuple[li
     plain, _ = load_run(without, device="cpu")
     moments = {r["path"]: int(r["moments"]) for r in csv.DictReader((data / "test.csv").open())}
     dataset = ClipData(data)
-    c, sampling = sgs_model.config, build(ClipSampling, meta["clips"], where="clips")
+    c, sampling = sgs_model.config, build(ClipSampling, meta.settings.clips, where="clips")
     videos = dataset.videos("test")
     clips = ClipSet(videos, sampling, c.frames, c.size, "centre", kinetics_scale)
     rows, times = [], {"sgs": [], "plain": []}

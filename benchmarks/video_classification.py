@@ -1,4 +1,4 @@
-"""Clip classification benchmark (dissertation ch. 4) on the synthetic motion set (`actionline synth video`), whose
+"""Clip classification benchmark (dissertation ch. 4) on the synthetic motion set (`actionline synth clips`), whose
 classes only motion or temporal order tells apart.
 
 1. 3D-ResNet-18 vs STC-ResNet-18 from scratch, several seeds (mean ± std): video top-1 on the test part,
@@ -26,13 +26,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from actionline.data.synthetic_clips import PALETTE, _shape_mask, synthesize_video_classification
-from actionline.engine import commands
+from actionline.cli import commands
+from actionline.data.synthetic.clips import PALETTE, _shape_mask, synthesize_video_classification
 from actionline.engine.profiler import profile_model
-from actionline.engine.task import TaskOptions
 from actionline.io import atomic_write_text
 from actionline.models.backbone import scale_pixels
 from actionline.models.video.resnet2d import ResNet18
+from actionline.tasks.base import TaskOptions
 
 HERE = Path(__file__).resolve().parent
 WIDTH, SIZE, FRAMES = 16, 56, 16

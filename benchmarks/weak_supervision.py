@@ -25,12 +25,12 @@ import torch
 import tables
 from actionline.config import load_yaml, merge
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.engine.predictor import load_run
-from actionline.engine.segmentation import train_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
-from actionline.nn.viterbi import covering_max_length, viterbi_align
+from actionline.nn.decoding.viterbi import covering_max_length, viterbi_align
+from actionline.tasks.segmentation import train_segmentation
 from actionline.timeline import transcript_of
 
 HERE = Path(__file__).resolve().parent
@@ -55,9 +55,9 @@ def predict(run: Path, data: SegmentationData, videos: list[str], variant: str |
             x = torch.from_numpy(data.features(v))[None]
             mask = torch.ones(1, x.shape[-1])
             t0 = time.perf_counter()
-            (tl,) = model.decode(model(x, mask), mask, [v], meta["classes"])
+            (tl,) = model.decode(model(x, mask), mask, [v], meta.classes)
             times.append(time.perf_counter() - t0)
-            preds.append(tl.to_labels(meta["classes"]))
+            preds.append(tl.to_labels(meta.classes))
     return preds, statistics.median(times)
 
 
@@ -99,7 +99,7 @@ def speed_curve(run: Path, data: SegmentationData, test_videos: list[str], label
                 mask = torch.ones(1, x.shape[-1])
                 t0 = time.perf_counter()
                 out = model(x, mask)
-                model.decode(out, mask, [v], meta["classes"])
+                model.decode(out, mask, [v], meta.classes)
                 mucon_t.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 log_probs = torch.log_softmax(model(x, mask)["logits"][-1, 0], dim=0).T.numpy()

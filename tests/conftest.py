@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from actionline.data.synthetic import synthesize_segmentation
+from actionline.data.synthetic.features import synthesize_segmentation
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -11,8 +11,8 @@ import torch
 
 from actionline.errors import ConfigError
 from actionline.models.registry import build_model
-from actionline.nn.ats import TokenSampler, inverse_transform, pack, significance, top_k
-from actionline.nn.vit import Block, VisionTransformer, block_macs
+from actionline.nn.networks.vit import Block, VisionTransformer, block_macs
+from actionline.nn.sampling.ats import TokenSampler, inverse_transform, pack, significance, top_k
 
 ALL = torch.ones(1, 5)
 
@@ -140,7 +140,7 @@ def test_budget_settings_are_checked():
 
 def test_ats_is_added_to_a_trained_run_at_prediction(tmp_path):
     from actionline.cli import main
-    from actionline.data.synthetic_clips import synthesize_video_classification
+    from actionline.data.synthetic.clips import synthesize_video_classification
 
     data = synthesize_video_classification(tmp_path / "d", train_per_class=2, test_per_class=1, frames=8, size=32)
     run = tmp_path / "r"
@@ -159,7 +159,7 @@ def test_ats_is_added_to_a_trained_run_at_prediction(tmp_path):
 
 # --- the video transformer (divided space-time attention) ---------------------------------------------------
 def test_timesformer_size_and_cost():
-    from actionline.nn.video_vit import VideoTransformer
+    from actionline.nn.networks.video_vit import VideoTransformer
 
     net = VideoTransformer()
     assert sum(p.numel() for p in net.parameters()) == 121_566_352  # TimeSformer-Base, 400 classes
@@ -167,7 +167,7 @@ def test_timesformer_size_and_cost():
 
 
 def test_video_ats_keeps_positions_and_their_outputs():
-    from actionline.nn.video_vit import DividedBlock
+    from actionline.nn.networks.video_vit import DividedBlock
 
     torch.manual_seed(0)
     vanilla = DividedBlock(16, 2).double()

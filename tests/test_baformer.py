@@ -6,9 +6,9 @@ import torch
 
 from actionline.models.registry import build_model
 from actionline.models.segmentation.baformer import frame_voting, query_voting, relabel_short_runs
-from actionline.nn.mask_losses import dice_loss, mask_matching_costs, sigmoid_focal_loss
-from actionline.nn.matching import hungarian_match
-from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
+from actionline.nn.decoding.matching import hungarian_match
+from actionline.nn.decoding.peaks import boundaries_to_spans, local_maxima, nms_peaks
+from actionline.nn.losses.masks import dice_loss, mask_matching_costs, sigmoid_focal_loss
 
 TINY = {
     "input_dim": 12,
@@ -161,7 +161,7 @@ def test_decode_with_ground_truth_boundaries_gives_exact_boundaries():
 
 def test_train_and_predict_end_to_end(tmp_path, toy_data):
     from actionline.data.layout import SegmentationData
-    from actionline.engine.segmentation import predict_segmentation, train_segmentation
+    from actionline.tasks.segmentation import predict_segmentation, train_segmentation
 
     data = SegmentationData(toy_data)
     settings = {
@@ -179,7 +179,7 @@ def test_inference_ablations_without_retraining(tmp_path, toy_data):
     """Tables 3-5 and the released post-process are decode-time settings: `predict --set` applies them."""
     from actionline.cli import main
     from actionline.data.layout import SegmentationData
-    from actionline.engine.segmentation import train_segmentation
+    from actionline.tasks.segmentation import train_segmentation
 
     data = SegmentationData(toy_data)
     settings = {

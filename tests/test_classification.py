@@ -14,16 +14,16 @@ import torch
 
 from actionline.cli import main
 from actionline.data.clips import ClipData, clip_indices, uniform_starts
-from actionline.data.synthetic_clips import CLASSES, synthesize_video_classification
-from actionline.data.synthetic_video import write_video
+from actionline.data.synthetic.clips import CLASSES, synthesize_video_classification
+from actionline.data.synthetic.video import write_video
 from actionline.engine.checkpoint import load_checkpoint
 from actionline.errors import CheckpointError, ConfigError, DataError
 from actionline.metrics.classification import confusion_matrix, top_k_accuracy
 from actionline.models.registry import build_model
 from actionline.models.video.resnet2d import ResNet18
-from actionline.nn.hara_resnet3d import ResNet3D, STCSettings
-from actionline.nn.inflation import inflate_state, load_network_state
-from actionline.nn.stc import STCBlock, stc_parameters
+from actionline.nn.networks.hara_resnet3d import ResNet3D, STCSettings
+from actionline.nn.networks.stc import STCBlock, stc_parameters
+from actionline.nn.weights.inflation import inflate_state, load_network_state
 
 TINY = ["--set", "model.width=4", "--set", "model.size=32", "--set", "model.frames=8"]
 TINY_TRAIN = ["--set", "train.batch_size=4", "--set", "clips.short_side=32", "--set", "clips.test_clips=2"]
@@ -205,8 +205,8 @@ def test_train_resume_predict_evaluate_and_predict_video(tmp_path, motion):
     scores = np.array([v["scores"] for v in payload["videos"]])
     expected = top_k_accuracy(scores, np.array([truth[v["video"]] for v in payload["videos"]]), 1)
     assert main(["evaluate", "--pred", str(tmp_path / "p"), "--data", str(motion), "--json"]) == 0
-    from actionline.engine.commands import evaluate
-    from actionline.engine.task import TaskOptions
+    from actionline.cli.commands import evaluate
+    from actionline.tasks.base import TaskOptions
 
     report = evaluate(tmp_path / "p", motion, TaskOptions())
     assert report.as_dict["video_top1"] == pytest.approx(expected)

@@ -10,7 +10,7 @@ from actionline.data.instances import (
     resample_features,
     sliding_windows,
 )
-from actionline.data.synthetic import synthesize_detection
+from actionline.data.synthetic.features import synthesize_detection
 from actionline.errors import DataError
 from conftest import shared
 

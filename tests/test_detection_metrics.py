@@ -15,7 +15,7 @@ from actionline.metrics.detection import (
     interpolated_ap,
     parse_thresholds,
 )
-from actionline.nn.nms import nms, soft_nms
+from actionline.nn.decoding.nms import nms, soft_nms
 from actionline.timeline import instances_to_timeline, timeline_to_instances
 from conftest import shared
 

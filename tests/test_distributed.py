@@ -42,7 +42,7 @@ def test_torchrun_rtk_through_all_training_phases(tmp_path, toy_data):
 
 def test_torchrun_clip_classifier(tmp_path):
     """A clip task under DDP: clips are decoded and sampled in each rank, BatchNorm 3D networks train in both."""
-    from actionline.data.synthetic_clips import synthesize_video_classification
+    from actionline.data.synthetic.clips import synthesize_video_classification
 
     data = synthesize_video_classification(tmp_path / "d", train_per_class=2, test_per_class=1, frames=8, size=32)
     small = ["model.width=4", "model.size=32", "model.frames=8", "clips.short_side=32", "train.batch_size=2"]

@@ -4,8 +4,8 @@ dropout applied through the first layer's weight."""
 import pytest
 import torch
 
-from actionline.nn.conv import FramePointwise
-from actionline.nn.dropout import ChannelDropout, Dropout, keep_mask, scaled_keep_mask
+from actionline.nn.temporal.conv import FramePointwise
+from actionline.nn.temporal.dropout import ChannelDropout, Dropout, keep_mask, scaled_keep_mask
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.7, 0.9])

@@ -7,9 +7,9 @@ import torch
 
 import reference_encoders as ref
 from actionline.models.registry import build_model
-from actionline.nn.conv import FrameDilatedConv, FramePointwise
-from actionline.nn.instance_norm import instance_norm_parts
-from actionline.nn.window_attention import window_attention
+from actionline.nn.attention.instance_norm import instance_norm_parts
+from actionline.nn.attention.window_attention import window_attention
+from actionline.nn.temporal.conv import FrameDilatedConv, FramePointwise
 
 
 def _inputs(batch, dim, length, seed):
@@ -201,7 +201,7 @@ def test_mac_counter_sees_every_layer_on_the_fast_paths(name):
 def test_fused_residual_layer_equals_its_parts(p, padded):
     """MS-TCN's layer as one autograd function (training) gives the module-by-module result: the same dropout mask
     from the same seed, the same output and the same gradients of the input and every parameter."""
-    from actionline.nn.tcn import DilatedResidualLayer
+    from actionline.nn.temporal.tcn import DilatedResidualLayer
 
     torch.manual_seed(0)
     layer = DilatedResidualLayer(4, 8, p).train()

@@ -7,9 +7,9 @@ import torch
 from actionline.data.layout import SegmentationData
 from actionline.data.predictions import MSTCN_HEADER
 from actionline.engine.checkpoint import load_checkpoint
-from actionline.engine.segmentation import predict_segmentation, train_segmentation
 from actionline.engine.trainer import TrainConfig, build_optimizer, build_scheduler, scheduled_lr
 from actionline.errors import CheckpointError, ConfigError
+from actionline.tasks.segmentation import predict_segmentation, train_segmentation
 
 SMALL = {"model": {"num_stages": 2, "num_layers": 3, "num_f_maps": 8}}
 
@@ -153,7 +153,7 @@ def test_predictor_writes_full_rate_mstcn_files(tmp_path, toy_data):
 
 
 def test_video_cache_respects_its_memory_budget(toy_data):
-    from actionline.engine.batching import SegmentationVideos
+    from actionline.tasks.batching import SegmentationVideos
 
     data = SegmentationData(toy_data)
     videos = data.split("train", 1)

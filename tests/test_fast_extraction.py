@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionline.data.synthetic_video import write_video
+from actionline.data.synthetic.video import write_video
 from actionline.data.video import frame_chunks, iter_frames
 from actionline.engine.extractor import (
     ExtractionSettings,
@@ -23,7 +23,7 @@ from actionline.engine.extractor import (
     window_batches,
 )
 from actionline.models.registry import BACKBONES, backbone_class
-from actionline.nn.inference_form import channels_last, inference_form
+from actionline.nn.networks.inference_form import channels_last, inference_form
 
 TOLERANCE = 1e-4
 DIMS = [0, 2, 100, 517, 1000, 1279]

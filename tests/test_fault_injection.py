@@ -13,7 +13,7 @@ import torch
 from actionline.data.layout import SegmentationData
 from actionline.engine import trainer as trainer_module
 from actionline.engine.checkpoint import load_checkpoint
-from actionline.engine.segmentation import train_segmentation
+from actionline.tasks.segmentation import train_segmentation
 
 SETTINGS = {"model": {"num_stages": 1, "num_layers": 2, "num_f_maps": 8}, "train": {"epochs": 3, "lr": 0.01}}
 

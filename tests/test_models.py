@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from actionline.models.registry import available_models, build_model
-from actionline.nn.window_attention import window_attention
+from actionline.nn.attention.window_attention import window_attention
 from reference_encoders import dense_window_attention
 
 PAPER_PARAMS = {"mstcn": 800_396, "asformer": 1_134_476}
@@ -78,7 +78,7 @@ def test_pointwise_equals_conv1d_outputs_and_gradients(cin, cout, batch):
     """The fused-bias matrix product replaces Conv1d(k=1): same outputs and gradients to 1e-5."""
     from torch import nn
 
-    from actionline.nn.conv import Pointwise
+    from actionline.nn.temporal.conv import Pointwise
 
     torch.manual_seed(cin + cout + batch)
     fused, plain = Pointwise(cin, cout), nn.Conv1d(cin, cout, 1)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from actionline.cli import main
+from actionline.cli.commands import evaluate
 from actionline.data.layout import SegmentationData
 from actionline.data.predictions import write_mstcn_prediction
-from actionline.engine.commands import evaluate
-from actionline.engine.task import TaskOptions
+from actionline.tasks.base import TaskOptions
 
 
 def noisy_predictions(data: SegmentationData, out: Path, flip: float, seed: int) -> Path:
@@ -45,7 +45,7 @@ def segmentation_report(toy_data, tmp_path_factory) -> tuple[Path, Path, Path, P
     a = noisy_predictions(data, root / "A", 0.02, 0)
     b = noisy_predictions(data, root / "B", 0.2, 1)
     videos = root / "videos"
-    from actionline.data.synthetic_video import write_video
+    from actionline.data.synthetic.video import write_video
 
     first = data.split("test", 1)[0]
     write_video(videos / f"{first}.mp4", np.zeros((4, 32, 32, 3), dtype=np.uint8), 10)
@@ -103,7 +103,7 @@ def test_detection_report(tmp_path):
 
 
 def test_classification_report(tmp_path):
-    from actionline.data.synthetic_clips import CLASSES, synthesize_video_classification
+    from actionline.data.synthetic.clips import CLASSES, synthesize_video_classification
 
     data = synthesize_video_classification(tmp_path / "d", train_per_class=2, test_per_class=1, frames=4, size=32)
     rng = np.random.default_rng(0)

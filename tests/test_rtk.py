@@ -13,9 +13,9 @@ from actionline.cli import main
 from actionline.errors import ConfigError
 from actionline.metrics.keypoints import keypoint_counts, keypoint_quality, keypoints_from_labels
 from actionline.models.registry import build_model
-from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss, sinkhorn
-from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
-from actionline.nn.reassembly import Keypoints, reassemble
+from actionline.nn.decoding.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss, sinkhorn
+from actionline.nn.decoding.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
+from actionline.nn.decoding.reassembly import Keypoints, reassemble
 
 LABELS = np.array([0] * 40 + [1] * 60)
 
@@ -235,7 +235,7 @@ def test_a_checkpoint_loads_in_the_training_phase_it_was_written_in(toy_data, tm
     """A `best` checkpoint chosen before the refinement phase must not decode with the untrained refinement head."""
     from actionline.data.layout import SegmentationData
     from actionline.engine.predictor import load_run
-    from actionline.engine.segmentation import train_segmentation
+    from actionline.tasks.segmentation import train_segmentation
 
     small = {"encoder_layers": 2, "decoder_layers": 2, "num_decoders": 1, "num_f_maps": 8, "schedule": [0.3, 0.6]}
     data, run = SegmentationData(toy_data), tmp_path / "run"
@@ -247,7 +247,7 @@ def test_a_checkpoint_loads_in_the_training_phase_it_was_written_in(toy_data, tm
 
 # --- fidelity: oracle inputs through the real decoding path ---------------------------------------------------
 def test_plateau_maxima_take_the_middle_of_flat_tops():
-    from actionline.nn.peaks import plateau_maxima
+    from actionline.nn.decoding.peaks import plateau_maxima
 
     curve = np.array([0, 1, 1, 1, 1, 0, 0.5, 0.5, 0.2, 0.9, 0.3])
     assert plateau_maxima(curve, 0.4).tolist() == [2, 6, 9]

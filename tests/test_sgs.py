@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from actionline.models.registry import build_model
-from actionline.nn.sgs import SimilarityGuidedSampling, bin_weights
+from actionline.nn.sampling.sgs import SimilarityGuidedSampling, bin_weights
 
 
 def test_linear_kernel_weights_by_hand():
@@ -110,7 +110,7 @@ def test_a_clip_padded_in_a_batch_gives_what_it_gives_alone():
 
 def test_sgs_trains_through_the_cli(tmp_path):
     from actionline.cli import main
-    from actionline.data.synthetic_clips import synthesize_video_classification
+    from actionline.data.synthetic.clips import synthesize_video_classification
 
     data = synthesize_video_classification(tmp_path / "d", train_per_class=2, test_per_class=1, frames=12, size=32)
     args = ["train", "--model", "resnet3d_18", "--data", str(data), "--out", str(tmp_path / "r"), "--config", "motion",
@@ -123,14 +123,14 @@ def test_sgs_trains_through_the_cli(tmp_path):
     payload = json.loads((pred / "classification.json").read_text())
     clip_gmacs = [g for v in payload["videos"] for g in v["clip_gmacs"]]
     assert len(clip_gmacs) == sum(len(v["clips"]) for v in payload["videos"])
-    from actionline.engine.commands import evaluate
-    from actionline.engine.task import TaskOptions
+    from actionline.cli.commands import evaluate
+    from actionline.tasks.base import TaskOptions
 
     report = evaluate(pred, data, TaskOptions())
     assert report.as_dict["gmacs_mean"] == pytest.approx(np.mean(clip_gmacs))
     assert 0 < report.as_dict["gmacs_mean"] < report.as_dict["gmacs_fixed"]  # 4 bins < 8 frames after stage 1
     assert any("adaptive cost" in line for line in report.details)
-    from actionline.engine.commands import profile_run
+    from actionline.cli.commands import profile_run
 
     cost = profile_run(tmp_path / "r", data, TaskOptions())
     assert cost["gmacs_mean"] == pytest.approx(report.as_dict["gmacs_mean"], rel=1e-4)  # the file rounds to 1e-6
@@ -144,7 +144,7 @@ def test_sgs_trains_through_the_cli(tmp_path):
 
 def test_table_6_12_network_and_its_adaptive_cost():
     """Table 6.12: res2 gives [N, 32, 32, 56, 56] at 32 x 224 x 224, where SGS (B = 32) goes."""
-    from actionline.nn.factorised_resnet3d import FactorisedResNet3D
+    from actionline.nn.networks.factorised_resnet3d import FactorisedResNet3D
 
     torch.manual_seed(0)
     net = FactorisedResNet3D(10).eval()
@@ -153,8 +153,8 @@ def test_table_6_12_network_and_its_adaptive_cost():
     model = build_model("atfr_resnet3d_18", {"num_classes": 10, "frames": 8, "size": 64}).eval()
     assert model.net.sgs.bins == 32 and model.net.sgs_after == 1
     static = torch.randn(1, 3, 1, 64, 64).repeat(1, 1, 8, 1, 1)
-    from actionline.engine.classification import fixed_cost
     from actionline.engine.profiler import MacCounter
+    from actionline.tasks.classification import fixed_cost
 
     with torch.no_grad(), MacCounter(model) as counted:
         model(static)
@@ -163,7 +163,7 @@ def test_table_6_12_network_and_its_adaptive_cost():
 
 def test_redundancy_set_has_k_distinct_moments(tmp_path):
     from actionline.data.clips import ClipData
-    from actionline.data.synthetic_clips import render_steps
+    from actionline.data.synthetic.clips import render_steps
 
     rng = np.random.default_rng(0)
     for label in range(4):
@@ -171,7 +171,7 @@ def test_redundancy_set_has_k_distinct_moments(tmp_path):
         step = np.abs(np.diff(frames.astype(float), axis=0)).mean(axis=(1, 2, 3))  # noise alone: a constant level
         changes = int((step > np.median(step) + 1.0).sum())
         assert changes == k - 1  # the shape moves exactly at the K - 1 cuts; sensor noise stays below that
-    from actionline.data.synthetic_clips import synthesize_video_classification
+    from actionline.data.synthetic.clips import synthesize_video_classification
 
     data = synthesize_video_classification(tmp_path, train_per_class=2, test_per_class=1, size=32, kind="redundancy")
     assert ClipData(data).classes == ["steps_up", "steps_down", "steps_left", "steps_right"]

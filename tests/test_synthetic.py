@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic import FeatureStyle, synthesize_segmentation, video_features
+from actionline.data.synthetic.features import FeatureStyle, synthesize_segmentation, video_features
 from conftest import shared
 
 

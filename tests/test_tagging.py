@@ -13,10 +13,10 @@ import torch
 
 from actionline.cli import main
 from actionline.data.hvu import HVUData
-from actionline.data.synthetic_hvu import TAGS, synthesize_hvu
+from actionline.data.synthetic.hvu import TAGS, synthesize_hvu
 from actionline.errors import DataError
 from actionline.models.registry import build_model
-from actionline.nn.hatnet import HATNet
+from actionline.nn.networks.hatnet import HATNet
 
 TINY = ["--set", "model.width=4", "--set", "model.size=32", "--set", "model.frames=8", "--set", "clips.short_side=32",
         "--set", "train.batch_size=4", "--set", "clips.test_clips=2"]  # fmt: skip
@@ -38,7 +38,7 @@ def test_hvu_format_is_read_in_category_order(hvu):
 
 def _hvu_folder(root: Path, rows: list[str], categories: str = "Tag,Category\nrun,action\nred,attribute\n") -> Path:
     (root / "videos").mkdir(parents=True, exist_ok=True)
-    from actionline.data.synthetic_video import write_video
+    from actionline.data.synthetic.video import write_video
 
     write_video(root / "videos" / "abc.mp4", np.zeros((12, 32, 32, 3), dtype=np.uint8), 4)  # a full video, 3 s
     (root / "HVU_Tags_Categories_V1.0.csv").write_text(categories)
@@ -114,9 +114,9 @@ def test_tagging_end_to_end(tmp_path, hvu):
     assert main(["predict", "--run", str(run), "--data", str(hvu), "--out", str(tmp_path / "p")]) == 0
     payload = json.loads((tmp_path / "p/tags.json").read_text())
     assert len(payload["videos"]) == 6 and len(payload["videos"][0]["clips"]) == 2
-    from actionline.engine.commands import evaluate
-    from actionline.engine.task import TaskOptions
+    from actionline.cli.commands import evaluate
     from actionline.metrics.tagging import category_map
+    from actionline.tasks.base import TaskOptions
 
     report = evaluate(tmp_path / "p", hvu, TaskOptions())
     data = HVUData(hvu)
@@ -142,8 +142,8 @@ def _tag_predictions(folder: Path, data: HVUData, noise: float, seed: int) -> Pa
 
 
 def test_tagging_report_and_view(tmp_path, hvu):
-    from actionline.engine.commands import evaluate
-    from actionline.engine.task import TaskOptions
+    from actionline.cli.commands import evaluate
+    from actionline.tasks.base import TaskOptions
     from test_report import page_parts
 
     data = HVUData(hvu)

@@ -12,15 +12,15 @@ import torch
 
 from actionline.cli import main
 from actionline.data.detection import DetectionData
-from actionline.data.synthetic import synthesize_detection
-from actionline.engine.detection import Clip, clip_instances, merge_windows
+from actionline.data.synthetic.features import synthesize_detection
 from actionline.errors import DataError
 from actionline.metrics.detection import THUMOS_TIOU, evaluate_detection
 from actionline.models.detection.tags import TagsConfig
 from actionline.models.registry import build_model
-from actionline.nn import detection_losses as L
-from actionline.nn.detection_postprocess import finalize, segment_means, threshold_runs
-from actionline.nn.snippets import snippet_targets
+from actionline.nn.decoding.detection_postprocess import finalize, segment_means, threshold_runs
+from actionline.nn.losses import detection as L
+from actionline.nn.temporal.snippets import snippet_targets
+from actionline.tasks.detection import Clip, clip_instances, merge_windows
 from actionline.timeline import Instance
 
 
@@ -338,7 +338,7 @@ def test_shifted_content_moves_the_mask_only_with_positions(positions):
 
 
 def test_windowed_presets_give_the_mask_branch_positions():
-    from actionline.engine.recipe import load_preset
+    from actionline.tasks.recipe import load_preset
 
     for preset in ("gsmt_thumos14", "tags_thumos14"):
         assert load_preset("tags", "", preset)["model"]["positional_encoding"] is True
@@ -357,7 +357,7 @@ def test_gsmt_overfits_a_handful_of_videos(tmp_path):
     instances: average mAP over THUMOS thresholds well above chance."""
     from torch.utils.data import DataLoader
 
-    from actionline.engine.detection import DetectionClips, DetectionDataConfig, collate_clips, detect
+    from actionline.tasks.detection import DetectionClips, DetectionDataConfig, collate_clips, detect
 
     torch.manual_seed(0)
     data = DetectionData(synthesize_detection(tmp_path, num_videos=8, num_classes=3, feature_dim=16, difficulty=0.5))

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from actionline.cli import main
-from actionline.engine.task import TaskOptions
-from actionline.engine.tasks import TASKS, get_task, task_of_files
 from actionline.errors import ConfigError
 from actionline.models.registry import MODELS, available_models, build_model
+from actionline.tasks.base import TaskOptions
+from actionline.tasks.registry import TASKS, get_task, task_of_files
 
 
 def test_every_model_declares_a_known_task():

@@ -52,14 +52,14 @@ def source_index(frame: np.ndarray) -> int:
 def test_synthetic_videos_encode_identically_every_time(tmp_path, height, width):
     """The same frames give the same file in a fresh process and in this one after other videos (x264's assembly
     routines read uninitialised memory: a fresh process has zeroed pages, a used one does not)."""
-    from actionline.data.synthetic_video import write_video
+    from actionline.data.synthetic.video import write_video
 
     rng = np.random.default_rng(0)
     ramp = np.linspace(40, 200, width)[None, None, :, None] + rng.normal(0, 8, (32, height, width, 3))
     frames = np.clip(ramp, 0, 255).astype(np.uint8)
     np.save(tmp_path / "frames.npy", frames)
     fresh = (
-        "import sys, pathlib, numpy as np; from actionline.data.synthetic_video import write_video; "
+        "import sys, pathlib, numpy as np; from actionline.data.synthetic.video import write_video; "
         "write_video(pathlib.Path(sys.argv[2]), np.load(sys.argv[1]), 10)"
     )
     subprocess.run([sys.executable, "-c", fresh, str(tmp_path / "frames.npy"), str(tmp_path / "fresh.mp4")], check=True)
@@ -236,7 +236,7 @@ def test_predict_video_end_to_end(tmp_path, capsys, monkeypatch):
     def broken_plot(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("actionline.engine.segmentation.plot_timelines", broken_plot)
+    monkeypatch.setattr("actionline.tasks.segmentation.plot_timelines", broken_plot)
     assert main(["predict", "--run", str(run), "--video", str(video), "--out", str(out)]) != 0
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 

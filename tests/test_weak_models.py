@@ -12,11 +12,11 @@ import torch
 from actionline.cli import main
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
-from actionline.engine.supervision import Supervision
 from actionline.errors import ConfigError
 from actionline.models.registry import build_model
-from actionline.nn import weak_losses as W
-from actionline.nn.losses import IGNORE_INDEX
+from actionline.nn.losses import weak as W
+from actionline.nn.losses.segmentation import IGNORE_INDEX
+from actionline.tasks.supervision import Supervision
 
 A = torch.tensor([[0.2, 0.8], [0.6, 0.2], [0.1, 0.1]])  # C = 3 classes x K = 2 regions
 SET = torch.tensor([0, 1])
@@ -143,8 +143,8 @@ def test_cli_weak_training_and_wrong_supervision(toy_data, tmp_path):
 
 def test_sct_background_classes_come_from_the_dataset(tmp_path):
     """Issue: index 0 is a real action on 50Salads; SCT weights the dataset's own background labels."""
-    from actionline.data.synthetic import synthesize_segmentation
-    from actionline.engine.segmentation import train_segmentation
+    from actionline.data.synthetic.features import synthesize_segmentation
+    from actionline.tasks.segmentation import train_segmentation
     from conftest import shared
 
     data = SegmentationData(

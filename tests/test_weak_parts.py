@@ -10,9 +10,9 @@ import torch
 from actionline.data.layout import SegmentationData
 from actionline.data.weak_labels import action_set_of, read_weak_labels, transcript_of, write_weak_labels
 from actionline.errors import ActionlineError, DataError
-from actionline.nn.tcb import TemporalBackbone
-from actionline.nn.temporal_sampling import region_upsample, template_masks
-from actionline.nn.viterbi import poisson_log_pmf, viterbi_align
+from actionline.nn.decoding.viterbi import poisson_log_pmf, viterbi_align
+from actionline.nn.temporal.sampling import region_upsample, template_masks
+from actionline.nn.temporal.tcb import TemporalBackbone
 
 
 def test_box_masks_partition_frames_and_have_length_gradients():

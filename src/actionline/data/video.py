@@ -254,3 +254,14 @@ def find_videos(path: str | Path) -> list[Path]:
     if not videos:
         raise DataError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)})")
     return videos
+
+
+def video_file(folder: Path | None, video: str) -> Path | None:
+    """``folder/<video>.<suffix>`` for the first video suffix with such a file, else None."""
+    if folder is None:
+        return None
+    for suffix in VIDEO_SUFFIXES:
+        path = folder / f"{video}{suffix}"
+        if path.is_file():
+            return path
+    return None

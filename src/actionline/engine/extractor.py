@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Literal
 
@@ -46,46 +46,14 @@ from rich.text import Text
 from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
-from actionline.errors import ActionlineError, ConfigError, DataError
+from actionline.engine.run_record import ExtractionSettings, RunMeta
+from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
-from actionline.nn.inference_form import channels_last, inference_form
+from actionline.nn.networks.inference_form import channels_last, inference_form
 
 SETTINGS_FILE = "extraction.json"
-
-
-@dataclass(frozen=True)
-class ExtractionSettings:
-    """What determines the features; stored in ``extraction.json`` and in the checkpoints of runs trained on them."""
-
-    backbone: str
-    weights: str | None  # sha256 of the weights file ("packaged:<sha256>" for weights that ship with a package)
-    fps: float = 15.0
-    window: int = 21
-    stride: int = 1
-    layout: Literal["segmentation", "detection"] = "segmentation"
-    feature_dim: int = 0
-    mode: Literal["exact", "sliding"] = "exact"
-
-    def check(self) -> None:
-        if self.fps <= 0 or self.window < 1 or self.stride < 1:
-            raise ConfigError(
-                f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
-            )
-        if self.mode not in ("exact", "sliding"):
-            raise ConfigError(f"--mode must be exact or sliding, got {self.mode!r}")
-        if self.mode == "sliding" and self.layout != "segmentation":
-            raise ConfigError("--mode sliding is for the segmentation layout (a vector per frame)")
-
-    def describe(self) -> str:
-        weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
-        return (
-            f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
-            f"{self.layout} layout"
-            + (f", stride {self.stride}" if self.layout == "detection" else "")
-            + (", sliding mode" if self.mode == "sliding" else "")
-        )
 
 
 def file_digest(path: Path) -> str:
@@ -114,7 +82,7 @@ def load_backbone(name: str, weights: Path | None, console: Console) -> tuple[Ba
 
 
 class FeatureNetwork:
-    """A backbone's ``features`` in inference form (`nn.inference_form`: BatchNorm folded, in-place activations,
+    """A backbone's ``features`` in inference form (`nn.networks.inference_form`: BatchNorm folded, in-place activations,
     channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
 
     def __init__(self, backbone: Backbone, device: torch.device):
@@ -385,27 +353,22 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
     path = Path(root) / SETTINGS_FILE
     if not path.is_file():
         return None
-    try:
-        return ExtractionSettings(**read_json(path))
-    except TypeError as exc:
-        raise ActionlineError(f"{path}: not an extraction settings file ({exc})") from None
+    return ExtractionSettings.from_dict(read_json(path), str(path))
 
 
 def extract_like_training(
-    meta: dict, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
+    meta: RunMeta, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
 ) -> list[str]:
     """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
     describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
     weights can be drawn again: random or user weights are refused with what to do instead."""
-    run = meta.get("model", "the run")
-    recorded = meta.get("dataset", {}).get("extraction")
-    if recorded is None:
+    run, s = meta.model, meta.extraction
+    if s is None:
         raise ConfigError(
             f"{run}: the run does not record how its features were extracted (it was trained on features that "
             "`actionline extract` did not write), so --video cannot reproduce them; extract the videos with the "
             "same backbone yourself and predict with --data"
         )
-    s = ExtractionSettings(**recorded)
     if s.feature_dim != input_dim:
         raise ConfigError(f"{run}: {s.feature_dim}-d features recorded, the model takes {input_dim}")
     if s.weights is None:

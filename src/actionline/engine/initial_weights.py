@@ -11,8 +11,8 @@ from typing import Any
 from actionline.engine.checkpoint import carries_digest, is_sealed, load_checkpoint, unseal
 from actionline.errors import CheckpointError
 from actionline.models.base import ClassificationModel
-from actionline.nn.inflation import inflate_state, load_network_state
-from actionline.nn.state_dict import as_state_dict, read_torch_file, read_weights
+from actionline.nn.weights.inflation import inflate_state, load_network_state
+from actionline.nn.weights.state_dict import as_state_dict, read_torch_file, read_weights
 
 
 def _network_state(ckpt: dict[str, Any], path: Path) -> dict:

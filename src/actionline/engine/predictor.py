@@ -7,6 +7,7 @@ from pathlib import Path
 
 from actionline.engine.checkpoint import load_checkpoint
 from actionline.engine.device import resolve_device
+from actionline.engine.run_record import RunMeta
 from actionline.errors import CheckpointError, ConfigError
 from actionline.models.base import TemporalModel
 from actionline.models.registry import build_model, model_class
@@ -16,8 +17,8 @@ CHECKPOINTS = ("best", "last")
 
 def load_run(
     run: str | Path, which: str = "best", device: str = "auto", overrides: dict | None = None
-) -> tuple[TemporalModel, dict]:
-    """The model of ``run/checkpoints/{which}.pt`` (or of a checkpoint file) in eval mode, and its metadata.
+) -> tuple[TemporalModel, RunMeta]:
+    """The model of ``run/checkpoints/{which}.pt`` (or of a checkpoint file) in eval mode, and its run record.
 
     ``overrides`` change settings that only act at inference (each model declares its ``inference_settings``,
     e.g. BaFormer's ``voting`` or ``boundaries``); any other setting is a `ConfigError`.
@@ -29,21 +30,21 @@ def load_run(
     if run.is_dir() and not path.is_file() and (run / "config.yaml").is_file():
         raise CheckpointError(f"{path}: no checkpoint yet (was training interrupted before the first epoch?)")
     ckpt = load_checkpoint(path)
-    cls = model_class(ckpt["model"])
+    meta = RunMeta.from_checkpoint(ckpt, path)
+    cls = model_class(meta.model)
     fixed = sorted(set(overrides or {}) - cls.inference_settings)
     if fixed:
         allowed = ", ".join(sorted(cls.inference_settings)) or "none"
         raise ConfigError(
-            f"model.{fixed[0]} is fixed by training; {ckpt['model']}'s inference-time settings are: {allowed}"
+            f"model.{fixed[0]} is fixed by training; {meta.model}'s inference-time settings are: {allowed}"
         )
-    model = build_model(ckpt["model"], {**ckpt["model_config"], **(overrides or {})})
+    model = build_model(meta.model, {**meta.model_config, **(overrides or {})})
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit model {ckpt['model']!r}: {str(exc)[:200]}") from exc
-    if ckpt.get("epoch") and ckpt.get("train_config"):
+        raise CheckpointError(f"{path}: weights do not fit model {meta.model!r}: {str(exc)[:200]}") from exc
+    if meta.epoch and meta.trained_epochs:
         # staged models (RTK Sec. 4.1) decode as they did when this checkpoint was validated and chosen
-        model.set_epoch(int(ckpt["epoch"]), int(ckpt["train_config"]["epochs"]))
+        model.set_epoch(meta.epoch, meta.trained_epochs)
     model.to(resolve_device(device)).eval()
-    meta = {k: v for k, v in ckpt.items() if k not in ("model_state", "optimizer", "scheduler", "rng")}
     return model, meta

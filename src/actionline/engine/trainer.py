@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from actionline.engine.checkpoint import copy_checkpoint, load_checkpoint, save_checkpoint
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import DistInfo, all_reduce_mean, barrier
+from actionline.engine.run_record import RunMeta
 from actionline.errors import CheckpointError, ConfigError, TrainingError
 from actionline.io import atomic_write_text
 from actionline.models.base import TemporalModel
@@ -159,8 +160,8 @@ def _to(batch: dict, device: torch.device) -> dict:
 class Trainer:
     """Train ``model`` on ``train_set``; ``validate(model, loader) -> {metric: value}`` scores held-out videos.
 
-    ``run_dir`` receives ``checkpoints/{last,best}.pt`` and ``log.jsonl``. ``meta`` is stored in every
-    checkpoint (model name and settings, class names, dataset facts) so a run can be predicted from alone.
+    ``run_dir`` receives ``checkpoints/{last,best}.pt`` and ``log.jsonl``. ``meta`` (the run record) is stored in
+    every checkpoint so a run can be predicted from alone.
     """
 
     def __init__(
@@ -172,7 +173,7 @@ class Trainer:
         collate: Callable,
         val_set: Dataset | None = None,
         validate: Callable[[torch.nn.Module, DataLoader], dict[str, float]] | None = None,
-        meta: dict[str, Any] | None = None,
+        meta: RunMeta | None = None,
         dist: DistInfo | None = None,
         console: Console | None = None,
     ):
@@ -183,7 +184,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.train_set, self.val_set = train_set, val_set
         self.collate, self.validate_fn = collate, validate
-        self.meta = meta or {}
+        self.meta = meta
         self.console = console or Console(stderr=True)
         self.optimizer = build_optimizer(self.model.parameter_groups(config.weight_decay), config)
         self.scheduler = build_scheduler(self.optimizer, config)
@@ -196,7 +197,7 @@ class Trainer:
     # --- checkpoints ------------------------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         return {
-            **self.meta,
+            **(self.meta.to_checkpoint() if self.meta is not None else {}),
             "model_state": self.model.state_dict(),
             "epoch": self.epoch,
             "elapsed_s": self.elapsed_s,
@@ -217,7 +218,8 @@ class Trainer:
         path = self.ckpt_dir / "last.pt"
         if not path.is_file():
             return False
-        ckpt = load_checkpoint(path, expect_model=self.meta.get("model"), expect_classes=self.meta.get("classes"))
+        meta = self.meta
+        ckpt = load_checkpoint(path, expect_model=meta and meta.model, expect_classes=meta and meta.classes)
         self._recover_log(ckpt.get("log_record"))
         try:
             self.model.load_state_dict(ckpt["model_state"])
@@ -297,7 +299,7 @@ class Trainer:
             before_fit()
         if self.dist.is_main:
             n_params = sum(p.numel() for p in self.model.parameters())
-            self.console.print(f"training {self.meta.get('model')} ({n_params:,} parameters) on {what}")
+            self.console.print(f"training {self.meta and self.meta.model} ({n_params:,} parameters) on {what}")
         return self.fit()
 
     def fit(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from actionline.errors import CheckpointError
-from actionline.nn.state_dict import fit_problems, read_weights
+from actionline.nn.weights.state_dict import fit_problems, read_weights
 
 Scaling = Literal["imagenet", "kinetics", "minus_one_one", "unit"]
 MEAN_STD = {
@@ -75,7 +75,7 @@ class Backbone(nn.Module):
         return state
 
     def load_weights(self, path: str | Path) -> None:
-        """Load a weights file strictly (`nn.state_dict.read_weights`: torch files with ``weights_only=True`` or
+        """Load a weights file strictly (`nn.weights.state_dict.read_weights`: torch files with ``weights_only=True`` or
         safetensors); missing, unexpected and mis-shaped keys are named in the error."""
         self.load_state(read_weights(path), path)
 

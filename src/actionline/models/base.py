@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from actionline.errors import ConfigError
-from actionline.nn.detection_postprocess import finalize
-from actionline.nn.nms import NMSMethod
+from actionline.nn.decoding.detection_postprocess import finalize
+from actionline.nn.decoding.nms import NMSMethod
 from actionline.timeline import Segment, Timeline
 
 Task = Literal["segmentation", "detection", "classification", "tagging", "transfer"]
@@ -76,7 +76,7 @@ class TemporalModel(nn.Module):
     name: ClassVar[str]
     task: ClassVar[Task]
     Config: ClassVar[type[ModelConfig]]
-    supervisions: ClassVar[tuple[str, ...]] = ("full",)  # the first is the default (`engine.supervision`)
+    supervisions: ClassVar[tuple[str, ...]] = ("full",)  # the first is the default (`tasks.supervision`)
     inference_settings: ClassVar[frozenset[str]] = frozenset()  # config fields `predict --set` may change
     varying_parameters: ClassVar[bool] = False  # some parameters get no gradient in some steps (DDP must look)
 

@@ -20,10 +20,10 @@ from torch import nn
 from actionline.errors import ConfigError
 from actionline.models.base import ClassificationModel, ClipModelConfig
 from actionline.models.registry import backbone_class, register
-from actionline.nn.factorised_resnet3d import FactorisedResNet3D
-from actionline.nn.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
-from actionline.nn.hatnet import HATNet
-from actionline.nn.sgs import Kernel, Similarity
+from actionline.nn.networks.factorised_resnet3d import FactorisedResNet3D
+from actionline.nn.networks.hara_resnet3d import ResNet3D, SGSSettings, STCSettings
+from actionline.nn.networks.hatnet import HATNet
+from actionline.nn.sampling.sgs import Kernel, Similarity
 
 
 @dataclass
@@ -123,7 +123,7 @@ class ATFRConfig(ClipConfig):
 
 @register("atfr_resnet3d_18")
 class ATFRResNet18(ClipClassifier):
-    """The modified 3D ResNet-18 of Table 6.12 (`nn/factorised_resnet3d.py`) with Similarity Guided Sampling."""
+    """The modified 3D ResNet-18 of Table 6.12 (`nn.networks.factorised_resnet3d`) with Similarity Guided Sampling."""
 
     Config = ATFRConfig
 
@@ -144,7 +144,7 @@ class HATNetConfig(ClipConfig):
 @register("hatnet")
 class HATNetClassifier(ClipClassifier):
     """HATNet (Sec. 5.3): 2D appearance and 3D temporal ResNet-18 branches with Merge & Reduction after every
-    stage (`nn/hatnet.py`)."""
+    stage (`nn/networks/hatnet.py`)."""
 
     Config = HATNetConfig
 

@@ -22,7 +22,7 @@ from actionline.errors import ConfigError
 from actionline.models.backbone import scale_pixels
 from actionline.models.base import ModelConfig, TemporalModel
 from actionline.models.registry import backbone_class, build_model, register
-from actionline.nn.state_dict import read_weights
+from actionline.nn.weights.state_dict import read_weights
 from actionline.timeline import Segment, Timeline
 
 

@@ -3,7 +3,7 @@ image is a one-frame clip), frame logits averaged, with Adaptive Token Sampling 
 
 ATS is parameter-free: its settings are inference settings, so a trained run gets ATS without any fine-tuning
 (``predict --set model.ats_blocks=[3] --set model.ats_ratio=0.7``, the plug-and-play use of Sec. 7.3). The MACs of
-each clip (analytic, attention products included; `nn.vit.block_macs`) come with the outputs, so prediction and
+each clip (analytic, attention products included; `nn.networks.vit.block_macs`) come with the outputs, so prediction and
 evaluation report the average adaptive cost. ``deit_s`` has DeiT-S's layout (d 384, 12 blocks, 6 heads, patch 16,
 224 pixels: 22.05M parameters, 4.598 GMACs per image); a DeiT / timm checkpoint starts a run with
 ``model.init=<file>`` (its classifier replaced when the classes differ).
@@ -20,9 +20,9 @@ from torch import nn
 from actionline.errors import ConfigError
 from actionline.models.base import ClassificationModel, ClipModelConfig
 from actionline.models.registry import register
-from actionline.nn.ats import Method, TokenSampler
-from actionline.nn.video_vit import VideoTransformer
-from actionline.nn.vit import VisionTransformer
+from actionline.nn.networks.video_vit import VideoTransformer
+from actionline.nn.networks.vit import VisionTransformer
+from actionline.nn.sampling.ats import Method, TokenSampler
 
 
 @dataclass
@@ -91,7 +91,7 @@ class ViTClassifier(ClassificationModel):
 @dataclass
 class TimeSformerConfig(ViTConfig):
     """TimeSformer-Base (8 x 224 x 224, patch 16, d 768, 12 blocks, 12 heads): 121.4M parameters, 196 GMACs per
-    view. ATS samples patch positions, the same in every frame (`nn/video_vit.py`)."""
+    view. ATS samples patch positions, the same in every frame (`nn/networks/video_vit.py`)."""
 
     num_classes: int = 400
     frames: int = 8

@@ -16,9 +16,9 @@ from torch import nn
 
 from actionline.models.base import DetectionConfig, DetectionModel
 from actionline.models.registry import register
-from actionline.nn import detection_losses as losses
-from actionline.nn.detection_postprocess import segment_means, threshold_range, threshold_runs
-from actionline.nn.snippets import SnippetEmbedding, snippet_targets
+from actionline.nn.decoding.detection_postprocess import segment_means, threshold_range, threshold_runs
+from actionline.nn.losses import detection as losses
+from actionline.nn.temporal.snippets import SnippetEmbedding, snippet_targets
 
 
 @dataclass

@@ -20,7 +20,7 @@ its single-scale predecessor GSMT (``scales=[1]``). Read top to bottom:
    instance's video-long binary mask; overlapping instances give the snippet to the shortest; an instance
    containing no snippet centre still claims the snippet at its midpoint. *All* instances of a video are kept
    (the released loader kept only the last one).
-4. **Losses** (Eqs. 5-9, `actionline.nn.detection_losses`), each switchable and summed over scales:
+4. **Losses** (Eqs. 5-9, `actionline.nn.losses.detection`), each switchable and summed over scales:
    L = L_c + L_m (+ L_pp + L_fc for TAGS). Mask losses use the masks of action snippets only (background
    snippets have no instance mask). L_m defaults to the released code's 0.4 · class-balanced BCE + 0.6 · dice
    (``mask_loss=bce_dice``): Eq. 6's boundary-IoU form (``mask_loss=eq6``) barely pushes a flat background down.
@@ -49,10 +49,10 @@ from torch import nn
 from actionline.errors import ConfigError
 from actionline.models.base import DetectionConfig, DetectionModel
 from actionline.models.registry import register
-from actionline.nn import detection_losses as losses
-from actionline.nn.detection_postprocess import segment_max, segment_means, threshold_range, threshold_runs
-from actionline.nn.positional import sinusoid_table
-from actionline.nn.snippets import SnippetEmbedding, snippet_targets
+from actionline.nn.attention.positional import sinusoid_table
+from actionline.nn.decoding.detection_postprocess import segment_max, segment_means, threshold_range, threshold_runs
+from actionline.nn.losses import detection as losses
+from actionline.nn.temporal.snippets import SnippetEmbedding, snippet_targets
 
 
 @dataclass

@@ -8,7 +8,7 @@ attention weight ``alpha = exp(-3 s)`` for decoder ``s``. All four outputs take 
 1,134,476 parameters for 2048-d input and 19 classes (specs §3).
 
 Window attention follows the paper's intent (each query sees the ``bl`` keys around it); the reference code's
-all-ones window mask is available as ``full_window=true`` (see `actionline.nn.window_attention`).
+all-ones window mask is available as ``full_window=true`` (see `actionline.nn.attention.window_attention`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.asformer import ASFormerStage
-from actionline.nn.conv import valid_or_none
-from actionline.nn.dropout import ChannelDropout
-from actionline.nn.losses import stage_losses
+from actionline.nn.attention.asformer import ASFormerStage
+from actionline.nn.losses.segmentation import stage_losses
+from actionline.nn.temporal.conv import valid_or_none
+from actionline.nn.temporal.dropout import ChannelDropout
 
 
 @dataclass
@@ -72,7 +72,7 @@ class ASFormer(SegmentationModel):
         )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        # stages run time-major (`nn.temporal.conv`); the channels-first input is read through a transposed view
         m = valid_or_none(mask, features.dtype)
         out, feature, _ = self.encoder(
             features.transpose(1, 2), m, input_scales=self.channel_dropout.scales(*features.shape[:2], features)

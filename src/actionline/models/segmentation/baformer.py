@@ -43,13 +43,13 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.asformer import ASFormerStage
-from actionline.nn.conv import FrameDilatedConv, Pointwise, valid_or_none
-from actionline.nn.dropout import ChannelDropout, Dropout
-from actionline.nn.mask_losses import dice_loss, mask_matching_costs, sigmoid_focal_loss
-from actionline.nn.matching import hungarian_match
-from actionline.nn.peaks import boundaries_to_spans, local_maxima, nms_peaks
-from actionline.nn.positional import sinusoid_table
+from actionline.nn.attention.asformer import ASFormerStage
+from actionline.nn.attention.positional import sinusoid_table
+from actionline.nn.decoding.matching import hungarian_match
+from actionline.nn.decoding.peaks import boundaries_to_spans, local_maxima, nms_peaks
+from actionline.nn.losses.masks import dice_loss, mask_matching_costs, sigmoid_focal_loss
+from actionline.nn.temporal.conv import FrameDilatedConv, Pointwise, valid_or_none
+from actionline.nn.temporal.dropout import ChannelDropout, Dropout
 from actionline.timeline import Timeline, runs
 
 ASFORMER_ATT_CHANNELS = 32  # the encoder's attention width (ASFormer's 64 // r, r = 2)
@@ -284,7 +284,7 @@ class BaFormer(SegmentationModel):
         m = valid_or_none(mask, features.dtype)
         valid = None if m is None else mask > 0
         B = features.shape[0]
-        # the encoder runs time-major (`actionline.nn.conv`); the decoder reads frames as channels-first views
+        # the encoder runs time-major (`actionline.nn.temporal.conv`); the decoder reads frames as channels-first views
         _, feature, levels = self.encoder(
             features.transpose(1, 2),
             m,

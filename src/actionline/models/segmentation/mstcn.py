@@ -15,9 +15,9 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.conv import valid_or_none
-from actionline.nn.losses import stage_losses
-from actionline.nn.tcn import SingleStageTCN
+from actionline.nn.losses.segmentation import stage_losses
+from actionline.nn.temporal.conv import valid_or_none
+from actionline.nn.temporal.tcn import SingleStageTCN
 
 
 @dataclass
@@ -50,7 +50,7 @@ class MSTCN(SegmentationModel):
         )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        # stages run time-major (`nn.temporal.conv`); the channels-first input is read through a transposed view
         valid = valid_or_none(mask, features.dtype)
         m = None if valid is None else valid[:, :, None]
         out = self.stages[0](features.transpose(1, 2), m)

@@ -10,8 +10,8 @@ Read top to bottom:
    emitting, per step, the next action (N + 1 outputs, EOS included) and its relative log-length; teacher forcing
    on the training transcript (SOS, a_1..a_M) -> M + 1 steps, the EOS step's length dropped.
 4. **Mask generation** (§2.4): lengths ``T softmax(l)`` -> one template mask per segment
-   (`actionline.nn.temporal_sampling`, box by default).
-5. **Losses** (§2.5, `actionline.nn.weak_losses`): mutual consistency L_mu + transcript L_t + 0.1 length
+   (`actionline.nn.temporal.sampling`, box by default).
+5. **Losses** (§2.5, `actionline.nn.losses.weak`): mutual consistency L_mu + transcript L_t + 0.1 length
    regulariser + 0.1 MS-TCN smoothing; fully labelled videos add frame-wise CE and the MSE between predicted and
    true relative lengths (fully supervised and mixed modes).
 6. **Inference** (§2.7, ``inference``): ``y`` = argmax of Y (MuCon-Y); ``s`` = greedy decoding, frames from the
@@ -37,11 +37,11 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.losses import IGNORE_INDEX, smoothing_loss
-from actionline.nn.tcb import TemporalBackbone
-from actionline.nn.temporal_sampling import Template, absolute_lengths, template_masks
-from actionline.nn.viterbi import covering_max_length, viterbi_align
-from actionline.nn.weak_losses import length_regulariser, mutual_consistency_loss, transcript_loss
+from actionline.nn.decoding.viterbi import covering_max_length, viterbi_align
+from actionline.nn.losses.segmentation import IGNORE_INDEX, smoothing_loss
+from actionline.nn.losses.weak import length_regulariser, mutual_consistency_loss, transcript_loss
+from actionline.nn.temporal.sampling import Template, absolute_lengths, template_masks
+from actionline.nn.temporal.tcb import TemporalBackbone
 from actionline.timeline import Timeline, transcript_of
 
 

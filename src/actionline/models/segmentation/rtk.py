@@ -10,7 +10,7 @@ bottom:
 2. **One shared head** (Sec. 4.1) for the encoder and every decoder: a 1x1 conv to C class logits (the category
    heatmap Ŷ^cc), one action-point localisation logit (Ŷ^cl) and one boundary logit (Ŷ^b).
 3. **Keypoint losses** (Eqs. 1-3) on every stage: focal losses on Ŷ^cl (γ = 0.75) and Ŷ^b (γ = 0.8), α = 2,
-   β = 4, and frame-wise cross-entropy on Ŷ^cc. Targets: `actionline.nn.keypoints`. **Loss weights (a reading):**
+   β = 4, and frame-wise cross-entropy on Ŷ^cc. Targets: `nn.decoding.keypoints`. **Loss weights (a reading):**
    the paper prints λ1 = λ3 = 100, λ2 = 1 but not how each focal loss is normalised. Normalised by the number of
    positives K (CenterNet's convention, kept here), a focal loss weighs λ·T/K against the frame-averaged
    cross-entropy: at λ = 100 the encoder's gradient norms at initialisation are 303 (action), 292 (boundary) and
@@ -30,7 +30,7 @@ bottom:
    in its region (a boundary candidate within r_b / 2 of it; an action candidate inside its segment) or, when
    none does, a random point of that region (the paper's "compromise strategy"). Node features: the last
    decoder's embedding at the point plus a learned point-type embedding, detached by default (Table 3, "E.D.");
-   GCN + Sinkhorn + permutation loss: `actionline.nn.graph_matching`.
+   GCN + Sinkhorn + permutation loss: `actionline.nn.decoding.graph_matching`.
 6. **Refinement stages** (Eq. 4): ``G' = N'(cat(G, I))`` over all candidates, G from the GCN on the candidate graph
    and I the candidate embeddings, then a linear classifier to C + 1 outputs trained with cross-entropy (L_CR).
    The paper does not say what is re-classified; here action candidates learn the class of the ground-truth
@@ -45,7 +45,7 @@ bottom:
 7. **Staged training** (Sec. 4.1): the first 2/3 of the epochs train the keypoint generator only (80 of 120),
    graph matching joins for the next 1/6, refinement for the last 1/6 (end to end). ``Trainer`` tells the model
    the epoch through `set_epoch`.
-8. **Rule-based re-assembling** (Sec. 3.3): `actionline.nn.reassembly`.
+8. **Rule-based re-assembling** (Sec. 3.3): `actionline.nn.decoding.reassembly`.
 
 Ablations (Table 2) are settings: ``keypoints=false`` (frame-wise classification with the same backbone and
 ASFormer's loss), ``refinement``, ``gcn`` (GCN features into the refinement stages) and ``graph_matching``
@@ -65,13 +65,13 @@ from torch.nn import functional as F
 from actionline.errors import ConfigError
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.asformer import ASFormerStage
-from actionline.nn.conv import FramePointwise, valid_or_none
-from actionline.nn.dropout import ChannelDropout
-from actionline.nn.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
-from actionline.nn.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
-from actionline.nn.losses import IGNORE_INDEX, stage_losses
-from actionline.nn.reassembly import Keypoints, reassemble
+from actionline.nn.attention.asformer import ASFormerStage
+from actionline.nn.decoding.graph_matching import GraphEmbedding, GraphMatcher, permutation_loss
+from actionline.nn.decoding.keypoints import action_heatmap, boundary_heatmap, candidates, keypoint_focal_loss
+from actionline.nn.decoding.reassembly import Keypoints, reassemble
+from actionline.nn.losses.segmentation import IGNORE_INDEX, stage_losses
+from actionline.nn.temporal.conv import FramePointwise, valid_or_none
+from actionline.nn.temporal.dropout import ChannelDropout
 from actionline.timeline import Timeline, runs
 
 ACTION, BOUNDARY = 0, 1
@@ -189,7 +189,7 @@ class RTK(SegmentationModel):
         return out if m is None else out.mul_(m[:, :, None])
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        # stages run time-major (`actionline.nn.conv`); the channels-first input is read through a transposed view
+        # stages run time-major (`nn.temporal.conv`); the channels-first input is read through a transposed view
         m = valid_or_none(mask, features.dtype)
         _, feature, _ = self.encoder(
             features.transpose(1, 2), m, input_scales=self.channel_dropout.scales(*features.shape[:2], features)

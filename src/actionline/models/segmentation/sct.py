@@ -9,8 +9,8 @@ Read top to bottom:
 2. **Heads**: actions ``A = softmax(Conv1x1(Z') / 0.1)`` [C, K]; lengths ``L = Conv1x1(Conv1x1(Z'))`` [K]
    (no nonlinearity between, as in the code); frame branch ``S = Conv1x1(Z)`` nearest-upsampled to T (raw logits).
 3. **Region upsampling** f_u (§1.2): ``Y = A`` spread over regions of lengths ``T softmax(L)``
-   (`actionline.nn.temporal_sampling.region_upsample`, exact box masks).
-4. **Losses** (§1.3-1.4, `actionline.nn.weak_losses`), weights of the code: L_T + L_S + 0.1 L_R + 0.1 L_C
+   (`actionline.nn.temporal.sampling.region_upsample`, exact box masks).
+4. **Losses** (§1.3-1.4, `actionline.nn.losses.weak`), weights of the code: L_T + L_S + 0.1 L_R + 0.1 L_C
    + 0.1 R_I + 0.1 R_L, with L_C normalised by M·K as in Eq. 8.8 (the code's plain sum dominates and collapses
    training). A weight of 0 switches a term off (the Table 8.2 ablation). The background classes have weight
    0.001 in L_S, R_I and L_T; they are the dataset's own background labels (Breakfast's SIL, 50Salads'
@@ -31,9 +31,7 @@ from torch.nn import functional as F
 
 from actionline.models.base import ModelConfig, SegmentationModel
 from actionline.models.registry import register
-from actionline.nn.tcb import TemporalBackbone
-from actionline.nn.temporal_sampling import region_upsample
-from actionline.nn.weak_losses import (
+from actionline.nn.losses.weak import (
     sct_inverse_sparsity,
     sct_length_regulariser,
     sct_region_loss,
@@ -41,6 +39,8 @@ from actionline.nn.weak_losses import (
     sct_set_loss,
     sct_temporal_consistency,
 )
+from actionline.nn.temporal.sampling import region_upsample
+from actionline.nn.temporal.tcb import TemporalBackbone
 from actionline.timeline import Timeline
 
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
-from actionline.nn.same_padding import same_padding
+from actionline.nn.networks.same_padding import same_padding
 
 # (kernel, stride, expansion, in, out, repeats) per stage: EfficientNet-B0's, unscaled for Lite0
 STAGES = (

@@ -21,9 +21,9 @@ from torch.nn import functional as F
 
 from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
-from actionline.nn.same_padding import same_padding
+from actionline.nn.networks.same_padding import same_padding
 
-torch.fx.wrap("same_padding")  # traced as one call (`nn.inference_form`): its padding depends on the input size
+torch.fx.wrap("same_padding")  # traced as one call (`nn.networks.inference_form`): its padding depends on the input size
 
 # Inception blocks: name, input channels, (b0, b1a, b1b, b2a, b2b, b3b) output channels
 MIXED = (

@@ -13,7 +13,7 @@ from torch import nn
 
 from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
-from actionline.nn.resnet2d_blocks import BasicBlock, Bottleneck
+from actionline.nn.networks.resnet2d_blocks import BasicBlock, Bottleneck
 
 
 class ResNet2D(Backbone):

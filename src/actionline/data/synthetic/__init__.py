@@ -1,0 +1,1 @@
+"""Synthetic datasets with known ground truth, for tests, demos and benchmarks."""

@@ -1,0 +1,185 @@
+"""The typed record of a trained run (`RunMeta`): its task, classes, dataset (with the feature extraction
+settings), model name and settings, task settings and the code version. It is stored in every checkpoint (flat,
+beside the weights and training state) and in ``config.yaml`` (the ``run`` section); this module is the only one
+that reads or writes those entries by name.
+
+Checkpoints written before the record existed still load: a missing ``task`` means segmentation (the only task
+then), missing entries take their defaults, and the code version is unknown (None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from actionline import __version__
+from actionline.errors import CheckpointError, ConfigError
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """What determines extracted features; stored in ``extraction.json`` beside them and in the run record of runs
+    trained on them, so that ``predict --video`` extracts new videos the same way. The defaults here are the only
+    ones (the CLI's ``extract`` options take them from this class)."""
+
+    backbone: str
+    weights: str | None  # sha256 of the weights file ("packaged:<sha256>" for weights that ship with a package)
+    fps: float = 15.0
+    window: int = 21
+    stride: int = 1
+    layout: Literal["segmentation", "detection"] = "segmentation"
+    feature_dim: int = 0
+    mode: Literal["exact", "sliding"] = "exact"  # sliding: a clip backbone's one pass (engine.extractor)
+
+    def check(self) -> None:
+        if self.fps <= 0 or self.window < 1 or self.stride < 1:
+            raise ConfigError(
+                f"--fps, --window and --stride must be positive, got {self.fps}, {self.window}, {self.stride}"
+            )
+        if self.mode not in ("exact", "sliding"):
+            raise ConfigError(f"--mode must be exact or sliding, got {self.mode!r}")
+        if self.mode == "sliding" and self.layout != "segmentation":
+            raise ConfigError("--mode sliding is for the segmentation layout (a vector per frame)")
+
+    def describe(self) -> str:
+        weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
+        return (
+            f"{self.backbone} ({self.feature_dim}-d, {weights}), {self.fps:g} fps, window {self.window}, "
+            f"{self.layout} layout"
+            + (f", stride {self.stride}" if self.layout == "detection" else "")
+            + (", sliding mode" if self.mode == "sliding" else "")
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str) -> ExtractionSettings:
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"{where}: not extraction settings ({exc})") from None
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """The dataset a run was trained on, as far as prediction needs it (entries a task does not use stay None)."""
+
+    root: str
+    split: int | None = None  # segmentation, classification (UCF101)
+    subset: str | None = None  # detection: the annotation subset trained on
+    layout: str | None = None  # classification: the clip dataset's layout
+    sample_rate: int | None = None  # segmentation: features per ground-truth frame
+    background: tuple[str, ...] | None = None  # segmentation: the "no action" labels
+    extraction: ExtractionSettings | None = None  # how the features were extracted, when actionline did it
+
+    def as_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``dataset`` entry (entries that are None left out, as before the record existed)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        if self.background is not None:
+            out["background"] = list(self.background)
+        if self.extraction is not None:
+            out["extraction"] = self.extraction.as_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> DatasetRecord:
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        extraction = values.get("extraction")
+        return cls(
+            **{k: v for k, v in values.items() if k in known and k not in ("extraction", "background")},
+            background=tuple(values["background"]) if values.get("background") is not None else None,
+            extraction=ExtractionSettings.from_dict(extraction, "dataset.extraction") if extraction else None,
+        )
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Settings a task fixes at training and needs again when predicting (entries a task does not use stay None)."""
+
+    clips: dict[str, Any] | None = None  # clip tasks: the `ClipSampling` trained with
+    data_settings: dict[str, Any] | None = None  # detection: the `DetectionDataConfig` trained with
+    supervision: str | None = None  # segmentation: full | transcript | set | mixed:P
+    categories: list[str] | None = None  # tagging: the category names
+    tag_category: list[int] | None = None  # tagging: each tag's category index
+
+
+TASK_KEYS = tuple(f.name for f in fields(TaskSettings))
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """What a run is, beside its weights: enough to rebuild the model and predict with it from the checkpoint alone.
+
+    ``epoch``, ``best`` and ``trained_epochs`` are the checkpoint's own (its epoch, the best validation record so far,
+    the epochs training was set to); they are read from checkpoints, never written by the record (the trainer writes
+    them with the training state).
+    """
+
+    task: str
+    model: str
+    model_config: dict[str, Any]
+    classes: list[str]
+    dataset: DatasetRecord
+    settings: TaskSettings = field(default_factory=TaskSettings)
+    code_version: str | None = __version__
+    epoch: int | None = None
+    best: dict[str, Any] | None = None
+    trained_epochs: int | None = None  # the epochs the training run was set to (``train.epochs``)
+
+    @property
+    def extraction(self) -> ExtractionSettings | None:
+        return self.dataset.extraction
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The checkpoint's entries (the layout checkpoints have always had, plus ``code_version``)."""
+        task = {k: v for k, v in asdict(self.settings).items() if v is not None}
+        return {
+            "model": self.model,
+            "model_config": self.model_config,
+            "classes": list(self.classes),
+            "task": self.task,
+            **task,
+            "dataset": self.dataset.as_dict(),
+            "code_version": self.code_version,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any], where: str | Path = "checkpoint") -> RunMeta:
+        """The record of a loaded checkpoint (any layout actionline has written)."""
+        missing = [k for k in ("model", "model_config", "classes") if k not in ckpt]
+        if missing:
+            raise CheckpointError(f"{where}: not a run checkpoint (no {', '.join(missing)})")
+        return cls(
+            task=ckpt.get("task", "segmentation"),  # written before detection existed: segmentation
+            model=ckpt["model"],
+            model_config=dict(ckpt["model_config"]),
+            classes=list(ckpt["classes"]),
+            dataset=DatasetRecord.from_dict(ckpt.get("dataset")),
+            settings=TaskSettings(**{k: ckpt[k] for k in TASK_KEYS if k in ckpt}),
+            code_version=ckpt.get("code_version"),
+            epoch=ckpt.get("epoch"),
+            best=ckpt.get("best"),
+            trained_epochs=(ckpt.get("train_config") or {}).get("epochs"),
+        )
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``run`` section of ``config.yaml``."""
+        entries = self.to_checkpoint()
+        return {"task": entries.pop("task"), **entries}
+
+    @classmethod
+    def read_config(cls, run_dir: str | Path) -> RunMeta:
+        """The record in ``run_dir/config.yaml`` (runs trained before it had a ``run`` section: a `ConfigError`)."""
+        path = Path(run_dir) / "config.yaml"
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read the run's config ({exc})") from None
+        if not isinstance(config, dict) or not isinstance(config.get("run"), dict):
+            raise ConfigError(f"{path}: no run record (trained before actionline wrote one; its checkpoints have it)")
+        return cls.from_checkpoint(config["run"], path)

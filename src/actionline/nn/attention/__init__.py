@@ -1,0 +1,1 @@
+"""Self-attention blocks: ASFormer's windowed attention and what it rests on."""

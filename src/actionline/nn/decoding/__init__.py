@@ -1,0 +1,1 @@
+"""From network outputs to segments: NMS, peaks, Viterbi, matching, re-assembly."""

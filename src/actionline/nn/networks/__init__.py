@@ -1,0 +1,1 @@
+"""Whole backbone networks (3D ResNets, HATNet, ViTs) and the blocks only they use."""

@@ -1,0 +1,1 @@
+"""Adaptive sampling inside a network: SGS (temporal bins) and ATS (tokens)."""

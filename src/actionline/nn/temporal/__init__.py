@@ -1,0 +1,1 @@
+"""Temporal convolution blocks and temporal resampling of frame-wise features."""

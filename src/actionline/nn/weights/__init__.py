@@ -1,0 +1,1 @@
+"""Reading weight files and adapting them to a network (inflation)."""

@@ -1,0 +1,1 @@
+"""What each task means: its datasets, training plan, prediction file formats, evaluation and report sections."""

@@ -1,0 +1,161 @@
+"""The task interface: what differs between segmentation and detection (and the tasks to come) lives behind one
+`Task`; the run recipe (`tasks.recipe`), the predictor and the CLI never branch on the task.
+
+A task is chosen once: from the model's declared task when training, from the run's stored metadata when
+predicting, and from the files when evaluating or viewing (an explicit ``--task`` overrides).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Console
+from torch.utils.data import Dataset
+
+from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
+from actionline.engine.trainer import TrainConfig
+from actionline.errors import ConfigError
+from actionline.io import staged_files
+from actionline.models.base import TemporalModel
+from actionline.viz.html import Section
+
+
+@dataclass
+class TaskOptions:
+    """The dataset-selection options of the commands; each task reads those it knows (see its docstring)."""
+
+    split: int = 1  # segmentation: splits/{train,test}.split<N>.bundle
+    subset: str | None = None  # detection: the annotation subset
+    annotations: Path | None = None  # detection: annotation JSON when not <data>/annotations.json
+    supervision: str | None = None  # segmentation: full | transcript | set | mixed:P
+    all_videos: bool = False  # predict every video with features instead of a split or subset
+    background: tuple[str, ...] | None = None  # segmentation evaluation: labels excluded from Edit/F1
+    tiou: str | None = None  # detection evaluation thresholds
+    video_scores: Path | None = None  # detection: external video-level class scores
+    gt: Path | None = None  # detection evaluation: ground-truth JSON
+
+
+@dataclass
+class TrainingData:
+    """What a task hands the trainer once the model exists."""
+
+    train_set: Dataset
+    collate: Callable
+    val_set: Dataset | None
+    validate: Callable
+    summary: str  # "<n> videos, validating on <m> held out of ..."
+
+
+@dataclass
+class TrainingPlan:
+    """A task's training decisions made before the model is built (its input size and classes come from here)."""
+
+    input_dim: int
+    classes: list[str]
+    train_videos: list[str]
+    val_videos: list[str]
+    build: Callable[[TemporalModel], TrainingData]
+    selection: dict[str, Any]  # recorded in config.yaml after ``data``, e.g. {"split": 1}
+    dataset: DatasetRecord  # the run record's dataset entry
+    background: tuple[str, ...] = ()  # the dataset's "no action" labels (`TemporalModel.data_settings`)
+    metrics: tuple[str, ...] = ()  # what validation reports (``train.select_metric`` must be one of them)
+    select_default: str = "mean"  # ``train.select_metric`` when the settings do not name one
+    model_settings: dict[str, Any] = field(default_factory=dict)  # model settings the data fixes (explicit ones win)
+    settings_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``train``
+    extra_record: dict[str, Any] = field(default_factory=dict)  # recorded after ``val_videos``
+    settings: TaskSettings = field(default_factory=TaskSettings)  # the run record's task settings
+
+
+@dataclass
+class Report:
+    """Scores of `Task.evaluate`: a headline, detail lines (conventions included), and the JSON form."""
+
+    headline: str
+    details: list[str]
+    as_dict: dict[str, Any]
+
+
+class Task(ABC):
+    """One task: its data, batching, training plan, prediction, evaluation, drawing and file formats."""
+
+    name: ClassVar[str]
+    config_keys: ClassVar[tuple[str, ...]] = ("model", "train")
+    reads: ClassVar[frozenset[str]] = frozenset()  # the `TaskOptions` this task uses (others are refused)
+    output_marker: ClassVar[str] = "timelines.json"  # the file that marks a prediction folder of this task
+
+    def check_options(self, options: TaskOptions) -> None:
+        """An option this task does not read is an error, not silently ignored."""
+        defaults = TaskOptions()
+        for name in (f.name for f in fields(TaskOptions) if f.name != "split"):  # every task has splits or ignores them
+            if getattr(options, name) != getattr(defaults, name) and name not in self.reads:
+                flag = "--" + name.replace("_", "-").replace("all-videos", "all")
+                raise ConfigError(f"{flag} does not apply to {self.name}")
+
+    @abstractmethod
+    def open_data(self, path: Path, options: TaskOptions) -> Any:
+        """The dataset at ``path`` (validated as it is read)."""
+
+    def preset_suffix(self, data: Any) -> str:
+        """Presets are ``<model>_<suffix>.yaml`` then ``<model>.yaml``; the suffix names the dataset."""
+        return ""
+
+    @abstractmethod
+    def plan_training(
+        self, model_cls: type[TemporalModel], data: Any, train: TrainConfig, settings: dict, options: TaskOptions
+    ) -> TrainingPlan:
+        """Videos, validation carve-out and datasets for training ``model_cls`` on ``data``."""
+
+    @abstractmethod
+    def predict(
+        self, model: TemporalModel, meta: RunMeta, data: Any, options: TaskOptions, out: Path
+    ) -> tuple[Sequence, str]:
+        """Predict the videos ``options`` selects into ``out``; returns the results and what was written, e.g.
+        ``"12 predictions"``."""
+
+    def predict_features(
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+    ) -> str:
+        """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
+        writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`)."""
+        raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
+
+    def predict_video(
+        self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console
+    ) -> str:
+        """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
+        training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), then
+        `predict_features` into a staging folder whose outputs replace those in ``out`` only when all are written;
+        tasks that read pixels themselves override it."""
+        from actionline.engine.extractor import extract_like_training
+
+        done = extract_like_training(meta, model.config.input_dim, source, out, batch_size, console)
+        with staged_files(out) as staging:
+            summary = self.predict_features(model, meta, out, done, staging)
+        return f"{summary} to {out}"
+
+    def eval_clips(self, data: Any, options: TaskOptions) -> list:
+        """The clips prediction and evaluation use (clip tasks; `profile --run` counts their cost)."""
+        raise ConfigError(f"profile --run averages the cost of clip models over a dataset, not of {self.name} runs")
+
+    @abstractmethod
+    def claims(self, pred: Path) -> bool:
+        """Whether ``pred`` (a prediction file or folder) is this task's format."""
+
+    @abstractmethod
+    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+        """Score ``pred`` against the ground truth that ``data`` / ``options`` name."""
+
+    @abstractmethod
+    def view(self, pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int):
+        """Draw ground truth against ``pred``; returns the image path."""
+
+    def report(
+        self, preds: Sequence[Path], data: Path | None, options: TaskOptions, videos: Path | None, out: Path, limit: int
+    ) -> tuple[list[Section], dict]:
+        """The sections of ``actionline report`` comparing the predictions ``preds`` (A, B, ...) and the scores shown
+        (each `evaluate`'s JSON form, by prediction); ``videos``: a folder of the video files, drawn up to ``limit``."""
+        raise NotImplementedError(f"actionline report is not available for {self.name} predictions")
