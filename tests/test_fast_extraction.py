@@ -157,3 +157,52 @@ def test_a_consumer_that_stops_early_stops_the_decoder(frozen_video):
     next(chunks)
     chunks.close()
     assert threading.active_count() == before
+
+
+class CentreFrameNetwork:
+    """Stands in for I3D in the sliding mode: each output position is the label of the frame at its centre."""
+
+    positions = (8, 9)
+
+    def windows(self, windows: np.ndarray, keep_positions: bool = False) -> np.ndarray:
+        assert keep_positions
+        step, centre = self.positions
+        count = windows.shape[1] // step - 1
+        labels = windows[:, centre : centre + step * count : step, 0, 0, 0].astype(np.float32)
+        return labels[..., None]  # [N, T', 1]
+
+
+@pytest.mark.parametrize("count", [5, 130, 250])
+def test_sliding_mode_places_each_position_at_its_centre_frame(count):
+    from actionline.engine.extractor import sliding_features
+
+    frames = np.stack([np.full((1, 1, 3), i, np.uint8) for i in range(count)])
+    chunks = (frames[i : i + 128] for i in range(0, count, 128))
+    got = sliding_features(chunks, CentreFrameNetwork())[:, 0]
+    assert got.shape == (count,)
+    interior = np.arange(1, count - 8)  # between the first centre (frame 1) and the last inside the video
+    np.testing.assert_allclose(got[interior], interior, atol=1e-4)
+    assert got[0] == min(1, count - 1)
+
+
+def test_sliding_mode_is_refused_for_a_per_frame_backbone(tmp_path):
+    from actionline.engine.extractor import extract
+    from actionline.errors import ConfigError
+
+    write_video(tmp_path / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8), 10)
+    with pytest.raises(ConfigError, match="sliding"):
+        extract(tmp_path / "v.mp4", tmp_path / "out", "efficientnet_lite0", mode="sliding")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_extracted_before_modes_existed_resumes_as_exact(tmp_path):
+    import json
+
+    from actionline.engine.extractor import SETTINGS_FILE, check_settings
+    from actionline.errors import ConfigError
+
+    old = {"backbone": "i3d_rgb", "weights": None, "fps": 15.0, "window": 21, "stride": 1, "layout": "segmentation"}
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(old | {"feature_dim": 1024}))
+    check_settings(tmp_path, ExtractionSettings(**old, feature_dim=1024))  # no error: exact is what it was
+    with pytest.raises(ConfigError, match="mode"):
+        check_settings(tmp_path, ExtractionSettings(**old, feature_dim=1024, mode="sliding"))
