@@ -170,11 +170,18 @@ def main() -> None:
             row["load_1min_after"] = os.getloadavg()[0]
             rounds.append(row)
             console.print(f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), markup=False)
-        once = {}
+        once: dict = {}
+        save(rounds, cost, threads, once)  # written after each stage, so that a long run keeps what it measured
         if args.processes > 1:
             once["torchrun"] = torchrun_speedup(VIDEO, Path(tmp), args.processes)
+            save(rounds, cost, threads, once)
         if args.deviation_fps > 0:
             once["i3d_sliding_deviation"] = sliding_deviation(VIDEO, args.deviation_fps)
+    summary = save(rounds, cost, threads, once)
+    console.print(json.dumps(summary, indent=1), markup=False)
+
+
+def save(rounds: list[dict], cost: dict, threads: int, once: dict) -> dict:
     summary = summarise(rounds, cost)
     result = {
         "threads": threads,
@@ -188,7 +195,7 @@ def main() -> None:
         "cpu": cpu_name(),
     }
     atomic_write_text(HERE / "results" / "extraction.json", json.dumps(result, indent=1))
-    console.print(json.dumps(summary, indent=1), markup=False)
+    return summary
 
 
 def summarise(rounds: list[dict], cost: dict) -> dict:
