@@ -130,8 +130,8 @@ def video_part(epochs: int, work: Path) -> dict:
     from rich.console import Console
 
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.data.synthetic.clips import synthesize_video_classification
-    from actionline.tasks.base import TaskOptions
 
     data = synthesize_video_classification(work / "motion", seed=123, size=32)
     run = work / "timesformer"

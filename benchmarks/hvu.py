@@ -19,9 +19,9 @@ import torch
 from rich.console import Console
 
 from actionline.cli import commands
+from actionline.cli.commands import TaskOptions
 from actionline.data.synthetic.hvu import synthesize_hvu
 from actionline.io import atomic_write_text
-from actionline.tasks.base import TaskOptions
 
 HERE = Path(__file__).resolve().parent
 MODELS = {

@@ -65,7 +65,8 @@ def video_throughput() -> list[dict]:
     import torch
 
     from actionline.data.video import iter_frames
-    from actionline.engine.extractor import ExtractionSettings, FeatureNetwork, extract_video, load_backbone
+    from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+    from actionline.engine.run_record import ExtractionSettings
 
     folder = HERE.parents[1] / "shared" / "data" / "videos"
     if not folder.is_dir():

@@ -26,12 +26,12 @@ import torch
 from rich.console import Console
 
 from actionline.cli import commands
+from actionline.cli.commands import TaskOptions
 from actionline.config import build
 from actionline.data.clips import ClipData, ClipSampling, ClipSet, collate_clips
 from actionline.data.synthetic.clips import synthesize_video_classification
 from actionline.engine.predictor import load_run
 from actionline.io import atomic_write_text
-from actionline.tasks.base import TaskOptions
 from actionline.tasks.clips import kinetics_scale
 from video_classification import summary
 

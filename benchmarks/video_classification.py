@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from actionline.cli import commands
+from actionline.cli.commands import TaskOptions
 from actionline.data.synthetic.clips import PALETTE, _shape_mask, synthesize_video_classification
 from actionline.engine.profiler import profile_model
 from actionline.io import atomic_write_text
 from actionline.models.backbone import scale_pixels
 from actionline.models.video.resnet2d import ResNet18
-from actionline.tasks.base import TaskOptions
 
 HERE = Path(__file__).resolve().parent
 WIDTH, SIZE, FRAMES = 16, 56, 16

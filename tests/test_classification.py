@@ -205,8 +205,7 @@ def test_train_resume_predict_evaluate_and_predict_video(tmp_path, motion):
     scores = np.array([v["scores"] for v in payload["videos"]])
     expected = top_k_accuracy(scores, np.array([truth[v["video"]] for v in payload["videos"]]), 1)
     assert main(["evaluate", "--pred", str(tmp_path / "p"), "--data", str(motion), "--json"]) == 0
-    from actionline.cli.commands import evaluate
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions, evaluate
 
     report = evaluate(tmp_path / "p", motion, TaskOptions())
     assert report.as_dict["video_top1"] == pytest.approx(expected)

@@ -191,7 +191,7 @@ def test_sliding_mode_is_refused_for_a_per_frame_backbone(tmp_path):
 
     write_video(tmp_path / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8), 10)
     with pytest.raises(ConfigError, match="sliding"):
-        extract(tmp_path / "v.mp4", tmp_path / "out", "efficientnet_lite0", mode="sliding")
+        extract(tmp_path / "v.mp4", tmp_path / "out", ExtractionSettings.request("efficientnet_lite0", mode="sliding"))
     assert not (tmp_path / "out").exists()
 
 

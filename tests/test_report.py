@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from actionline.cli import main
-from actionline.cli.commands import evaluate
+from actionline.cli.commands import TaskOptions, evaluate
 from actionline.data.layout import SegmentationData
 from actionline.data.predictions import write_mstcn_prediction
-from actionline.tasks.base import TaskOptions
 
 
 def noisy_predictions(data: SegmentationData, out: Path, flip: float, seed: int) -> Path:

@@ -75,3 +75,19 @@ def test_a_checkpoint_without_the_record_is_refused_and_an_old_config_names_the_
 def test_task_settings_default_to_none():
     meta = RunMeta("tagging", "hatnet", {}, ["t"], DatasetRecord("/d"), TaskSettings(categories=["c"]))
     assert RunMeta.from_checkpoint(meta.to_checkpoint()).settings == TaskSettings(categories=["c"])
+
+
+def test_clip_runs_recorded_with_the_retired_sgs_after_still_load(tmp_path):
+    """Before SGS settings moved to the SGS networks' configs, every clip model recorded ``sgs_after: 0``."""
+    import actionline.models  # noqa: F401  (registers every model)
+    from actionline.config import as_dict
+    from actionline.models.registry import build_model
+
+    model = build_model("hatnet", {"width": 8, "frames": 8, "size": 32, "num_classes": 3})
+    old = {**as_dict(model.config), "sgs_after": 0}
+    meta = RunMeta("classification", "hatnet", old, ["a", "b", "c"], DatasetRecord("/d"))
+    save_checkpoint(tmp_path / "old.pt", {**meta.to_checkpoint(), "model_state": model.state_dict()})
+    assert load_run(tmp_path / "old.pt", device="cpu")[0].config == model.config
+    kept = RunMeta("classification", "hatnet", {**old, "sgs_after": 2}, ["a"], DatasetRecord("/d")).model_settings([])
+    with pytest.raises(ConfigError, match="sgs_after"):  # a setting that did something is still refused
+        build_model("hatnet", kept)

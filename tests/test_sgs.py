@@ -123,8 +123,7 @@ def test_sgs_trains_through_the_cli(tmp_path):
     payload = json.loads((pred / "classification.json").read_text())
     clip_gmacs = [g for v in payload["videos"] for g in v["clip_gmacs"]]
     assert len(clip_gmacs) == sum(len(v["clips"]) for v in payload["videos"])
-    from actionline.cli.commands import evaluate
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions, evaluate
 
     report = evaluate(pred, data, TaskOptions())
     assert report.as_dict["gmacs_mean"] == pytest.approx(np.mean(clip_gmacs))

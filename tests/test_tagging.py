@@ -114,9 +114,8 @@ def test_tagging_end_to_end(tmp_path, hvu):
     assert main(["predict", "--run", str(run), "--data", str(hvu), "--out", str(tmp_path / "p")]) == 0
     payload = json.loads((tmp_path / "p/tags.json").read_text())
     assert len(payload["videos"]) == 6 and len(payload["videos"][0]["clips"]) == 2
-    from actionline.cli.commands import evaluate
+    from actionline.cli.commands import TaskOptions, evaluate
     from actionline.metrics.tagging import category_map
-    from actionline.tasks.base import TaskOptions
 
     report = evaluate(tmp_path / "p", hvu, TaskOptions())
     data = HVUData(hvu)
@@ -142,8 +141,7 @@ def _tag_predictions(folder: Path, data: HVUData, noise: float, seed: int) -> Pa
 
 
 def test_tagging_report_and_view(tmp_path, hvu):
-    from actionline.cli.commands import evaluate
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions, evaluate
     from test_report import page_parts
 
     data = HVUData(hvu)

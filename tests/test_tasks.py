@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from actionline.cli import main
+from actionline.cli.commands import TaskOptions
 from actionline.errors import ConfigError
 from actionline.models.registry import MODELS, available_models, build_model
-from actionline.tasks.base import TaskOptions
 from actionline.tasks.registry import TASKS, get_task, task_of_files
 
 

@@ -290,7 +290,7 @@ def test_predict_video_detects_with_a_detection_run(tmp_path):
     out = tmp_path / "pred"
     assert main(["predict", "--run", str(run), "--video", str(video), "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())["results"][video.stem]
-    duration = json.loads((out / "annotations.json").read_text())["database"][video.stem]["duration"]  # whole snippets
+    duration = np.load(out / "features" / f"{video.stem}.npy").shape[0] * 2 / 5  # whole snippets (stride 2, 5 fps)
     assert abs(duration - database[video.stem]["duration"]) <= 2 / 5  # at most one snippet (stride 2 at 5 fps)
     assert results and all(0 <= r["segment"][0] < r["segment"][1] <= duration + 1e-6 for r in results)
     assert (out / "timelines.csv").is_file()

@@ -18,12 +18,22 @@ from rich.text import Text
 from actionline.cli import options as o
 from actionline.cli.synth import synth_app
 from actionline.engine.allocator import tune_allocator
+from actionline.engine.run_record import ExtractionSettings
 from actionline.errors import ActionlineError
 
-try:  # typer before 0.2x runs on click; later versions vendor it and derive its errors from TyperException
-    from click import ClickException as _UsageError
+_UsageError: tuple[type[Exception], ...] = ()  # typer before 0.2x raises click's errors; later versions vendor click
+try:  # and derive its errors from TyperException (a separately installed click is then not the one raising)
+    from typer import TyperException
+
+    _UsageError += (TyperException,)
+except ImportError:
+    pass
+try:
+    from click import ClickException
+
+    _UsageError += (ClickException,)
 except ModuleNotFoundError:
-    from typer import TyperException as _UsageError
+    pass
 
 app = typer.Typer(
     help="Turn long, untrimmed videos into timelines of actions.\n\n"
@@ -72,8 +82,8 @@ def train(
     Multi-process: torchrun --nproc_per_node 2 -m actionline train --model mstcn ...
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if epochs is not None:
@@ -110,8 +120,8 @@ def pretrain(
              --set model.init=runs/pre
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     if method != "transfer":
         raise ActionlineError(f"--method must be transfer, got {method!r}")
@@ -152,8 +162,8 @@ def predict(
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
     """
     from actionline.cli import commands
+    from actionline.cli.commands import TaskOptions
     from actionline.config import parse_overrides
-    from actionline.tasks.base import TaskOptions
 
     overrides = parse_overrides(set_ or [])
     if (data is None) == (video is None):
@@ -171,8 +181,8 @@ def extract(
     out_dir: o.ExtractOut,
     backbone: o.Backbone = "efficientnet_lite0",
     weights: o.Weights = None,
-    fps: o.ExtractFps = 15.0,
-    window: o.Window = 21,
+    fps: o.ExtractFps = ExtractionSettings.fps,
+    window: o.Window = ExtractionSettings.window,
     stride: o.Stride = None,
     layout: o.Layout = "segmentation",
     batch_size: o.BatchSize = 16,
@@ -189,14 +199,8 @@ def extract(
     """
     from actionline.engine.extractor import extract as run_extraction
 
-    if layout not in ("segmentation", "detection"):
-        raise ActionlineError(f"--layout must be segmentation or detection, got {layout!r}")
-    if layout == "segmentation" and stride is not None:
-        raise ActionlineError("--stride is for the detection layout; segmentation gives a vector per frame at --fps")
-    stride = 16 if stride is None else stride
-    settings, done, failures = run_extraction(
-        source, out_dir, backbone, weights, fps, window, stride, layout, batch_size, device, err, mode
-    )
+    requested = ExtractionSettings.request(backbone, fps, window, stride, layout, mode)
+    settings, done, failures = run_extraction(source, out_dir, requested, weights, batch_size, device, err)
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:
         listed = "; ".join(f"{name}: {why}" for name, why in failures)
@@ -223,7 +227,7 @@ def evaluate(
     Example: actionline evaluate --pred results.json --gt thumos14.json --subset Test --json
     """
     from actionline.cli import commands
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions
 
     options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
     report = commands.evaluate(pred, data, options, task)
@@ -277,7 +281,7 @@ def profile(
         if run is None or data is None or model is not None:
             raise ActionlineError("give a MODEL, or --run and --data (a trained clip model's cost over a dataset)")
         from actionline.cli import commands
-        from actionline.tasks.base import TaskOptions
+        from actionline.cli.commands import TaskOptions
 
         cost = commands.profile_run(run, data, TaskOptions())
         if as_json:
@@ -319,7 +323,8 @@ def view(
     """
     from actionline.cli import commands
 
-    err.print(f"wrote {commands.view(pred, data, image, videos, max_videos, split)}", markup=False)
+    image = commands.view(pred, data, image, videos, max_videos, commands.TaskOptions(split=split))
+    err.print(f"wrote {image}", markup=False)
 
 
 @app.command()
@@ -346,7 +351,7 @@ def report(
     Example: actionline report --pred preds/gsmt/results.json --data data/thumos --out detections.html
     """
     from actionline.cli import commands
-    from actionline.tasks.base import TaskOptions
+    from actionline.cli.commands import TaskOptions
 
     options = TaskOptions(split=split, subset=subset, background=tuple(background or ()) or None, tiou=tiou, gt=gt)
     commands.report(pred, data, out_file, options, videos, max_videos, task)

@@ -5,6 +5,7 @@ viewing) and never branch on it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,37 @@ from actionline.engine.predictor import load_run
 from actionline.errors import ConfigError
 from actionline.io import atomic_write_text, staged_folder
 from actionline.models.registry import model_class
-from actionline.tasks.base import Report, TaskOptions
+from actionline.tasks.base import Report
 from actionline.tasks.recipe import load_preset, resolve_settings, train_run
-from actionline.tasks.registry import get_task, task_of_files
+from actionline.tasks.registry import get_task, predicting_task, task_of_files
 from actionline.viz.html import page
+
+
+@dataclass
+class TaskOptions:
+    """The dataset-selection options a command was given, whatever the task; the chosen task turns those set into
+    its own typed options (`Task.options`) and refuses any it does not read."""
+
+    split: int = 1  # segmentation, classification (UCF101): the split
+    subset: str | None = None  # detection: the annotation subset; classification, tagging: the part
+    annotations: Path | None = None  # detection: annotation JSON when not <data>/annotations.json
+    supervision: str | None = None  # segmentation training: full | transcript | set | mixed:P
+    all_videos: bool = False  # prediction: every video with features instead of a split or subset
+    background: tuple[str, ...] | None = None  # segmentation evaluation: labels excluded from Edit/F1
+    tiou: str | None = None  # detection evaluation thresholds
+    video_scores: Path | None = None  # detection prediction: external video-level class scores
+    gt: Path | None = None  # detection evaluation: ground-truth JSON
+
+    def given(self) -> dict[str, Any]:
+        """The options set (those that differ from their defaults), by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
 
 
 def train(
     model_name: str,
     data_path: Path,
     run_dir: Path,
-    options: TaskOptions,
+    flags: TaskOptions,
     config: str | None,
     overrides: dict[str, Any],
     resume: bool,
@@ -35,7 +56,7 @@ def train(
     """Train in one process or as one `torchrun` rank; returns the best-epoch record and whether this process
     is the main one."""
     task = get_task(model_class(model_name).task)
-    task.check_options(options)
+    options = task.options(flags.given())
     data = task.open_data(data_path, options)
     settings = resolve_settings(task, load_preset(model_name, task.preset_suffix(data), config), overrides)
     device = resolve_device(settings.get("train", {}).get("device", "auto"))
@@ -48,12 +69,12 @@ def train(
 
 
 def predict(
-    run: Path, data_path: Path, out: Path, options: TaskOptions, checkpoint: str, overrides: dict[str, Any]
+    run: Path, data_path: Path, out: Path, flags: TaskOptions, checkpoint: str, overrides: dict[str, Any]
 ) -> str:
     """Predict with a trained run (``overrides``: ``model.*`` inference-time settings); returns a summary line."""
     model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
-    task = get_task(meta.task)
-    task.check_options(options)
+    task = predicting_task(meta.task)
+    options = task.options(flags.given())
     data = task.open_data(data_path, options)
     with staged_folder(out, marker=task.output_marker) as staging:  # a failed prediction leaves `out` untouched
         summary = task.predict(model, meta, data, options, staging)[1]
@@ -66,7 +87,7 @@ def predict_video(
     """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
     (segmentation, detection) or from the pixels (classification)."""
     model, meta = load_run(run, checkpoint, overrides=model_overrides(overrides))
-    return get_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
+    return predicting_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
 
 
 def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:
@@ -77,21 +98,23 @@ def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:
     return overrides.get("model")
 
 
-def evaluate(pred: Path, data: Path | None, options: TaskOptions, task: str | None = None) -> Report:
+def evaluate(pred: Path, data: Path | None, flags: TaskOptions, task: str | None = None) -> Report:
     chosen = task_of_files(pred, task)
-    chosen.check_options(options)
-    return chosen.evaluate(pred, data, options)
+    return chosen.evaluate(pred, data, chosen.options(flags.given()))
 
 
-def view(pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int) -> Path:
-    return task_of_files(pred).view(pred, data, image, videos, max_videos, split)
+def view(
+    pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, flags: TaskOptions
+) -> Path:
+    chosen = task_of_files(pred)
+    return chosen.view(pred, data, image, videos, max_videos, chosen.options(flags.given()))
 
 
 def report(
     preds: Sequence[Path],
     data: Path | None,
     out: Path,
-    options: TaskOptions,
+    flags: TaskOptions,
     videos: Path | None,
     limit: int,
     task: str | None = None,
@@ -107,18 +130,17 @@ def report(
     for p in preds[1:]:
         if task is None and task_of_files(p) is not chosen:
             raise ConfigError(f"{p}: not a {chosen.name} prediction like {preds[0]}")
-    chosen.check_options(options)
-    sections, scores = chosen.report(preds, data, options, videos, out, limit)
+    sections, scores = chosen.report(preds, data, chosen.options(flags.given()), videos, out, limit)
     title = f"actionline report: {chosen.name}, " + ", ".join(str(p) for p in preds)
     atomic_write_text(out, page(title, sections, scores))
     return out
 
 
-def profile_run(run: Path, data_path: Path, options: TaskOptions, checkpoint: str = "best") -> dict[str, float]:
+def profile_run(run: Path, data_path: Path, flags: TaskOptions, checkpoint: str = "best") -> dict[str, float]:
     """The adaptive cost of a trained clip model averaged over a dataset's test clips (`dataset_cost`)."""
     from actionline.tasks.classification import dataset_cost
 
     model, meta = load_run(run, checkpoint)
-    task = get_task(meta.task)
-    task.check_options(options)
+    task = predicting_task(meta.task)
+    options = task.options(flags.given())
     return dataset_cost(model, meta, task.eval_clips(task.open_data(data_path, options), options))

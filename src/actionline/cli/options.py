@@ -1,6 +1,6 @@
 """The command-line options of `actionline.cli`, each declared once with its help text (several commands share
 them). An option the chosen task does not read is refused with an error, never silently ignored
-(`tasks.base.Task.check_options`)."""
+(`tasks.base.Task.options`)."""
 
 from __future__ import annotations
 

@@ -25,19 +25,28 @@ DEFAULT_SUBSETS = (("training", "validation"), ("validation", "test"))
 class DetectionData:
     """Ground truth and features of a detection dataset; every feature file is validated when read."""
 
-    def __init__(self, root: str | Path, annotations: str | Path | None = None, classes: list[str] | None = None):
-        """``classes`` (e.g. a trained run's) replace those of the annotations, which may then hold no instance:
+    def __init__(
+        self,
+        root: str | Path,
+        annotations: str | Path | DetectionAnnotations | None = None,
+        classes: list[str] | None = None,
+    ):
+        """``annotations``: a file (default ``root/annotations.json``) or annotations already in memory.
+        ``classes`` (e.g. a trained run's) replace those of the annotations, which may then hold no instance:
         videos to detect in, with their durations only."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"{self.root}: dataset folder not found")
-        path = Path(annotations) if annotations is not None else self.root / "annotations.json"
-        if not path.is_file():
-            raise DataError(f"{path}: annotation file not found (ActivityNet-style JSON with a 'database')")
-        self.annotations: DetectionAnnotations = read_annotations(path)
+        if isinstance(annotations, DetectionAnnotations):
+            self.annotations, where = annotations, "the annotations"
+        else:
+            path = Path(annotations) if annotations is not None else self.root / "annotations.json"
+            if not path.is_file():
+                raise DataError(f"{path}: annotation file not found (ActivityNet-style JSON with a 'database')")
+            self.annotations, where = read_annotations(path), str(path)
         self.classes: list[str] = list(classes) if classes is not None else self.annotations.classes
         if not self.classes:
-            raise DataError(f"{path}: no annotated instances, so no classes to learn")
+            raise DataError(f"{where}: no annotated instances, so no classes to learn")
         self._by_video: dict[str, list[Instance]] = {v: [] for v in self.annotations.durations}
         for inst in self.annotations.instances:
             self._by_video[inst.video].append(inst)

@@ -24,9 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -82,8 +81,8 @@ def load_backbone(name: str, weights: Path | None, console: Console) -> tuple[Ba
 
 
 class FeatureNetwork:
-    """A backbone's ``features`` in inference form (`nn.networks.inference_form`: BatchNorm folded, in-place activations,
-    channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
+    """A backbone's ``features`` in inference form (`nn.networks.inference_form`: BatchNorm folded, in-place
+    activations, channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
 
     def __init__(self, backbone: Backbone, device: torch.device):
         self.spec, self.device, self.positions = backbone.input, device, backbone.positions
@@ -297,30 +296,26 @@ def expected_frames(path: Path, fps: float) -> int:
 def extract(
     source: Path,
     out: Path,
-    backbone_name: str,
+    requested: ExtractionSettings,
     weights: Path | None = None,
-    fps: float = 15.0,
-    window: int = 21,
-    stride: int = 1,
-    layout: Literal["segmentation", "detection"] = "segmentation",
     batch_size: int = 16,
     device: str = "auto",
     console: Console | None = None,
-    mode: Literal["exact", "sliding"] = "exact",
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
-    """Extract every video of ``source`` (a file or a folder) into ``out``; returns the settings, the videos done
-    (or already complete) and the failures (video, reason)."""
+    """Extract every video of ``source`` (a file or a folder) into ``out`` as ``requested`` (its backbone, fps,
+    window, stride and layout; `ExtractionSettings.request`) with the ``weights`` file (None: the backbone's packaged
+    weights, else random ones); returns the settings used (with the weights' digest and the feature size), the videos
+    done (or already complete) and the failures (video, reason)."""
     console = console or Console(stderr=True)
-    stride = stride if layout == "detection" else 1  # a segmentation layout has a vector per frame
-    ExtractionSettings(backbone_name, None, fps, window, stride, layout, mode=mode).check()  # before any file is read
+    requested.check()  # before any file is read
     videos = find_videos(source)
-    if mode == "sliding" and backbone_class(backbone_name).positions is None:
+    if requested.mode == "sliding" and backbone_class(requested.backbone).positions is None:
         raise ConfigError(
-            f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {backbone_name}"
+            f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {requested.backbone}"
         )
-    backbone, digest = load_backbone(backbone_name, weights, console)
+    backbone, digest = load_backbone(requested.backbone, weights, console)
     backbone.to(dev := resolve_device(device))
-    settings = ExtractionSettings(backbone_name, digest, fps, window, stride, layout, backbone.feature_dim, mode)
+    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -332,7 +327,7 @@ def extract(
     failures: list[tuple[str, str]] = []
     network = FeatureNetwork(backbone, dev)
     with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        frames = progress.add_task("frames", total=sum(expected_frames(v, fps) for v in mine) or None)
+        frames = progress.add_task("frames", total=sum(expected_frames(v, settings.fps) for v in mine) or None)
         for path in mine:
             progress.update(
                 frames, description=f"{path.name} ({len(done) + len(failures) + 1}/{len(done) + len(mine)})"
@@ -380,9 +375,7 @@ def extract_like_training(
             f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
-    used, done, failures = extract(
-        source, out, s.backbone, None, s.fps, s.window, s.stride, s.layout, batch_size, console=console, mode=s.mode
-    )
+    used, done, failures = extract(source, out, s, None, batch_size, console=console)
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
     if failures and not done:

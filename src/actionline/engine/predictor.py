@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from actionline.engine.checkpoint import load_checkpoint
@@ -38,7 +39,8 @@ def load_run(
         raise ConfigError(
             f"model.{fixed[0]} is fixed by training; {meta.model}'s inference-time settings are: {allowed}"
         )
-    model = build_model(meta.model, {**meta.model_config, **(overrides or {})})
+    known = {f.name for f in fields(cls.Config)}
+    model = build_model(meta.model, {**meta.model_settings(known), **(overrides or {})})
     try:
         model.load_state_dict(ckpt["model_state"])
     except RuntimeError as exc:

@@ -9,9 +9,10 @@ then), missing entries take their defaults, and the code version is unknown (Non
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -33,6 +34,36 @@ class ExtractionSettings:
     layout: Literal["segmentation", "detection"] = "segmentation"
     feature_dim: int = 0
     mode: Literal["exact", "sliding"] = "exact"  # sliding: a clip backbone's one pass (engine.extractor)
+
+    DETECTION_STRIDE: ClassVar[int] = 16  # the detection layout's snippet stride when none is asked for
+
+    @classmethod
+    def request(
+        cls,
+        backbone: str,
+        fps: float | None = None,
+        window: int | None = None,
+        stride: int | None = None,
+        layout: str = "segmentation",
+        mode: str = "exact",
+    ) -> ExtractionSettings:
+        """The settings asked for, with the defaults filled in and checked (extraction adds the weights' digest and
+        the feature size). The segmentation layout has a vector per frame, so it takes no stride."""
+        if layout not in ("segmentation", "detection"):
+            raise ConfigError(f"--layout must be segmentation or detection, got {layout!r}")
+        if layout == "segmentation" and stride is not None:
+            raise ConfigError("--stride is for the detection layout; segmentation gives a vector per frame at --fps")
+        requested = cls(
+            backbone,
+            None,
+            cls.fps if fps is None else fps,
+            cls.window if window is None else window,
+            (cls.DETECTION_STRIDE if stride is None else stride) if layout == "detection" else 1,
+            layout,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
+        )
+        requested.check()
+        return requested
 
     def check(self) -> None:
         if self.fps <= 0 or self.window < 1 or self.stride < 1:
@@ -109,6 +140,7 @@ class TaskSettings:
 
 
 TASK_KEYS = tuple(f.name for f in fields(TaskSettings))
+RETIRED_SETTINGS = {"sgs_after": 0}  # recorded by older runs of every clip model, at this value, now only on SGS models
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,13 @@ class RunMeta:
     epoch: int | None = None
     best: dict[str, Any] | None = None
     trained_epochs: int | None = None  # the epochs the training run was set to (``train.epochs``)
+
+    def model_settings(self, known: Collection[str]) -> dict[str, Any]:
+        """The settings to rebuild the model with: ``model_config`` without settings the model no longer has that
+        older runs recorded at their neutral value (`RETIRED_SETTINGS`); any other unknown setting stays, to be
+        refused by the model's config."""
+        retired = {k for k, v in RETIRED_SETTINGS.items() if k not in known and self.model_config.get(k, v) == v}
+        return {k: v for k, v in self.model_config.items() if k not in retired}
 
     @property
     def extraction(self) -> ExtractionSettings | None:

@@ -207,8 +207,8 @@ class DetectionModel(TemporalModel):
 @dataclass
 class ClipModelConfig(ModelConfig):
     """Fields of every clip classifier: RGB clips of ``frames`` x ``size`` x ``size``, dropout before the classifier,
-    label smoothing, ``init`` (weights to start from, `engine.initial_weights`), ``sgs_after`` (SGS's stage; 0 for
-    networks without it)."""
+    label smoothing, ``init`` (weights to start from, `engine.initial_weights`). Settings of adaptive sampling (SGS,
+    ATS) live on the configs of the networks that have it."""
 
     input_dim: int = 3
     num_classes: int = 400
@@ -217,7 +217,6 @@ class ClipModelConfig(ModelConfig):
     dropout: float = 0.0
     label_smoothing: float = 0.0
     init: str | None = None
-    sgs_after: int = 0
 
     def validate(self) -> None:
         super().validate()
@@ -250,12 +249,13 @@ class ClassificationModel(TemporalModel):
 
     @property
     def adaptive(self) -> bool:
-        """Whether the cost varies per clip (SGS, token sampling): prediction then counts it clip by clip."""
-        return self.config.sgs_after > 0
+        """Whether the cost varies per clip (SGS, token sampling): prediction then counts it clip by clip. Models
+        with adaptive sampling override it from their settings."""
+        return False
 
     def plain_settings(self) -> dict[str, Any]:
         """Settings that turn the adaptive sampling off (the fixed-cost network to compare with)."""
-        return {"sgs_after": 0}
+        return {}
 
     @staticmethod
     def check_clips(features: torch.Tensor) -> None:

@@ -1,5 +1,6 @@
-"""The task interface: what differs between segmentation and detection (and the tasks to come) lives behind one
-`Task`; the run recipe (`tasks.recipe`), the predictor and the CLI never branch on the task.
+"""The task interface: what differs between the tasks lives behind `Task` (what training needs) and
+`PredictingTask` (prediction, evaluation, drawing, report sections), each task with its own typed ``Options``; the
+run recipe (`tasks.recipe`), the predictor and the CLI never branch on the task.
 
 A task is chosen once: from the model's declared task when training, from the run's stored metadata when
 predicting, and from the files when evaluating or viewing (an explicit ``--task`` overrides).
@@ -25,18 +26,8 @@ from actionline.viz.html import Section
 
 
 @dataclass
-class TaskOptions:
-    """The dataset-selection options of the commands; each task reads those it knows (see its docstring)."""
-
-    split: int = 1  # segmentation: splits/{train,test}.split<N>.bundle
-    subset: str | None = None  # detection: the annotation subset
-    annotations: Path | None = None  # detection: annotation JSON when not <data>/annotations.json
-    supervision: str | None = None  # segmentation: full | transcript | set | mixed:P
-    all_videos: bool = False  # predict every video with features instead of a split or subset
-    background: tuple[str, ...] | None = None  # segmentation evaluation: labels excluded from Edit/F1
-    tiou: str | None = None  # detection evaluation thresholds
-    video_scores: Path | None = None  # detection: external video-level class scores
-    gt: Path | None = None  # detection evaluation: ground-truth JSON
+class NoOptions:
+    """The options of a task that reads none."""
 
 
 @dataclass
@@ -80,23 +71,31 @@ class Report:
 
 
 class Task(ABC):
-    """One task: its data, batching, training plan, prediction, evaluation, drawing and file formats."""
+    """What training needs of a task: its data, training plan and config sections. A task whose runs predict is a
+    `PredictingTask`; one that only trains (correspondence pre-training) implements nothing more."""
 
     name: ClassVar[str]
     config_keys: ClassVar[tuple[str, ...]] = ("model", "train")
-    reads: ClassVar[frozenset[str]] = frozenset()  # the `TaskOptions` this task uses (others are refused)
-    output_marker: ClassVar[str] = "timelines.json"  # the file that marks a prediction folder of this task
+    Options: ClassVar[type] = NoOptions  # the dataset-selection options this task reads: one typed dataclass
 
-    def check_options(self, options: TaskOptions) -> None:
-        """An option this task does not read is an error, not silently ignored."""
-        defaults = TaskOptions()
-        for name in (f.name for f in fields(TaskOptions) if f.name != "split"):  # every task has splits or ignores them
-            if getattr(options, name) != getattr(defaults, name) and name not in self.reads:
+    @property
+    def predicts_nothing(self) -> str:
+        """Why ``predict`` / ``evaluate`` / ``view`` / ``report`` refuse this task's runs."""
+        return f"a {self.name} run predicts nothing"
+
+    def options(self, given: dict[str, Any]) -> Any:
+        """This task's `Options` from the options a command was given (name -> value, only those set); an option
+        this task does not read is an error, not silently ignored (``split`` excepted: a task without splits
+        ignores it)."""
+        known = {f.name for f in fields(self.Options)}
+        for name in given:
+            if name not in known and name != "split":
                 flag = "--" + name.replace("_", "-").replace("all-videos", "all")
                 raise ConfigError(f"{flag} does not apply to {self.name}")
+        return self.Options(**{k: v for k, v in given.items() if k in known})
 
     @abstractmethod
-    def open_data(self, path: Path, options: TaskOptions) -> Any:
+    def open_data(self, path: Path, options: Any) -> Any:
         """The dataset at ``path`` (validated as it is read)."""
 
     def preset_suffix(self, data: Any) -> str:
@@ -105,14 +104,19 @@ class Task(ABC):
 
     @abstractmethod
     def plan_training(
-        self, model_cls: type[TemporalModel], data: Any, train: TrainConfig, settings: dict, options: TaskOptions
+        self, model_cls: type[TemporalModel], data: Any, train: TrainConfig, settings: dict, options: Any
     ) -> TrainingPlan:
         """Videos, validation carve-out and datasets for training ``model_cls`` on ``data``."""
 
+
+class PredictingTask(Task):
+    """A task whose runs predict: prediction (from a dataset, from video files), its file formats, evaluation,
+    drawing and the report's sections."""
+
+    output_marker: ClassVar[str] = "timelines.json"  # the file that marks a prediction folder of this task
+
     @abstractmethod
-    def predict(
-        self, model: TemporalModel, meta: RunMeta, data: Any, options: TaskOptions, out: Path
-    ) -> tuple[Sequence, str]:
+    def predict(self, model: TemporalModel, meta: RunMeta, data: Any, options: Any, out: Path) -> tuple[Sequence, str]:
         """Predict the videos ``options`` selects into ``out``; returns the results and what was written, e.g.
         ``"12 predictions"``."""
 
@@ -137,7 +141,7 @@ class Task(ABC):
             summary = self.predict_features(model, meta, out, done, staging)
         return f"{summary} to {out}"
 
-    def eval_clips(self, data: Any, options: TaskOptions) -> list:
+    def eval_clips(self, data: Any, options: Any) -> list:
         """The clips prediction and evaluation use (clip tasks; `profile --run` counts their cost)."""
         raise ConfigError(f"profile --run averages the cost of clip models over a dataset, not of {self.name} runs")
 
@@ -146,15 +150,16 @@ class Task(ABC):
         """Whether ``pred`` (a prediction file or folder) is this task's format."""
 
     @abstractmethod
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Any) -> Report:
         """Score ``pred`` against the ground truth that ``data`` / ``options`` name."""
 
     @abstractmethod
-    def view(self, pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, split: int):
-        """Draw ground truth against ``pred``; returns the image path."""
+    def view(self, pred: Path, data: Path, image: Path, videos: Sequence[str] | None, max_videos: int, options: Any):
+        """Draw ground truth against ``pred`` (the videos named, else the first ``max_videos`` of those ``options``
+        select); returns the image path."""
 
     def report(
-        self, preds: Sequence[Path], data: Path | None, options: TaskOptions, videos: Path | None, out: Path, limit: int
+        self, preds: Sequence[Path], data: Path | None, options: Any, videos: Path | None, out: Path, limit: int
     ) -> tuple[list[Section], dict]:
         """The sections of ``actionline report`` comparing the predictions ``preds`` (A, B, ...) and the scores shown
         (each `evaluate`'s JSON form, by prediction); ``videos``: a folder of the video files, drawn up to ``limit``."""

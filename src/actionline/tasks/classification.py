@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from actionline.io import atomic_write, atomic_write_text, read_json, staged_fil
 from actionline.metrics.classification import average_precision, confusion_matrix, top_k_accuracy
 from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
 from actionline.viz.html import Section, note, table
 from actionline.viz.report import names, scores_section, top_confusions
@@ -127,22 +128,27 @@ def read_predictions(path: Path) -> dict:
     return payload
 
 
-class ClassificationTask(Task):
-    """Options read: ``split`` (UCF101's split number), ``subset`` (the CSV part to predict / evaluate: test, else
-    val), ``all_videos`` is refused (a clip dataset lists its videos)."""
+@dataclass
+class Options:
+    """What the clip-classification commands select (``--all`` does not apply: a clip dataset lists its videos)."""
 
+    split: int = 1  # UCF101's split number
+    subset: str | None = None  # the part to predict / evaluate: test, else val
+
+
+class ClassificationTask(PredictingTask):
     name = "classification"
     config_keys = ("model", "train", "clips")
-    reads = frozenset({"subset"})
+    Options = Options
     output_marker = PREDICTIONS
 
-    def open_data(self, path: Path, options: TaskOptions) -> ClipData:
+    def open_data(self, path: Path, options: Options) -> ClipData:
         return ClipData(path, options.split)
 
     def preset_suffix(self, data: ClipData) -> str:
         return data.root.name
 
-    def plan_training(self, model_cls, data: ClipData, train: TrainConfig, settings: dict, options: TaskOptions):
+    def plan_training(self, model_cls, data: ClipData, train: TrainConfig, settings: dict, options: Options):
         sampling = build(ClipSampling, settings.get("clips"), where="clips")
         labelled = {v.video: v for v in data.videos("train")}
         train_ids, val_ids = carve_validation(list(labelled), train.val_fraction, train.seed)
@@ -178,14 +184,14 @@ class ClassificationTask(Task):
             dataset=DatasetRecord(str(data.root), split=options.split, layout=data.layout),
         )
 
-    def eval_clips(self, data: ClipData, options: TaskOptions) -> list[LabelledVideo]:
+    def eval_clips(self, data: ClipData, options: Options) -> list[LabelledVideo]:
         """The videos `predict` and `evaluate` use (the test part, else val; ``--subset`` chooses)."""
         return data.videos(data.eval_part(options.subset))
 
     def _sampling(self, meta: RunMeta) -> ClipSampling:
         return build(ClipSampling, meta.settings.clips, where="clips")
 
-    def predict(self, model, meta: RunMeta, data: ClipData, options: TaskOptions, out: Path):
+    def predict(self, model, meta: RunMeta, data: ClipData, options: Options, out: Path):
         classes = list(meta.classes)
         if list(data.classes) != classes:
             raise CheckpointError(f"the run was trained on {len(classes)} classes that differ from {data.root}'s")
@@ -224,13 +230,13 @@ class ClassificationTask(Task):
         best = "; ".join(f"{r['video']}: {r['top5'][0][0]} ({r['top5'][0][1]:.2f})" for r in records[:5])
         return f"wrote clip and video scores of {len(records)} video(s) to {out / PREDICTIONS} ({best})"
 
-    def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
+    def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
 
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and (pred / PREDICTIONS).is_file()) or pred.name == PREDICTIONS
 
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Options) -> Report:
         if data is None:
             raise ActionlineError("--data is required for classification evaluation")
         dataset = ClipData(data, options.split)
@@ -284,14 +290,14 @@ class ClassificationTask(Task):
             )
         return Report(headline, details, result)
 
-    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, split: int) -> Path:
+    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, options: Options) -> Path:
         """The video-level confusion matrix as a PNG."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        dataset = ClipData(data, split)
+        dataset = ClipData(data, options.split)
         payload = read_predictions(pred)
         truth = {v.video: v.label for v in dataset.videos(dataset.eval_part(None))}
         rows = [(truth[r["video"]], int(np.argmax(r["scores"]))) for r in payload["videos"] if r["video"] in truth]
@@ -316,7 +322,13 @@ class ClassificationTask(Task):
 
 
 def report_sections(
-    task: Task, preds: Sequence[Path], data: Path, options: TaskOptions, videos_dir: Path | None, out: Path, limit: int
+    task: PredictingTask,
+    preds: Sequence[Path],
+    data: Path,
+    options: Options,
+    videos_dir: Path | None,
+    out: Path,
+    limit: int,
 ) -> tuple[list[Section], dict]:
     dataset = ClipData(data, options.split)
     truth = {v.video: v.label for v in dataset.videos(dataset.eval_part(options.subset))}

@@ -23,7 +23,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from actionline.config import as_dict, build
 from actionline.data.detection import DetectionData
-from actionline.data.instances import read_annotations, read_submission, resample_features, sliding_windows
+from actionline.data.instances import (
+    DetectionAnnotations,
+    FeatureTiming,
+    read_annotations,
+    read_submission,
+    resample_features,
+    sliding_windows,
+)
 from actionline.data.layout import carve_validation
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
@@ -42,7 +49,7 @@ from actionline.metrics.detection import (
 from actionline.metrics.detection_errors import FP_TYPES, false_positive_profile, sensitivity
 from actionline.models.base import TemporalModel
 from actionline.nn.decoding.detection_postprocess import finalize
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.recipe import train_run
 from actionline.timeline import (
     Instance,
@@ -310,15 +317,24 @@ def evaluation_thresholds(tiou: str | None, subset: str | None) -> tuple[float, 
     return ACTIVITYNET_TIOU if anet else THUMOS_TIOU
 
 
-class DetectionTask(Task):
-    """Options read: ``subset``, ``annotations`` (train, predict), ``all_videos``, ``video_scores`` (predict),
-    ``gt``, ``tiou`` (evaluate)."""
+@dataclass
+class Options:
+    """What the detection commands select (a detection dataset has subsets, not splits)."""
 
+    subset: str | None = None  # the annotation subset (default: the dataset's training / evaluation subset)
+    annotations: Path | None = None  # the annotation JSON when not <data>/annotations.json
+    all_videos: bool = False  # prediction: every video with features instead of a subset
+    video_scores: Path | None = None  # prediction: external video-level class scores
+    gt: Path | None = None  # evaluation: the ground-truth JSON
+    tiou: str | None = None  # evaluation: the tIoU thresholds
+
+
+class DetectionTask(PredictingTask):
     name = "detection"
-    reads = frozenset({"subset", "annotations", "all_videos", "video_scores", "gt", "tiou"})
+    Options = Options
     config_keys = ("model", "train", "data")
 
-    def open_data(self, path: Path, options: TaskOptions) -> DetectionData:
+    def open_data(self, path: Path, options: Options) -> DetectionData:
         return DetectionData(path, options.annotations)
 
     def plan_training(
@@ -357,7 +373,7 @@ class DetectionTask(Task):
             dataset=DatasetRecord(str(data.root), subset=subset, extraction=stored_settings(data.root)),
         )
 
-    def predict(self, model, meta, data: DetectionData, options: TaskOptions, out: Path) -> tuple[list, str]:
+    def predict(self, model, meta, data: DetectionData, options: Options, out: Path) -> tuple[list, str]:
         if options.all_videos:
             videos = sorted(v for v in data.annotations.durations if (data.root / "features" / f"{v}.npy").is_file())
         else:
@@ -371,24 +387,24 @@ class DetectionTask(Task):
     ) -> str:
         """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
         ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
-        database = {}
+        durations = {}
         for video in videos:
-            timing = read_json(features / "features" / f"{video}.json")
+            timing = FeatureTiming(**read_json(features / "features" / f"{video}.json"))
             snippets = np.load(features / "features" / f"{video}.npy", mmap_mode="r").shape[0]
-            database[video] = {"duration": snippets * timing["stride"] / timing["fps"], "subset": "video"}
-        atomic_write_text(features / "annotations.json", json.dumps({"database": database}))
-        data = DetectionData(features, classes=list(meta.classes))
+            durations[canonical_video_id(video)] = snippets * timing.stride / timing.fps
+        unannotated = DetectionAnnotations(durations, dict.fromkeys(durations, "video"), [])
+        data = DetectionData(features, unannotated, classes=list(meta.classes))
         found = predict_instances(model, meta, data, videos, out)
         atomic_write_text(out / "timelines.csv", to_csv(load_timelines(out / "timelines.json")))
         return f"wrote {len(found)} detections in {len(videos)} videos (results.json, timelines.json/.csv)"
 
-    def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
+    def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
 
     def claims(self, pred: Path) -> bool:
         return (pred.suffix == ".json" and pred.name != "timelines.json") or (pred / "results.json").is_file()
 
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Options) -> Report:
         gt = options.gt or options.annotations or (data / "annotations.json" if data is not None else None)
         if gt is None:
             raise ActionlineError("--gt (or --data with an annotations.json) is required for detection evaluation")
@@ -404,7 +420,7 @@ class DetectionTask(Task):
         ]
         return Report(s.headline(), details, s.as_dict())
 
-    def view(self, pred, data, image, videos, max_videos, split) -> Path:
+    def view(self, pred, data, image, videos, max_videos, options: Options) -> Path:
         dataset = DetectionData(data)
         by_video: dict[str, list[Instance]] = {}
         for p in read_submission(submission_file(pred)):
@@ -428,15 +444,15 @@ def train_detection(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Train on the videos of ``subset`` (default: the dataset's training subset) minus a carved validation part."""
-    options = TaskOptions(subset=subset)
+    options = Options(subset=subset)
     return train_run(DetectionTask(), model_name, data, run_dir, settings, options, resume, dist, console)
 
 
 def report_sections(
-    task: Task,
+    task: PredictingTask,
     preds: Sequence[Path],
     data: Path | None,
-    options: TaskOptions,
+    options: Options,
     videos_dir: Path | None,
     out: Path,
     limit: int,

@@ -21,7 +21,7 @@ from actionline.engine.trainer import TrainConfig, Trainer, prepare_run_dir, see
 from actionline.errors import ConfigError
 from actionline.models.base import TemporalModel
 from actionline.models.registry import build_model, model_class
-from actionline.tasks.base import Task, TaskOptions
+from actionline.tasks.base import Task
 
 
 def load_preset(model: str, suffix: str, config: str | None) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def train_run(
     data: Any,
     run_dir: str | Path,
     settings: dict[str, Any],
-    options: TaskOptions,
+    options: Any,
     resume: bool = False,
     dist: DistInfo | None = None,
     console: Console | None = None,
@@ -86,7 +86,7 @@ def _train_locked(
     data: Any,
     run_dir: Path,
     settings: dict[str, Any],
-    options: TaskOptions,
+    options: Any,
     resume: bool,
     dist: DistInfo,
     console: Console,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actionline.errors import ConfigError
-from actionline.tasks.base import Task
+from actionline.errors import ActionlineError, ConfigError
+from actionline.tasks.base import PredictingTask, Task
 from actionline.tasks.classification import ClassificationTask
 from actionline.tasks.detection import DetectionTask
 from actionline.tasks.segmentation import SegmentationTask
@@ -24,11 +24,20 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
-def task_of_files(pred: Path, explicit: str | None = None) -> Task:
+def predicting_task(name: str) -> PredictingTask:
+    """The task ``name`` for commands on predictions; a task whose runs predict nothing says so."""
+    task = get_task(name)
+    if not isinstance(task, PredictingTask):
+        raise ActionlineError(task.predicts_nothing)
+    return task
+
+
+def task_of_files(pred: Path, explicit: str | None = None) -> PredictingTask:
     """The task whose prediction format ``pred`` is, or the ``explicit`` one."""
     if explicit is not None:
-        return get_task(explicit)
+        return predicting_task(explicit)
     for name in CLAIM_ORDER:
-        if TASKS[name].claims(pred):
-            return TASKS[name]
+        task = predicting_task(name)
+        if task.claims(pred):
+            return task
     raise ConfigError(f"{pred}: not a prediction folder, timelines.json or submission JSON (pass --task)")

@@ -5,7 +5,8 @@ at full frame rate (MS-TCN label files + ``timelines.json``), evaluation with th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader
 
-from actionline.data.layout import DatasetInfo, SegmentationData, carve_validation, write_info, write_mapping
+from actionline.data.layout import SegmentationData, carve_validation
 from actionline.data.predictions import label_indices, read_predictions, write_mstcn_prediction
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
@@ -25,7 +26,7 @@ from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.export import to_csv, to_srt
-from actionline.io import atomic_write_text
+from actionline.io import atomic_write_text, read_matrix
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
 from actionline.metrics.segmentation_errors import (
     boundary_offsets,
@@ -34,7 +35,7 @@ from actionline.metrics.segmentation_errors import (
     per_class_f1,
 )
 from actionline.models.base import TemporalModel
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.batching import SegmentationVideos, collate
 from actionline.tasks.recipe import train_run
 from actionline.tasks.supervision import Supervision
@@ -89,29 +90,48 @@ def predict_videos(
             f"the run was trained at sample rate {trained_rate}, but {data.root} declares {sr}: predictions would "
             "be made on frames the model never saw at that spacing (set the dataset's sample_rate to match)"
         )
+
+    def videos_with_labels() -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
+        for video in videos:
+            has_gt = (data.root / "groundTruth" / f"{video}.txt").is_file()
+            yield video, data.features(video), data.labels(video) if has_gt else None
+
+    return segment_videos(model, classes, videos_with_labels(), sr, data.info.fps, Path(out))
+
+
+@torch.no_grad()
+def segment_videos(
+    model: TemporalModel,
+    classes: list[str],
+    videos: Iterable[tuple[str, np.ndarray, np.ndarray | None]],
+    sample_rate: int,
+    fps: float | None,
+    out: Path,
+) -> list[Timeline]:
+    """Segment each (video, features [D, T] at full frame rate, labels or None) at ``sample_rate``; write
+    ``out/<video>`` MS-TCN label files at full frame rate and ``out/timelines.json``. Labels, when a video has them,
+    reach the decoder only for oracle analyses (e.g. BaFormer Table 5)."""
     dev = next(model.parameters()).device
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     timelines = []
-    for video in track(videos, description="predicting", transient=True):
-        full = data.features(video)
+    for video, full, gt in track(videos, description="predicting", transient=True):
         if full.shape[0] != model.config.input_dim:
             raise CheckpointError(
                 f"video {video}: features have {full.shape[0]} dimensions, the model expects {model.config.input_dim}"
             )
-        x = torch.from_numpy(np.ascontiguousarray(full[:, ::sr]))[None].to(dev)
+        x = torch.from_numpy(np.ascontiguousarray(full[:, ::sample_rate]))[None].to(dev)
         mask = torch.ones(1, x.shape[-1], device=dev)
         targets = None
-        if (data.root / "groundTruth" / f"{video}.txt").is_file():  # for oracle analyses only (e.g. BaFormer Table 5)
-            labels = torch.from_numpy(data.labels(video)[: full.shape[1] : sr][: x.shape[-1]])
+        if gt is not None:
+            labels = torch.from_numpy(gt[: full.shape[1] : sample_rate][: x.shape[-1]])
             targets = {"labels": labels[None].to(dev)}
         coarse = model.decode(model(x, mask), mask, [video], classes, targets=targets)[0]
-        dense = upsample_labels(coarse.to_labels(classes), sr, full.shape[1])
+        dense = upsample_labels(coarse.to_labels(classes), sample_rate, full.shape[1])
         seg_scores = [s.score if s.score is not None else np.nan for s in coarse.segments]
         frame_scores = np.repeat(seg_scores, [s.length for s in coarse.segments])
-        scores = upsample_labels(frame_scores, sr, full.shape[1])
+        scores = upsample_labels(frame_scores, sample_rate, full.shape[1])
         timeline = Timeline.from_labels(
-            video, dense, classes, fps=data.info.fps, scores=None if np.isnan(scores).any() else scores
+            video, dense, classes, fps=fps, scores=None if np.isnan(scores).any() else scores
         )
         write_mstcn_prediction(out / video, [classes[i] for i in dense])
         timelines.append(timeline)
@@ -119,7 +139,7 @@ def predict_videos(
     return timelines
 
 
-def evaluation_background(dataset: SegmentationData, options: TaskOptions) -> tuple[str, ...]:
+def evaluation_background(dataset: SegmentationData, options: Options) -> tuple[str, ...]:
     """The labels left out of Edit / F1: ``--background`` (``none``: no label), by default ``background`` (the
     MS-TCN script's convention)."""
     bg = options.background or ("background",)
@@ -131,13 +151,21 @@ def evaluation_background(dataset: SegmentationData, options: TaskOptions) -> tu
     return tuple(bg)
 
 
-class SegmentationTask(Task):
-    """Options read: ``split``, ``supervision``, ``all_videos`` (predict), ``background`` (evaluate)."""
+@dataclass
+class Options:
+    """What the segmentation commands select."""
 
+    split: int = 1  # splits/{train,test}.split<N>.bundle
+    supervision: str | None = None  # training: full | transcript | set | mixed:P (default: the model's own)
+    all_videos: bool = False  # prediction: every video with features instead of the test split
+    background: tuple[str, ...] | None = None  # evaluation: the labels left out of Edit / F1
+
+
+class SegmentationTask(PredictingTask):
     name = "segmentation"
-    reads = frozenset({"supervision", "all_videos", "background"})
+    Options = Options
 
-    def open_data(self, path: Path, options: TaskOptions) -> SegmentationData:
+    def open_data(self, path: Path, options: Options) -> SegmentationData:
         return SegmentationData(path)
 
     def preset_suffix(self, data: SegmentationData) -> str:
@@ -149,7 +177,7 @@ class SegmentationTask(Task):
         data: SegmentationData,
         train: TrainConfig,
         settings: dict,
-        options: TaskOptions,
+        options: Options,
     ) -> TrainingPlan:
         """With weak labels there are no dense labels to validate on: no validation part, ``best`` = last epoch."""
         allowed = model_cls.supervisions
@@ -194,7 +222,7 @@ class SegmentationTask(Task):
         )
 
     def predict(
-        self, model: TemporalModel, meta: RunMeta, data: SegmentationData, options: TaskOptions, out: Path
+        self, model: TemporalModel, meta: RunMeta, data: SegmentationData, options: Options, out: Path
     ) -> tuple[list[Timeline], str]:
         if options.all_videos:
             videos = sorted(p.stem for p in (data.root / "features").glob("*.npy"))
@@ -211,26 +239,24 @@ class SegmentationTask(Task):
         """Segment freshly extracted videos: ``out`` receives MS-TCN files, ``timelines.json``, ``timelines.csv``,
         one SRT per video (background left out) and ``timelines.png``."""
         dataset = meta.dataset
-        write_mapping(features, meta.classes)
         rate = dataset.sample_rate or 1
-        fps = dataset.extraction.fps if dataset.extraction is not None else 15.0
-        background = dataset.background if dataset.background is not None else ("background",)
-        write_info(features, DatasetInfo("video", sample_rate=rate, background=background, fps=fps))
-        data = SegmentationData(features)
-        timelines = predict_videos(model, meta, data, videos, out)
+        background = dataset.background if dataset.background is not None else DEFAULT_BACKGROUND
+        fps = meta.extraction.fps  # predict --video extracts only as the run's features were (so they are recorded)
+        arrays = ((v, read_matrix(features / "features" / f"{v}.npy", "[D, T]"), None) for v in videos)
+        timelines = segment_videos(model, list(meta.classes), arrays, rate, fps, out)
         atomic_write_text(out / "timelines.csv", to_csv(timelines))
         for timeline in timelines:
             atomic_write_text(out / "srt" / f"{timeline.video}.srt", to_srt(timeline, skip=background))
-        image = plot_timelines([(t.video, None, t) for t in timelines], data.classes, out / "timelines.png", background)
+        image = plot_timelines([(t.video, None, t) for t in timelines], meta.classes, out / "timelines.png", background)
         return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
 
-    def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
+    def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
 
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and not (pred / "results.json").is_file()) or pred.name == "timelines.json"
 
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Options) -> Report:
         if data is None:
             raise ActionlineError("--data is required for segmentation evaluation")
         dataset = SegmentationData(data)
@@ -246,9 +272,9 @@ class SegmentationTask(Task):
         ]
         return Report(s.headline(), details, s.as_dict())
 
-    def view(self, pred, data, image, videos, max_videos, split) -> Path:
+    def view(self, pred, data, image, videos, max_videos, options: Options) -> Path:
         dataset = SegmentationData(data)
-        names = list(videos) if videos else dataset.split("test", split)[:max_videos]
+        names = list(videos) if videos else dataset.split("test", options.split)[:max_videos]
         indices = label_indices(read_predictions(pred, names), names, dataset.class_index)
         rows = []
         for v, p in zip(names, indices, strict=True):
@@ -272,7 +298,7 @@ def train_segmentation(
     """Train ``model_name`` on ``split`` of ``data`` into ``run_dir``; returns the best-epoch record.
 
     ``supervision`` (`Supervision.parse`; default: the model's own, e.g. ``transcript`` for MuCon)."""
-    options = TaskOptions(split=split, supervision=supervision)
+    options = Options(split=split, supervision=supervision)
     return train_run(SegmentationTask(), model_name, data, run_dir, settings, options, resume, dist, console)
 
 
@@ -288,7 +314,13 @@ def predict_segmentation(
 
 
 def report_sections(
-    task: Task, preds: Sequence[Path], data: Path, options: TaskOptions, videos_dir: Path | None, out: Path, limit: int
+    task: PredictingTask,
+    preds: Sequence[Path],
+    data: Path,
+    options: Options,
+    videos_dir: Path | None,
+    out: Path,
+    limit: int,
 ) -> tuple[list[Section], dict]:
     dataset = SegmentationData(data)
     labels = names(preds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json, staged_files
 from actionline.metrics.tagging import category_map, tag_average_precisions
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
 from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
 from actionline.viz.html import Section, note, table
 from actionline.viz.report import names, scores_section
@@ -105,18 +106,23 @@ def tag_timeline(entries, tags: list[str], categories: list[str], tag_category: 
     return sorted(out, key=lambda r: (r["start"], r["tag"]))
 
 
-class TaggingTask(Task):
-    """Options read: ``subset`` (the HVU part to predict / evaluate: val by default)."""
+@dataclass
+class Options:
+    """What the tagging commands select (HVU has parts, not splits)."""
 
+    subset: str | None = None  # the HVU part to predict / evaluate (default: val)
+
+
+class TaggingTask(PredictingTask):
     name = "tagging"
     config_keys = ("model", "train", "clips")
-    reads = frozenset({"subset"})
+    Options = Options
     output_marker = PREDICTIONS
 
-    def open_data(self, path: Path, options: TaskOptions) -> HVUData:
+    def open_data(self, path: Path, options: Options) -> HVUData:
         return HVUData(path)
 
-    def plan_training(self, model_cls, data: HVUData, train: TrainConfig, settings: dict, options: TaskOptions):
+    def plan_training(self, model_cls, data: HVUData, train: TrainConfig, settings: dict, options: Options):
         sampling = build(ClipSampling, settings.get("clips"), where="clips")
         clips = {c.video: c for c in data.clips("train")}
         train_ids, val_ids = carve_validation(list(clips), train.val_fraction, train.seed)
@@ -153,7 +159,7 @@ class TaggingTask(Task):
             dataset=DatasetRecord(str(data.root)),
         )
 
-    def eval_clips(self, data: HVUData, options: TaskOptions):
+    def eval_clips(self, data: HVUData, options: Options):
         """The clips `predict` and `evaluate` use (the val part; ``--subset`` chooses)."""
         return data.clips(options.subset or "val")
 
@@ -162,7 +168,7 @@ class TaggingTask(Task):
         payload = {"task": "tagging", "tags": meta.classes, "categories": s.categories, "tag_category": s.tag_category}
         return json.dumps({**payload, "videos": records})
 
-    def predict(self, model, meta: RunMeta, data: HVUData, options: TaskOptions, out: Path):
+    def predict(self, model, meta: RunMeta, data: HVUData, options: Options, out: Path):
         if list(data.tags) != list(meta.classes):
             raise CheckpointError(f"the run was trained on other tags than {data.root}'s")
         sampling, c = build(ClipSampling, meta.settings.clips, where="clips"), model.config
@@ -203,13 +209,13 @@ class TaggingTask(Task):
             atomic_write_text(staging / "tag_timeline.csv", "\n".join(rows) + "\n")
         return f"wrote the tags of {len(records)} video(s) to {out} ({PREDICTIONS}, tag_timeline.csv)"
 
-    def report(self, preds, data, options: TaskOptions, videos: Path | None, out: Path, limit: int):
+    def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
 
     def claims(self, pred: Path) -> bool:
         return (pred.is_dir() and (pred / PREDICTIONS).is_file()) or pred.name == PREDICTIONS
 
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
+    def evaluate(self, pred: Path, data: Path | None, options: Options) -> Report:
         if data is None:
             raise ActionlineError("--data (the HVU folder) is required for tagging evaluation")
         dataset = HVUData(data)
@@ -229,7 +235,7 @@ class TaggingTask(Task):
             headline, details, {**step, "trapezoid": trapezoid, "num_clips": len(scores), "convention": CONVENTION}
         )
 
-    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, split: int) -> Path:
+    def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, options: Options) -> Path:
         """Every tag's AP on the val part as bars, one panel per category, sorted, its mAP in the title."""
         import matplotlib
 
@@ -264,7 +270,13 @@ TAGS_SHOWN = 8  # per category: the weakest and the strongest tags by A's AP, wh
 
 
 def report_sections(
-    task: Task, preds: Sequence[Path], data: Path, options: TaskOptions, videos_dir: Path | None, out: Path, limit: int
+    task: PredictingTask,
+    preds: Sequence[Path],
+    data: Path,
+    options: Options,
+    videos_dir: Path | None,
+    out: Path,
+    limit: int,
 ) -> tuple[list[Section], dict]:
     dataset = HVUData(data)
     part = options.subset or "val"

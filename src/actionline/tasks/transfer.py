@@ -16,8 +16,8 @@ from actionline.data.layout import carve_validation
 from actionline.data.video import VIDEO_SUFFIXES
 from actionline.engine.run_record import DatasetRecord, TaskSettings
 from actionline.engine.trainer import TrainConfig
-from actionline.errors import ActionlineError, DataError
-from actionline.tasks.base import Report, Task, TaskOptions, TrainingData, TrainingPlan
+from actionline.errors import DataError
+from actionline.tasks.base import NoOptions, Task, TrainingData, TrainingPlan
 from actionline.tasks.clips import kinetics_scale, warn_failures
 
 NOT_PREDICTING = "a pre-training run predicts nothing: fine-tune it with `actionline train --set model.init=<run>`"
@@ -114,7 +114,7 @@ class TransferTask(Task):
     name = "transfer"
     config_keys = ("model", "train", "clips")
 
-    def open_data(self, path: Path, options: TaskOptions) -> UnlabeledVideos:
+    def open_data(self, path: Path, options: NoOptions) -> UnlabeledVideos:
         return UnlabeledVideos(path)
 
     def plan_training(self, model_cls, data: UnlabeledVideos, train: TrainConfig, settings: dict, options):
@@ -148,17 +148,6 @@ class TransferTask(Task):
             dataset=DatasetRecord(str(data.root)),
         )
 
-    def predict(self, model, meta, data, options, out):
-        raise ActionlineError(NOT_PREDICTING)
-
-    def predict_video(self, model, meta, source, out, batch_size, console) -> str:
-        raise ActionlineError(NOT_PREDICTING)
-
-    def claims(self, pred: Path) -> bool:
-        return False
-
-    def evaluate(self, pred: Path, data: Path | None, options: TaskOptions) -> Report:
-        raise ActionlineError(NOT_PREDICTING)
-
-    def view(self, pred, data, image, videos, max_videos, split):
-        raise ActionlineError(NOT_PREDICTING)
+    @property
+    def predicts_nothing(self) -> str:
+        return NOT_PREDICTING

@@ -12,7 +12,7 @@ repeated over time and divided by its temporal size).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -29,11 +29,22 @@ from actionline.nn.sampling.sgs import Kernel, Similarity
 @dataclass
 class ClipConfig(ClipModelConfig):
     """Network width (64 = the published networks), STC reduction r (Table 4.1: 16), the shortcut kind of Hara's
-    checkpoints (B; A for their 2018 ResNet-18 / 34), SGS after a stage (ch. 6) and its settings."""
+    checkpoints (B; A for their 2018 ResNet-18 / 34)."""
 
     width: int = 64
     reduction: int = 16
     shortcut: Literal["A", "B"] = "B"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.width < 1 or self.reduction < 1:
+            raise ConfigError("model.width >= 1 and model.reduction >= 1 required")
+
+
+@dataclass
+class SGSClipConfig(ClipConfig):
+    """A clip network that can resample time with Similarity Guided Sampling after a stage (ch. 6)."""
+
     sgs_after: int = 0  # Similarity Guided Sampling after this stage (1-4; ch. 6); 0 = none
     sgs_bins: int = 32  # B
     sgs_embedding: int = 8  # L (Table 6.3)
@@ -44,15 +55,12 @@ class ClipConfig(ClipModelConfig):
         super().validate()
         if not 0 <= self.sgs_after <= 4:
             raise ConfigError(f"model.sgs_after must be 0 (none) or a stage 1-4, got {self.sgs_after}")
-        if self.width < 1 or self.reduction < 1:
-            raise ConfigError("model.width >= 1 and model.reduction >= 1 required")
 
 
 class ClipClassifier(ClassificationModel):
     """Base of the convolutional clip classifiers: ``build_network`` gives a module with ``features`` and ``fc``."""
 
     Config = ClipConfig
-    inference_settings: ClassVar[frozenset[str]] = frozenset({"sgs_bins"})  # SGS's test-time B trade-off (Sec. 6.4)
 
     def __init__(self, config: ClipConfig):
         super().__init__(config)
@@ -68,18 +76,32 @@ class ClipClassifier(ClassificationModel):
         return {"logits": self.net.fc(self.dropout(embedding)), "embedding": embedding}
 
 
-def sgs_settings(c: ClipConfig) -> SGSSettings | None:
+class SGSClipClassifier(ClipClassifier):
+    """A convolutional clip classifier with optional SGS: its cost varies per clip when SGS is on."""
+
+    Config = SGSClipConfig
+    inference_settings: ClassVar[frozenset[str]] = frozenset({"sgs_bins"})  # SGS's test-time B trade-off (Sec. 6.4)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.config.sgs_after > 0
+
+    def plain_settings(self) -> dict[str, Any]:
+        return {"sgs_after": 0}
+
+
+def sgs_settings(c: SGSClipConfig) -> SGSSettings | None:
     return (
         SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity) if c.sgs_after else None
     )
 
 
-class HaraResNet(ClipClassifier):
+class HaraResNet(SGSClipClassifier):
     depth: ClassVar[int]
     cardinality: ClassVar[int] = 1
     stc: ClassVar[bool] = False
 
-    def build_network(self, c: ClipConfig) -> nn.Module:
+    def build_network(self, c: SGSClipConfig) -> nn.Module:
         return ResNet3D(
             self.depth,
             c.num_classes,
@@ -111,7 +133,7 @@ _hara("stc_resnext3d_101", 101, 32, stc=True)
 
 
 @dataclass
-class ATFRConfig(ClipConfig):
+class ATFRConfig(SGSClipConfig):
     """Table 6.12's defaults: 32 x 224 x 224 clips, width 8, SGS after res2 (stage 1) with B = 32 bins; without SGS:
     ``model.sgs_after=0``."""
 
@@ -122,12 +144,12 @@ class ATFRConfig(ClipConfig):
 
 
 @register("atfr_resnet3d_18")
-class ATFRResNet18(ClipClassifier):
+class ATFRResNet18(SGSClipClassifier):
     """The modified 3D ResNet-18 of Table 6.12 (`nn.networks.factorised_resnet3d`) with Similarity Guided Sampling."""
 
     Config = ATFRConfig
 
-    def build_network(self, c: ClipConfig) -> nn.Module:
+    def build_network(self, c: ATFRConfig) -> nn.Module:
         return FactorisedResNet3D(c.num_classes, c.width, sgs_settings(c))
 
 
@@ -149,8 +171,6 @@ class HATNetClassifier(ClipClassifier):
     Config = HATNetConfig
 
     def build_network(self, c: HATNetConfig) -> nn.Module:
-        if c.sgs_after:
-            raise ConfigError("hatnet does not take SGS")
         return HATNet(c.num_classes, c.frames, c.width, STCSettings(c.reduction) if c.stc else None, c.max_pool)
 
 
@@ -161,8 +181,6 @@ class TorchvisionVideoResNet(ClipClassifier):
     network: ClassVar[str]  # the backbone of the same layout (`models/video/resnet3d.py`), by registered name
 
     def build_network(self, c: ClipConfig) -> nn.Module:
-        if c.sgs_after:
-            raise ConfigError(f"{self.name} does not take SGS; use a resnet3d_* model")
         if c.width != 64:
             raise ConfigError(f"{self.name} has torchvision's fixed width 64, got model.width {c.width}")
         return backbone_class(self.network)(c.num_classes)

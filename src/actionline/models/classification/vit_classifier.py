@@ -45,8 +45,6 @@ class ViTConfig(ClipModelConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.sgs_after:
-            raise ConfigError("a ViT has no SGS stage (model.sgs_after must be 0)")
         if self.ats_blocks and (self.ats_tokens is None) == (self.ats_ratio is None):
             raise ConfigError("model.ats_blocks needs exactly one budget: model.ats_tokens (K) or model.ats_ratio")
 

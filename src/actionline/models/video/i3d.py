@@ -23,7 +23,9 @@ from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
 from actionline.nn.networks.same_padding import same_padding
 
-torch.fx.wrap("same_padding")  # traced as one call (`nn.networks.inference_form`): its padding depends on the input size
+torch.fx.wrap(
+    "same_padding"
+)  # traced as one call (`nn.networks.inference_form`): its padding depends on the input size
 
 # Inception blocks: name, input channels, (b0, b1a, b1b, b2a, b2b, b3b) output channels
 MIXED = (
