@@ -319,7 +319,7 @@ def extract(
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
-        atomic_write_text(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=1))
+        atomic_write_text(out / SETTINGS_FILE, json.dumps(settings.as_dict(), indent=1))
     for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
         stale.unlink(missing_ok=True)
     mine = [v for v in videos[shard.rank :: shard.world_size] if not is_complete(out, v.stem, settings)]

@@ -85,7 +85,9 @@ class ExtractionSettings:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; the exact mode is left out, so exact settings read and write as before modes existed."""
+        values = asdict(self)
+        return values if self.mode != "exact" else {k: v for k, v in values.items() if k != "mode"}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str) -> ExtractionSettings:
