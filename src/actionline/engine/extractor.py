@@ -340,7 +340,8 @@ def extract(
                 continue
             write_features(out, path.stem, features, settings)
             done.append(path.stem)
-    return settings, done, failures
+    order = {v.stem: i for i, v in enumerate(videos)}
+    return settings, sorted(done, key=order.__getitem__), failures  # in the folder's order, as before
 
 
 def stored_settings(root: Path) -> ExtractionSettings | None:
