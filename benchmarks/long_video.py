@@ -65,7 +65,7 @@ def video_throughput() -> list[dict]:
     import torch
 
     from actionline.data.video import iter_frames
-    from actionline.engine.extractor import extract_video, load_backbone
+    from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
     from actionline.engine.run_record import ExtractionSettings
 
     folder = HERE.parents[1] / "shared" / "data" / "videos"
@@ -75,13 +75,14 @@ def video_throughput() -> list[dict]:
 
     backbone, digest = load_backbone("efficientnet_lite0", None, Console(stderr=True))
     settings = ExtractionSettings("efficientnet_lite0", digest, 15.0, 1, 1, "segmentation", 1280)
+    network = FeatureNetwork(backbone, torch.device("cpu"))
     rows = []
     for path in sorted(folder.glob("*.mp4")):
         started = time.perf_counter()
         decoded = sum(1 for _ in iter_frames(path, 15.0, 256, 224))
         decode_s = time.perf_counter() - started
         started = time.perf_counter()
-        features = extract_video(path, backbone, settings, 16, torch.device("cpu"))
+        features = extract_video(path, network, settings, 16)
         extract_s = time.perf_counter() - started
         rows.append(
             {

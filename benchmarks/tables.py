@@ -456,6 +456,98 @@ def streaming(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def extraction(r: dict) -> str:
+    """`extraction.py`: frames/s and fraction of the in-run matmul peak, end to end and per backbone."""
+    s = r["summary"]
+    loads = ", ".join(f"{x['load_1min']:.1f}-{x['load_1min_after']:.1f}" for x in r["rounds"])
+    lines = [
+        f"{r['video']} (H.264, 640 x 272, 25 fps) sampled at 15 fps, CPU with {r['threads']} threads ({r['cpu']}), "
+        f"torch {r['torch']}, {r['date']}; medians of {len(r['rounds'])} interleaved rounds. fp32 matmul peak in the "
+        f"same rounds: {s['peak_gmacs']:.1f} GMAC/s (median); load average (1 min) at the start / end of each round: "
+        f"{loads}. Fraction of the peak: frames/s x GMACs per frame / peak, within each round.",
+        "",
+        "| what | GMACs per frame | frames/s | fraction of the peak |",
+        "|---|---|---|---|",
+    ]
+    g = r["gmacs_per_frame"]
+    rows = (
+        (
+            "EfficientNet-Lite0, end to end from the H.264 file (process start included)",
+            "effnet_end_to_end_fps",
+            g["efficientnet_lite0"],
+        ),
+        ("EfficientNet-Lite0 backbone alone, inference form, batch 16", "effnet_backbone_fps", g["efficientnet_lite0"]),
+        (
+            "EfficientNet-Lite0 backbone alone, plain module (the path before)",
+            "effnet_plain_backbone_fps",
+            g["efficientnet_lite0"],
+        ),
+        ("ResNet-50 backbone alone, inference form, batch 8", "resnet50_fps", g["resnet50"]),
+        ("I3D exact (one 21-frame window per frame)", "i3d_exact_fps", g["i3d_window"]),
+        ("I3D sliding (128 frames per 192-frame span)", "i3d_sliding_fps", g["i3d_span"] / 128),
+    )
+    for label, key, gm in rows:
+        lines.append(f"| {label} | {gm:.3f} | {s[key]['fps']:.2f} | {s[key]['fraction_of_peak']:.3f} |")
+    lines += [
+        "",
+        f"Inference form over the plain module (same rounds): {s['inference_form_speedup']:.2f}x. I3D sliding over "
+        f"exact: {s['i3d_sliding_speedup']:.1f}x. One hour at 15 fps (54,000 frames) with EfficientNet-Lite0 + "
+        f"MS-TCN, from these rates: {s['hour_minutes']:.1f} min.",
+    ]
+    if "torchrun" in r:
+        t = r["torchrun"]
+        lines.append(
+            f"torchrun, {t['processes']} copies of the clip: one process ({t['processes']} threads) "
+            f"{t['one_process_s']:.1f} s, {t['processes']} processes (1 thread each) {t['torchrun_s']:.1f} s: "
+            f"speed-up {t['speedup']:.2f}x, {t['speedup_per_process']:.2f} per process."
+        )
+    if "i3d_sliding_deviation" in r:
+        d = r["i3d_sliding_deviation"]
+        lines.append(
+            f"I3D sliding against exact features ({d['frames']} frames of the clip at {d['fps']:g} fps, random "
+            f"weights): relative L2 {d['relative_l2']:.3f}, cosine mean {d['cosine_mean']:.4f}, min "
+            f"{d['cosine_min']:.4f}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def official(r: dict) -> str:
+    """`official.py`: ours against the official MS-TCN, ASFormer and BaFormer code, in the same rounds."""
+    lines = [
+        f"T = {r['length']:,}, 2048-d, 19 classes, batch 1, {r['threads']} threads, torch {r['torch']}, {r['date']}; "
+        f"medians of {r['rounds']} round(s); fp32 matmul peak in the run {r['matmul_peak_gmacs_per_s']:.1f} GMAC/s "
+        "(best round). Fractions of the peak credit both with the model's GMACs (all products).",
+        "",
+        "| model | step | ours ms | official ms | ours / official | ours fraction of peak | official fraction "
+        "of peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        for kind, label in (("forward", "forward"), ("inference", "forward + decode"), ("train", "training step")):
+            if f"official_{kind}_ms" not in m:
+                lines.append(
+                    f"| {name} | {label} | {m[f'ours_{kind}_ms']:.0f} | not timed | | "
+                    f"{m[f'ours_{kind}_fraction_of_peak']:.3f} | |"
+                )
+                continue
+            lines.append(
+                f"| {name} | {label} | {m[f'ours_{kind}_ms']:.0f} | {m[f'official_{kind}_ms']:.0f} | "
+                f"{m[f'{kind}_ours_over_official']:.2f} | {m[f'ours_{kind}_fraction_of_peak']:.3f} | "
+                f"{m[f'official_{kind}_fraction_of_peak']:.3f} |"
+            )
+    lines += [
+        "",
+        "| model | ours inference: fraction of the peak | the products' ceiling | fraction of the ceiling |",
+        "|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        lines.append(
+            f"| {name} | {m['ours_inference_fraction_of_peak']:.3f} | {m['ours_inference_ceiling_fraction']:.3f} | "
+            f"{m['ours_inference_fraction_of_ceiling']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "equal_budget": intervals,
     "sct_baselines": intervals,
@@ -467,6 +559,8 @@ RENDERERS = {
     "detection_": detection,
     "weak_supervision": weak_supervision,
     "efficiency": efficiency,
+    "extraction": extraction,
+    "official": official,
     "video_classification": video_classification,
     "sgs": sgs,
     "ats": ats,

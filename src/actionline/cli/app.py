@@ -238,17 +238,19 @@ def extract(
     device: o.Device = "auto",
     causal: o.Causal = False,
     random_weights: o.RandomWeights = False,
+    mode: o.ExtractMode = "exact",
 ) -> None:
     """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
     torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
 
     Example: actionline extract videos/ --backbone efficientnet_lite0 --out data/mine
     Example: actionline extract videos/ --backbone i3d_rgb --weights rgb_imagenet.pt --fps 15 --window 21 --out data/i3d
+    Fast I3D (one pass instead of a window per frame): ... --backbone i3d_rgb --mode sliding
     Multi-process: torchrun --nproc_per_node 2 -m actionline extract videos/ --out data/mine
     """
     from actionline.engine.extractor import extract as run_extraction
 
-    requested = ExtractionSettings.request(backbone, fps, window, stride, layout, causal)
+    requested = ExtractionSettings.request(backbone, fps, window, stride, layout, causal=causal, mode=mode)
     settings, done, failures = run_extraction(
         source, out_dir, requested, weights, batch_size, device, err, random_weights
     )

@@ -163,6 +163,14 @@ RandomWeights = Annotated[
         help="Extract with random weights when the backbone ships none and no --weights is given (pipeline tests).",
     ),
 ]
+ExtractMode = Annotated[
+    str,
+    typer.Option(
+        help="exact: a clip backbone sees one window per output (the benchmark convention); sliding: one pass over "
+        "the video, per-frame vectors interpolated between I3D's positions (faster, slightly different; "
+        "docs/performance.md)."
+    ),
+]
 Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone, 1 to 256 (I3D benchmarks: 21).")]
 Stride = Annotated[
     int | None,

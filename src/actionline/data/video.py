@@ -1,7 +1,9 @@
 """Decoding video files with PyAV: metadata, a streaming frame reader resampled to a target frame rate by
 timestamps, shorter-side resize and centre crop, and frame-accurate clip reads.
 
-The reader never holds the whole video: frames are decoded, resampled and yielded one by one (`iter_frames`).
+The reader never holds the whole video: frames are decoded, resampled and yielded one by one (`iter_frames`), or
+in chunks of consecutive frames decoded ahead on a background thread (`frame_chunks`, for feature extraction: the
+decoder and the network then run at the same time, with at most ``prefetch`` chunks waiting).
 Resampling is by presentation time, so 29.97 fps and variable frame rates come
 out exact: output frame k shows what the video shows at ``t0 + k / fps`` (t0 the first frame's time), i.e. the
 last decoded frame whose timestamp is at or before that time (sample and hold). A video of duration d yields one
@@ -15,6 +17,8 @@ Every failure names the file: unreadable or corrupt files, files without a video
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -201,6 +205,62 @@ def read_clip(
     while len(out) < num_frames:
         out.append(out[-1])
     return np.stack(out)
+
+
+def frame_chunks(
+    path: str | Path,
+    fps: float | None,
+    short_side: int | None,
+    crop: int | None,
+    chunk: int,
+    prefetch: int = 2,
+) -> Iterator[np.ndarray]:
+    """The frames of `iter_frames` as arrays [n, H, W, 3] of ``chunk`` consecutive frames (the last one shorter),
+    decoded, resized and copied into place on a background thread. PyAV decodes and scales without holding the GIL,
+    so this overlaps the consumer's work; memory holds at most ``prefetch + 2`` chunks. Errors (`DataError`)
+    are raised here, in the consumer; a consumer that stops early stops the thread."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    ready: queue.Queue = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        try:
+            buffer, n = None, 0
+            for frame in iter_frames(path, fps, short_side, crop):
+                if buffer is None:
+                    buffer = np.empty((chunk, *frame.shape), np.uint8)
+                buffer[n] = frame
+                n += 1
+                if n == chunk:
+                    if not put(buffer):
+                        return
+                    buffer, n = None, 0
+            if n and not put(buffer[:n]):
+                return
+            put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    worker = threading.Thread(target=decode, name=f"decode {Path(path).name}", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def find_videos(path: str | Path) -> list[Path]:

@@ -25,18 +25,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
-from actionline.data.video import find_videos, iter_frames
+from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
 from actionline.engine.run_record import ExtractionSettings, RunMeta
@@ -44,6 +53,7 @@ from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
+from actionline.nn.networks.inference_form import channels_last, inference_form
 
 SETTINGS_FILE = "extraction.json"
 MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
@@ -83,25 +93,34 @@ def load_backbone(
     return backbone, ("packaged:" if packaged else "") + file_digest(Path(path))
 
 
-def centred_windows(frames: Iterator[np.ndarray], window: int) -> Iterator[np.ndarray]:
-    """One stack [window, H, W, 3] per frame, centred on it; the video is padded with ``window // 2`` copies of its
-    first and last frames (a sliding window over the padded stream, so memory holds one window)."""
-    half = window // 2
-    buffer: deque[np.ndarray] = deque(maxlen=window)
-    count = emitted = 0
-    for frame in frames:
-        if not buffer:
-            buffer.extend([frame] * half)
-        buffer.append(frame)
-        count += 1
-        if len(buffer) == window:
-            emitted += 1
-            yield np.stack(buffer)
-    while emitted < count:
-        buffer.append(buffer[-1])
-        if len(buffer) == window:
-            emitted += 1
-            yield np.stack(buffer)
+class FeatureNetwork:
+    """A backbone's ``features`` in inference form (`nn.networks.inference_form`: BatchNorm folded, in-place
+    activations, channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
+
+    def __init__(self, backbone: Backbone, device: torch.device):
+        self.spec, self.device, self.positions = backbone.input, device, backbone.positions
+        self.clip = backbone.input.frames > 1
+        self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
+
+    def _scaled(self, pixels: np.ndarray) -> torch.Tensor:
+        """[N, H, W, C] or [N, T, H, W, C] uint8 (a strided view is fine) -> scaled float32, channels-last."""
+        x = torch.from_numpy(pixels).to(self.device)
+        x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.permute(0, 4, 1, 2, 3)
+        return scale_pixels(channels_last(x.float()), self.spec.scaling)
+
+    @torch.inference_mode()
+    def frames(self, frames: np.ndarray) -> np.ndarray:
+        """Vectors [N, D] of N frames [N, H, W, C] (per-frame backbones)."""
+        return self.network(self._scaled(frames)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def windows(self, windows: np.ndarray, keep_positions: bool = False) -> np.ndarray:
+        """Vectors [N, D] of N windows [N, T, H, W, C]: the mean of a clip backbone's output positions (with
+        ``keep_positions``, the positions themselves, [N, T', D])."""
+        out = self.network(self._scaled(windows))
+        if keep_positions:
+            return out.transpose(1, 2).float().cpu().numpy()
+        return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
 
 
 class CausalWindow:
@@ -117,67 +136,123 @@ class CausalWindow:
         return np.stack(self.frames)
 
 
-def snippet_windows(frames: Iterator[np.ndarray], window: int, stride: int) -> Iterator[np.ndarray]:
-    """Stacks [window, H, W, 3] starting every ``stride`` frames from frame 0 (ceil(frames / stride) of them);
-    snippets running past the end are padded with the last frame."""
-    buffer: deque[np.ndarray] = deque(maxlen=window)
-    count = start = 0
-    for frame in frames:
-        buffer.append(frame)
-        count += 1
-        if count == start + window:
-            yield np.stack(buffer)
-            start += stride
-    while start < count:
-        tail = list(buffer)[len(buffer) - (count - start) :]
-        yield np.stack(tail + [tail[-1]] * (window - len(tail)))
-        start += stride
+def window_batches(chunks: Iterator[np.ndarray], window: int, stride: int, lead: int) -> Iterator[np.ndarray]:
+    """Windows [n, window, H, W, 3] (strided views, no copy) starting every ``stride`` frames of the stream padded
+    with ``lead`` copies of its first frame before it and copies of its last frame after it, one batch per chunk;
+    windows start at padded positions 0, stride, ... below the number of frames (the segmentation layout's centred
+    windows: ``lead = window // 2``, stride 1; detection snippets: ``lead = 0``). Memory: a chunk and a window."""
+    buffer, base, start, count = None, 0, 0, 0  # buffer[0] is padded position `base`; `start` the next window's
+    for chunk in chunks:
+        buffer = np.concatenate([np.repeat(chunk[:1], lead, 0), chunk] if buffer is None else [buffer, chunk])
+        count += len(chunk)
+        ready = min(count - 1, base + len(buffer) - window)  # the last start whose window is complete
+        if ready >= start:
+            n = (ready - start) // stride + 1
+            yield _strided(buffer[start - base :], n, window, stride)
+            start += n * stride
+            buffer, base = buffer[start - base :], start
+    if buffer is None or start >= count:
+        return
+    buffer = np.concatenate([buffer, np.repeat(buffer[-1:], window - 1, 0)])
+    yield _strided(buffer[start - base :], (count - 1 - start) // stride + 1, window, stride)
 
 
-@torch.no_grad()
-def embed(backbone: Backbone, batch: list[np.ndarray], device: torch.device) -> np.ndarray:
-    """Vectors [N, D] of N windows ([T, H, W, C] uint8 each)."""
-    x = torch.from_numpy(np.stack(batch)).to(device)  # [N, T, H, W, C]
-    if backbone.input.frames == 1:
-        n, t = x.shape[:2]
-        frames = scale_pixels(x.flatten(0, 1).permute(0, 3, 1, 2), backbone.input.scaling)
-        return backbone.features(frames).view(n, t, -1).mean(1).float().cpu().numpy()
-    clips = scale_pixels(x.permute(0, 4, 1, 2, 3), backbone.input.scaling)  # [N, C, T, H, W]
-    out = backbone.features(clips)
-    return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
+def _strided(frames: np.ndarray, n: int, window: int, stride: int) -> np.ndarray:
+    step = frames.strides[0]
+    return np.lib.stride_tricks.as_strided(
+        frames, (n, window, *frames.shape[1:]), (stride * step, step, *frames.strides[1:])
+    )
+
+
+def snippet_means(vectors: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """A per-frame backbone's snippet vectors: the mean over ``window`` frames every ``stride`` frames from frame 0,
+    snippets past the end padded with the last frame's vector."""
+    padded = np.concatenate([vectors, np.repeat(vectors[-1:], window - 1, 0)])
+    starts = np.arange(0, len(vectors), stride)
+    return np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)[starts].mean(-1, dtype=np.float32)
+
+
+SLIDING_SPAN, SLIDING_CONTEXT = 128, 32  # frames per pass of the sliding mode, and the context on each side
+
+
+def sliding_features(chunks: Iterator[np.ndarray], network: FeatureNetwork, progress=None) -> np.ndarray:
+    """The fast mode for a clip backbone in the per-frame convention (``--mode sliding``): one pass over the video
+    instead of one window per frame. The backbone runs on spans of `SLIDING_SPAN` frames with `SLIDING_CONTEXT`
+    frames of context on each side (the video's first / last frame repeated at its ends); the positions centred in
+    each span are kept (I3D: one every 8 frames) and each frame's vector is interpolated linearly between the two
+    positions around it (the first / last position's vector beyond them). A window of its own per frame (exact
+    mode) sees zero padding at its edges where this sees the neighbouring frames, so the vectors differ: the
+    benchmark (`benchmarks/extraction.py`) states by how much and what that does to a segmentation model."""
+    if network.positions is None:
+        raise ConfigError("--mode sliding needs a clip backbone whose features keep their temporal positions (I3D)")
+    step, centre = network.positions
+    if SLIDING_SPAN % step or SLIDING_CONTEXT % step:
+        raise ConfigError(f"the sliding spans are not a multiple of the backbone's temporal stride {step}")
+    first = (SLIDING_CONTEXT - centre + step - 1) // step  # the first position centred inside the span
+    per_span = SLIDING_SPAN // step
+    window = SLIDING_SPAN + 2 * SLIDING_CONTEXT
+    counted = [0]
+
+    def counting(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for chunk in chunks:
+            counted[0] += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk
+
+    vectors = []
+    for batch in window_batches(counting(chunks), window, SLIDING_SPAN, SLIDING_CONTEXT):
+        positions = network.windows(batch, keep_positions=True)[:, first : first + per_span]
+        vectors.append(positions.reshape(-1, positions.shape[-1]))
+    kept = np.concatenate(vectors)
+    centres = np.arange(len(kept)) * step + (first * step + centre - SLIDING_CONTEXT)
+    return interpolate_rows(kept, centres, np.arange(counted[0]))
+
+
+def interpolate_rows(rows: np.ndarray, at: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Rows [N, D] given at increasing frames ``at`` -> [len(frames), D], linear in between, constant beyond."""
+    right = np.clip(np.searchsorted(at, frames), 1, len(at) - 1) if len(at) > 1 else np.zeros_like(frames)
+    left = np.maximum(right - 1, 0)
+    span = np.maximum(at[right] - at[left], 1)
+    weight = np.clip((frames - at[left]) / span, 0.0, 1.0).astype(np.float32)[:, None]
+    return (rows[left] * (1 - weight) + rows[right] * weight).astype(np.float32)
 
 
 def extract_video(
-    path: Path, backbone: Backbone, settings: ExtractionSettings, batch_size: int, device: torch.device, progress=None
+    path: Path, network: FeatureNetwork, settings: ExtractionSettings, batch_size: int, progress=None
 ) -> np.ndarray:
-    """Features [T, D] of one video (T frames or snippets)."""
-    spec = backbone.input
+    """Features [T, D] of one video (T frames or snippets). Decoding runs on a background thread ahead of the
+    network (`data.video.frame_chunks`); a per-frame backbone sees each frame once (detection snippets average the
+    frames' vectors), a clip backbone one window per output."""
+    spec = network.spec
     if spec.channels != 3:
         raise NotImplementedError(
-            f"{backbone.name} takes optical flow, and computing flow (TV-L1) from video is not implemented; "
+            "the backbone takes optical flow, and computing flow (TV-L1) from video is not implemented; "
             "extract with i3d_rgb (1024-d RGB-only features) or bring flow features"
         )
-    frames = iter_frames(path, settings.fps, spec.short_side, spec.size)
-    if settings.layout == "detection":
-        stacks = snippet_windows(frames, settings.window, settings.stride)
-    elif settings.causal and spec.frames > 1:
-        window = CausalWindow(settings.window)
-        stacks = (window.push(frame) for frame in frames)
-    else:  # a per-frame backbone sees the frame itself
-        stacks = centred_windows(frames, 1 if spec.frames == 1 else settings.window)
-    out, batch = [], []
-    for stack in stacks:
-        batch.append(stack)
-        if len(batch) == batch_size:
-            out.append(embed(backbone, batch, device))
-            batch = []
+    detection = settings.layout == "detection"
+    stride = settings.stride if detection else 1
+    if settings.mode == "sliding":
+        return sliding_features(
+            frame_chunks(path, settings.fps, spec.short_side, spec.size, SLIDING_SPAN), network, progress
+        )
+    chunk = batch_size * stride if network.clip else batch_size
+    chunks = frame_chunks(path, settings.fps, spec.short_side, spec.size, chunk)
+    out = []
+    if network.clip:
+        # segmentation windows are centred on their frame, or end at it (``causal``: the first frame repeated)
+        lead = 0 if detection else settings.window - 1 if settings.causal else settings.window // 2
+        for batch in window_batches(chunks, settings.window, stride, lead):
+            out.append(network.windows(batch))
             if progress is not None:
-                progress(batch_size)
-    if batch:
-        out.append(embed(backbone, batch, device))
+                progress(len(batch) * stride)
+        return np.concatenate(out)
+    for frames in chunks:
+        out.append(network.frames(frames))
         if progress is not None:
-            progress(len(batch))
-    return np.concatenate(out).astype(np.float32)
+            progress(len(frames))
+    vectors = np.concatenate(out)
+    return snippet_means(vectors, settings.window, stride) if detection else vectors
 
 
 def write_features(root: Path, video: str, features: np.ndarray, settings: ExtractionSettings) -> None:
@@ -228,10 +303,8 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
         stored = read_json(path)
         stored = stored if isinstance(stored, dict) else {}
         mine = asdict(settings)
-        # a setting added later (``causal``) has its default in folders extracted before it existed
-        different = sorted(
-            k for k in mine if k != "feature_dim" and stored.get(k, getattr(ExtractionSettings, k, None)) != mine[k]
-        )
+        defaults = {f.name: f.default for f in fields(ExtractionSettings)}  # keys added since (mode) read as theirs
+        different = sorted(k for k in mine if k != "feature_dim" and stored.get(k, defaults[k]) != mine[k])
         if different:
             raise ConfigError(
                 f"{root} holds features extracted with other settings ({', '.join(different)}: "
@@ -242,6 +315,33 @@ def check_settings(root: Path, settings: ExtractionSettings) -> None:
             f"{root / 'features'} holds features but no {SETTINGS_FILE} says how they were extracted (backbone, "
             "fps, window), so they cannot be reused; choose another --out"
         )
+
+
+class FrameRateColumn(ProgressColumn):
+    """The task's speed as frames per second (rich's own speed column counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:.1f} frames/s")
+
+
+PROGRESS_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("frames"),
+    TaskProgressColumn(),
+    FrameRateColumn(),
+    TimeRemainingColumn(),
+)
+
+
+def expected_frames(path: Path, fps: float) -> int:
+    """Frames a video should give at ``fps`` by its container's duration (0 when it cannot be read: the
+    extraction reports that video's error)."""
+    try:
+        return probe(path).frames_at(fps)
+    except DataError:
+        return 0
 
 
 def extract(
@@ -265,42 +365,38 @@ def extract(
         raise ConfigError(f"--batch-size must be between 1 and {MAX_BATCH}, got {batch_size}")
     videos = find_videos(source) if isinstance(source, (str, Path)) else list(source)
     backbone, digest = load_backbone(requested.backbone, weights, console, random_weights)
+    if requested.mode == "sliding" and backbone_class(requested.backbone).positions is None:
+        raise ConfigError(
+            f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {requested.backbone}"
+        )
     backbone.to(dev := resolve_device(device))
     settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
-        atomic_write_text(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=1))
+        atomic_write_text(out / SETTINGS_FILE, json.dumps(settings.as_dict(), indent=1))
     for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
         stale.unlink(missing_ok=True)
-    mine = videos[shard.rank :: shard.world_size]
-    done, failures = [], []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, TextColumn("{task.fields[rate]}"), console=console, transient=True) as progress:
-        overall = progress.add_task("videos", total=len(mine), rate="")
+    mine = [v for v in videos[shard.rank :: shard.world_size] if not is_complete(out, v.stem, settings)]
+    done = [v.stem for v in videos[shard.rank :: shard.world_size] if v not in mine]
+    failures: list[tuple[str, str]] = []
+    network = FeatureNetwork(backbone, dev)
+    with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
+        frames = progress.add_task("frames", total=sum(expected_frames(v, settings.fps) for v in mine) or None)
         for path in mine:
-            if is_complete(out, path.stem, settings):
-                done.append(path.stem)
-                progress.advance(overall)
-                continue
-            started, counted = time.monotonic(), [0]
-
-            def tick(n: int, counted=counted, started=started, name=path.name) -> None:
-                counted[0] += n
-                rate = counted[0] / max(time.monotonic() - started, 1e-9)
-                progress.update(overall, rate=f"{name}: {counted[0]} vectors, {rate:.1f}/s")
-
+            progress.update(
+                frames, description=f"{path.name} ({len(done) + len(failures) + 1}/{len(done) + len(mine)})"
+            )
             try:
-                features = extract_video(path, backbone, settings, batch_size, dev, tick)
+                features = extract_video(path, network, settings, batch_size, lambda n: progress.advance(frames, n))
             except DataError as exc:
                 failures.append((path.name, str(exc)))
                 console.print(f"skipped {path.name}: {exc}", markup=False)
-                progress.advance(overall)
                 continue
             write_features(out, path.stem, features, settings)
             done.append(path.stem)
-            progress.advance(overall)
-    return settings, done, failures
+    order = {v.stem: i for i, v in enumerate(videos)}
+    return settings, sorted(done, key=order.__getitem__), failures  # in the folder's order, as before
 
 
 def stored_settings(root: Path) -> ExtractionSettings | None:

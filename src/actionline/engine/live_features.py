@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from actionline.engine.extractor import CausalWindow, embed
+from actionline.engine.extractor import CausalWindow, FeatureNetwork
 from actionline.engine.run_record import ExtractionSettings
 from actionline.models.backbone import Backbone
 
@@ -21,8 +21,10 @@ class LiveFeatures:
     expects), equal to row ``t`` of `extract`'s causal features of the same frames."""
 
     def __init__(self, backbone: Backbone, settings: ExtractionSettings, device: torch.device):
-        self.backbone, self.device = backbone.eval(), device
-        self.window = CausalWindow(1 if backbone.input.frames == 1 else settings.window)
+        self.network = FeatureNetwork(backbone.eval(), device)  # the inference form `extract` runs
+        self.window = CausalWindow(settings.window) if self.network.clip else None
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        return embed(self.backbone, [self.window.push(frame)], self.device)[0]
+        if self.window is None:
+            return self.network.frames(frame[None])[0]
+        return self.network.windows(self.window.push(frame)[None])[0]

@@ -41,6 +41,7 @@ class ExtractionSettings:
     layout: Literal["segmentation", "detection"] = "segmentation"
     feature_dim: int = 0
     causal: bool = False  # segmentation windows end at their frame (what a live stream can compute)
+    mode: Literal["exact", "sliding"] = "exact"  # sliding: a clip backbone's one pass (engine.extractor)
 
     DETECTION_STRIDE: ClassVar[int] = 16  # the detection layout's snippet stride when none is asked for
 
@@ -53,6 +54,7 @@ class ExtractionSettings:
         stride: int | None = None,
         layout: str = "segmentation",
         causal: bool = False,
+        mode: str = "exact",
     ) -> ExtractionSettings:
         """The settings asked for, with the defaults filled in and checked (extraction adds the weights' digest and
         the feature size). The segmentation layout has a vector per frame, so it takes no stride."""
@@ -68,6 +70,7 @@ class ExtractionSettings:
             (cls.DETECTION_STRIDE if stride is None else stride) if layout == "detection" else 1,
             layout,  # type: ignore[arg-type]
             causal=causal,
+            mode=mode,  # type: ignore[arg-type]
         )
         requested.check()
         return requested
@@ -81,6 +84,15 @@ class ExtractionSettings:
             raise ConfigError(f"--stride must be between 1 and {MAX_STRIDE} frames, got {self.stride}")
         if self.causal and self.layout != "segmentation":
             raise ConfigError("--causal windows are for the segmentation layout (a vector per frame)")
+        if self.mode not in ("exact", "sliding"):
+            raise ConfigError(f"--mode must be exact or sliding, got {self.mode!r}")
+        if self.mode == "sliding" and self.layout != "segmentation":
+            raise ConfigError("--mode sliding is for the segmentation layout (a vector per frame)")
+        if self.mode == "sliding" and self.causal:
+            raise ConfigError(
+                "--mode sliding sees frames after each one (its spans have context on both sides), so it "
+                "cannot be --causal"
+            )
 
     def describe(self) -> str:
         weights = "random weights" if self.weights is None else "weights " + self.weights[:20]
@@ -89,10 +101,14 @@ class ExtractionSettings:
             f"{self.layout} layout"
             + (f", stride {self.stride}" if self.layout == "detection" else "")
             + (", causal windows" if self.causal else "")
+            + (", sliding mode" if self.mode == "sliding" else "")
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The stored form; settings added later (``causal``, ``mode``) are left out at their defaults, so settings
+        that do not use them read and write as before they existed."""
+        added = {"causal": False, "mode": "exact"}
+        return {k: v for k, v in asdict(self).items() if not (k in added and v == added[k])}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str) -> ExtractionSettings:

@@ -59,6 +59,9 @@ class Backbone(nn.Module):
     input: ClassVar[BackboneInput]
     feature_dim: ClassVar[int]
     pretrained: ClassVar[str | None] = None  # a description of weights that ship with a package, if any
+    # a clip backbone whose ``features`` keep output positions [B, D, T']: (frames between positions, the frame at
+    # the centre of position 0's receptive field) for inputs of a multiple of that many frames; None: pooled output
+    positions: ClassVar[tuple[int, int] | None] = None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -34,9 +34,18 @@ BN_EPS = 1e-3
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow SAME padding computed from the input size."""
+    """Conv2d with TensorFlow SAME padding computed from the input size. At stride 1 with an odd kernel SAME is
+    ``(k - 1) / 2`` on each side whatever the size, so the convolution pads itself (no padded copy)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fixed = all(s == 1 and k % 2 == 1 for k, s in zip(self.kernel_size, self.stride, strict=True))
+        if self.fixed:
+            self.padding = tuple(k // 2 for k in self.kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fixed:
+            return self._conv_forward(x, self.weight, self.bias)
         return self._conv_forward(same_padding(x, self.kernel_size, self.stride), self.weight, self.bias)
 
 

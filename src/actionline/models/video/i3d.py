@@ -23,6 +23,10 @@ from actionline.models.backbone import Backbone, BackboneInput
 from actionline.models.registry import register_backbone
 from actionline.nn.networks.same_padding import same_padding
 
+torch.fx.wrap(
+    "same_padding"
+)  # traced as one call (`nn.networks.inference_form`): its padding depends on the input size
+
 # Inception blocks: name, input channels, (b0, b1a, b1b, b2a, b2b, b3b) output channels
 MIXED = (
     ("Mixed_3b", 192, (64, 96, 128, 16, 32, 32)),
@@ -45,12 +49,15 @@ class Unit3D(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: Sequence[int] = (1, 1, 1), stride=(1, 1, 1), head: bool = False):
         super().__init__()
         self.kernel, self.stride, self.head = tuple(kernel), tuple(stride), head
-        self.conv3d = nn.Conv3d(cin, cout, self.kernel, self.stride, bias=head)
+        # at stride 1 with odd kernels SAME is (k - 1) / 2 on each side whatever the size: the conv pads itself
+        self.fixed = all(s == 1 and k % 2 == 1 for k, s in zip(self.kernel, self.stride, strict=True))
+        padding = tuple(k // 2 for k in self.kernel) if self.fixed else 0
+        self.conv3d = nn.Conv3d(cin, cout, self.kernel, self.stride, padding, bias=head)
         if not head:
             self.bn = nn.BatchNorm3d(cout, eps=1e-3, momentum=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv3d(same_padding(x, self.kernel, self.stride))
+        x = self.conv3d(x if self.fixed else same_padding(x, self.kernel, self.stride))
         return x if self.head else F.relu(self.bn(x))
 
 
@@ -82,6 +89,7 @@ class I3D(Backbone):
 
     stream: ClassVar[Literal["rgb", "flow"]]
     feature_dim = 1024
+    positions = (8, 9)  # temporal stride 8; SAME padding of a multiple of 8 frames centres position p on 8p + 9
 
     def __init__(self, num_classes: int = 400):
         super().__init__()

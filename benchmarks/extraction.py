@@ -1,0 +1,237 @@
+"""Feature extraction against the machine's limit, in interleaved rounds with the fp32 matmul peak timed in each.
+
+Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) and the load average, then
+- EfficientNet-Lite0 end to end: ``python -m actionline extract`` on an H.264 file (process start, model load,
+  decoding and writing included), frames/s = frames written / wall time;
+- the backbones alone on batches already in memory: EfficientNet-Lite0 (batch 16) in the inference form the
+  extractor runs and as the plain module (the path before), torchvision-layout ResNet-50 (batch 8), I3D exact (one
+  21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
+- MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
+Fraction of the peak = frames/s x GMACs per frame / peak GMAC/s (GMACs counted on the network, conv + linear).
+Once per run: ``torchrun --nproc_per_node N`` extraction of N copies of the file (1 thread per process) against one
+process (N threads) on the same copies, and the I3D sliding mode's deviation from the exact features.
+
+Writes ``results/extraction.json``.  ``python benchmarks/extraction.py [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+from actionline.engine.profiler import MacCounter
+from actionline.engine.run_record import ExtractionSettings
+from actionline.io import atomic_write_text
+from actionline.models.registry import backbone_class, build_model
+from actionline.nn.networks.inference_form import channels_last, inference_form
+
+HERE = Path(__file__).resolve().parent
+VIDEO = HERE.parents[1] / "shared" / "data" / "videos" / "bikes.mp4"  # H.264, 640 x 272, 25 fps, 10 s
+HOUR = 54_000  # frames: one hour at 15 fps
+
+
+def matmul_peak_gmacs(size: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return size**3 / best / 1e9
+
+
+def gmacs(backbone, x: torch.Tensor) -> float:
+    with torch.no_grad(), MacCounter(backbone) as counter:
+        backbone.features(x)
+    return counter.total / 1e9
+
+
+def rate(call, x: torch.Tensor, frames: int) -> float:
+    """Frames per second of one call (after one untimed call)."""
+    with torch.inference_mode():
+        call(x)
+        started = time.perf_counter()
+        call(x)
+        return frames / (time.perf_counter() - started)
+
+
+def end_to_end(video: Path, work: Path) -> float:
+    out = work / f"e2e{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "actionline", "extract", str(video), "--out", str(out), "--fps", "15"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    frames = np.load(out / "features" / f"{video.stem}.npy", mmap_mode="r").shape[1]
+    shutil.rmtree(out)
+    return frames / wall
+
+
+def torchrun_speedup(video: Path, work: Path, processes: int) -> dict:
+    """N copies of the video: one process with N threads against torchrun with N processes of 1 thread each."""
+    folder = work / "copies"
+    folder.mkdir(exist_ok=True)
+    for i in range(processes):
+        shutil.copy(video, folder / f"copy{i}{video.suffix}")
+    args = ["-m", "actionline", "extract", str(folder), "--fps", "15"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(processes)}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *args, "--out", str(work / "one")], check=True, capture_output=True, env=env)
+    one = time.perf_counter() - started
+    env["OMP_NUM_THREADS"] = "1"
+    run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+    started = time.perf_counter()
+    subprocess.run([*run, *args, "--out", str(work / "many")], check=True, capture_output=True, env=env)
+    many = time.perf_counter() - started
+    return {
+        "processes": processes,
+        "one_process_s": one,
+        "torchrun_s": many,
+        "speedup": one / many,
+        "speedup_per_process": one / many / processes,
+    }
+
+
+def sliding_deviation(video: Path, fps: float) -> dict:
+    """I3D (random weights: no I3D weights are available offline) exact against sliding features on a real clip."""
+    torch.manual_seed(0)
+    network = FeatureNetwork(backbone_class("i3d_rgb")().eval(), torch.device("cpu"))
+    features = {}
+    for mode in ("exact", "sliding"):
+        settings = ExtractionSettings("i3d_rgb", None, fps, 21, 1, "segmentation", 1024, mode)
+        features[mode] = extract_video(video, network, settings, 4)
+    a, b = features["exact"], features["sliding"]
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return {
+        "fps": fps,
+        "frames": len(a),
+        "relative_l2": float(np.linalg.norm(a - b) / np.linalg.norm(a)),
+        "cosine_mean": float(cosine.mean()),
+        "cosine_min": float(cosine.min()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--processes", type=int, default=2, help="torchrun processes (0: skip)")
+    ap.add_argument("--deviation-fps", type=float, default=2.0, help="I3D exact vs sliding on the clip (0: skip)")
+    args = ap.parse_args()
+    if not VIDEO.is_file():
+        raise SystemExit(f"{VIDEO} not found: the benchmark decodes that H.264 clip")
+    threads = torch.get_num_threads()
+    console = Console(stderr=True)
+    effnet, _ = load_backbone("efficientnet_lite0", None, console)
+    resnet = backbone_class("resnet50")().eval()
+    i3d = backbone_class("i3d_rgb")().eval()
+    images, clips = torch.randn(16, 3, 224, 224), torch.randn(2, 3, 21, 224, 224)
+    span = torch.randn(1, 3, 192, 224, 224)
+    cost = {
+        "efficientnet_lite0": gmacs(effnet, images[:1]),
+        "resnet50": gmacs(resnet, images[:1]),
+        "i3d_window": gmacs(i3d, clips[:1]),
+        "i3d_span": gmacs(i3d, span),
+    }
+    fast = {
+        "efficientnet_lite0": inference_form(effnet),
+        "resnet50": inference_form(resnet),
+        "i3d": inference_form(i3d, 3),
+    }
+    mstcn = build_model("mstcn", {"input_dim": 1280, "num_classes": 19}).eval()
+    hour = torch.randn(1, 1280, HOUR)
+    rounds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            row = {"load_1min": os.getloadavg()[0], "peak_gmacs": matmul_peak_gmacs()}
+            row["effnet_end_to_end_fps"] = end_to_end(VIDEO, Path(tmp))
+            row["effnet_backbone_fps"] = rate(fast["efficientnet_lite0"], channels_last(images), 16)
+            row["effnet_plain_backbone_fps"] = rate(effnet.features, images, 16)
+            row["resnet50_fps"] = rate(fast["resnet50"], channels_last(images[:8]), 8)
+            row["i3d_exact_fps"] = rate(fast["i3d"], channels_last(clips), 2)
+            row["i3d_sliding_fps"] = rate(fast["i3d"], channels_last(span), 128)
+            with torch.inference_mode():
+                mstcn(hour, torch.ones(1, HOUR))
+                started = time.perf_counter()
+                mstcn(hour, torch.ones(1, HOUR))
+                row["mstcn_hour_s"] = time.perf_counter() - started
+            row["load_1min_after"] = os.getloadavg()[0]
+            rounds.append(row)
+            console.print(f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), markup=False)
+        once: dict = {}
+        save(rounds, cost, threads, once)  # written after each stage, so that a long run keeps what it measured
+        if args.processes > 1:
+            once["torchrun"] = torchrun_speedup(VIDEO, Path(tmp), args.processes)
+            save(rounds, cost, threads, once)
+        if args.deviation_fps > 0:
+            once["i3d_sliding_deviation"] = sliding_deviation(VIDEO, args.deviation_fps)
+    summary = save(rounds, cost, threads, once)
+    console.print(json.dumps(summary, indent=1), markup=False)
+
+
+def save(rounds: list[dict], cost: dict, threads: int, once: dict) -> dict:
+    summary = summarise(rounds, cost)
+    result = {
+        "threads": threads,
+        "torch": torch.__version__,
+        "video": VIDEO.name,
+        "gmacs_per_frame": cost,
+        "rounds": rounds,
+        "summary": summary,
+        **once,
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu_name(),
+    }
+    atomic_write_text(HERE / "results" / "extraction.json", json.dumps(result, indent=1))
+    return summary
+
+
+def summarise(rounds: list[dict], cost: dict) -> dict:
+    """Medians over rounds; each fraction of the peak is taken within its round, then the median of those."""
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    def fraction(key: str, per_frame: float) -> float:
+        return statistics.median(r[key] * per_frame / r["peak_gmacs"] for r in rounds)
+
+    per_frame = {
+        "effnet_end_to_end_fps": cost["efficientnet_lite0"],
+        "effnet_backbone_fps": cost["efficientnet_lite0"],
+        "effnet_plain_backbone_fps": cost["efficientnet_lite0"],
+        "resnet50_fps": cost["resnet50"],
+        "i3d_exact_fps": cost["i3d_window"],
+        "i3d_sliding_fps": cost["i3d_span"] / 128,
+    }
+    out = {k: {"fps": median(k), "fraction_of_peak": fraction(k, g)} for k, g in per_frame.items()}
+    out["peak_gmacs"] = median("peak_gmacs")
+    out["load_1min"] = median("load_1min")
+    out["i3d_sliding_speedup"] = statistics.median(r["i3d_sliding_fps"] / r["i3d_exact_fps"] for r in rounds)
+    out["inference_form_speedup"] = statistics.median(
+        r["effnet_backbone_fps"] / r["effnet_plain_backbone_fps"] for r in rounds
+    )
+    out["hour_minutes"] = (HOUR / median("effnet_end_to_end_fps") + median("mstcn_hour_s")) / 60
+    return out
+
+
+def cpu_name() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()
