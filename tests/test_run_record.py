@@ -64,7 +64,7 @@ def test_the_record_round_trips_through_a_checkpoint_and_config_yaml(tmp_path, t
 
 def test_a_checkpoint_without_the_record_is_refused_and_an_old_config_names_the_checkpoints(tmp_path):
     save_checkpoint(tmp_path / "x.pt", {"model_state": {}})
-    with pytest.raises(CheckpointError, match="not a run checkpoint"):
+    with pytest.raises(CheckpointError, match="not a complete actionline checkpoint"):
         load_run(tmp_path / "x.pt")
     shutil.copytree(OLD_RUN, tmp_path / "old")
     (tmp_path / "old" / "config.yaml").write_text("model_name: mstcn\n")
