@@ -128,9 +128,6 @@ def pickle_cases() -> dict[str, Callable]:
         *("pretrain", "--data", str(clip_dataset(tmp)), "--out", str(tmp / "r"), "--teacher", "resnet18"),
         *("--teacher-weights", str(malicious_pickles(tmp)["weights"])),
     ]
-    out["pickle-convert-without-trust"] = lambda w, tmp: [
-        *("convert-checkpoint", str(malicious_pickles(tmp)["plain"]), str(tmp / "new.pt")),
-    ]
     return out
 
 

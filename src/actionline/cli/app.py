@@ -433,24 +433,6 @@ def report(
     err.print(f"wrote {out_file}", markup=False)
 
 
-@app.command("convert-checkpoint")
-def convert_checkpoint(source: o.ConvertSource, target: o.ConvertTarget, trust: o.Trust = False) -> None:
-    """Rewrite a checkpoint that other commands refuse (it holds Python objects beyond tensors and plain data) as
-    one they load. Reading SOURCE runs any code it holds: only for files you made or trust.
-
-    Example: actionline convert-checkpoint --trust runs/old/checkpoints/best.pt runs/old/checkpoints/best.pt
-    """
-    from actionline.engine.checkpoint import convert_trusted
-
-    if not trust:
-        raise ActionlineError(
-            f"convert-checkpoint reads {source} with full Python objects, which runs any code the file holds: "
-            "pass --trust if you made it or trust where it came from"
-        )
-    convert_trusted(source, target)
-    err.print(f"wrote {target} (plain data: it loads without running code)", markup=False)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; bad input becomes one line on stderr and exit status 2 (never interpreted as
     markup), Ctrl-C exit status 130, an operating-system error (unwritable folder, a file where a folder belongs)

@@ -316,7 +316,3 @@ Causal = Annotated[
 ]
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Write into a non-empty --out, replacing its files.")]
-
-ConvertSource = Annotated[Path, typer.Argument(help="The checkpoint to convert (its code RUNS when it is read).")]
-ConvertTarget = Annotated[Path, typer.Argument(help="The checkpoint to write, as plain data that loads safely.")]
-Trust = Annotated[bool, typer.Option("--trust", help="Confirm that you made or trust SOURCE.")]

@@ -8,7 +8,7 @@ without a word). Files of the previous layout, the payload's bytes and their SHA
 Loading never runs code from the file: torch reads it with ``weights_only=True`` (tensors and plain data only).
 Payloads are saved as plain data (`to_plain`: dicts, lists, tuples, str, int, float, bool, None, tensors), so no
 type needs allowing; checkpoints written before this hold the numpy random state, whose three numpy types are
-the only ones allowed (`LEGACY_TYPES`). Anything else is refused with the command that converts a trusted file.
+the only ones allowed (`LEGACY_TYPES`). Anything else is refused, naming the object; nothing unpickles it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ LEGACY_TYPES = [
     np.dtypes.UInt32DType,
 ]
 PLAIN = (str, int, float, bool, type(None), torch.Tensor, torch.dtype, torch.device)
-CONVERT_HINT = "actionline convert-checkpoint --trust"
 
 
 def to_plain(obj: Any, where: str = "payload") -> Any:
@@ -71,7 +70,7 @@ def to_plain(obj: Any, where: str = "payload") -> Any:
 
 def safe_torch_load(source: str | Path | IO[bytes], path: str | Path) -> Any:
     """``torch.load`` with ``weights_only=True`` (plus `LEGACY_TYPES`): a file that needs any other Python object
-    is refused without running it, with the command that converts a file one trusts."""
+    is refused without running it (nothing in actionline unpickles anything else: docs/security.md)."""
     try:
         with torch.serialization.safe_globals(LEGACY_TYPES):
             return torch.load(source, map_location="cpu", weights_only=True)
@@ -81,7 +80,7 @@ def safe_torch_load(source: str | Path | IO[bytes], path: str | Path) -> Any:
             raise CheckpointError(f"{path}: cannot read checkpoint ({load_error_detail(exc)})") from None
         raise CheckpointError(
             f"{path}: refused: the file holds a Python object beyond tensors and plain data ({refused}), and "
-            f"loading it could run code; if you trust the file, convert it: {CONVERT_HINT} {path} NEW.pt"
+            "loading it could run code; actionline never writes such a file (docs/security.md)"
         ) from None
     except Exception as exc:  # torch raises many types for truncated/corrupt files
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
@@ -196,26 +195,3 @@ def load_checkpoint(
             f"{len(expect_classes)} (mapping.txt)"
         )
     return ckpt
-
-
-def convert_trusted(source: str | Path, target: str | Path) -> None:
-    """Rewrite a checkpoint ONE TRUSTS (loading it runs whatever code it holds) as plain data that loads safely:
-    the only path that unpickles with ``weights_only=False``, reached only by ``convert-checkpoint --trust``."""
-    source = Path(source)
-    if not source.is_file():
-        raise CheckpointError(f"{source}: checkpoint not found")
-    verify_digest(source)
-    try:
-        ckpt = torch.load(source, map_location="cpu", weights_only=False)
-        ckpt = (
-            torch.load(io.BytesIO(ckpt["payload"]), map_location="cpu", weights_only=False) if is_sealed(ckpt) else ckpt
-        )
-    except Exception as exc:
-        raise CheckpointError(f"{source}: cannot read checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{source}: not an actionline checkpoint")
-    try:
-        plain = to_plain({k: v for k, v in ckpt.items() if k != "format"})
-    except TypeError as exc:
-        raise CheckpointError(f"{source}: cannot convert: {exc}") from None
-    save_checkpoint(target, plain)
