@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -121,19 +120,6 @@ class FeatureNetwork:
         if keep_positions:
             return out.transpose(1, 2).float().cpu().numpy()
         return (out.mean(-1) if out.ndim == 3 else out).float().cpu().numpy()
-
-
-class CausalWindow:
-    """The stack [window, H, W, 3] ending at each frame pushed; the first frame is repeated before the video."""
-
-    def __init__(self, window: int):
-        self.frames: deque[np.ndarray] = deque(maxlen=window)
-
-    def push(self, frame: np.ndarray) -> np.ndarray:
-        if not self.frames:
-            self.frames.extend([frame] * (self.frames.maxlen - 1))
-        self.frames.append(frame)
-        return np.stack(self.frames)
 
 
 def window_batches(chunks: Iterator[np.ndarray], window: int, stride: int, lead: int) -> Iterator[np.ndarray]:

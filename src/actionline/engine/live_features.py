@@ -2,18 +2,33 @@
 clip window ends at its frame, the first frame repeated before the video), computed as each frame arrives.
 
 A per-frame backbone (EfficientNet-Lite0, torchvision ResNets) embeds the frame itself; a clip backbone (I3D, 3D
-ResNets) embeds the window of the last ``window`` frames (`actionline.engine.extractor.CausalWindow`), so its
+ResNets) embeds the window of the last ``window`` frames (`CausalWindow`), so its
 features never wait for a later frame.
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import torch
 
-from actionline.engine.extractor import CausalWindow, FeatureNetwork
+from actionline.engine.extractor import FeatureNetwork
 from actionline.engine.run_record import ExtractionSettings
 from actionline.models.backbone import Backbone
+
+
+class CausalWindow:
+    """The stack [window, H, W, 3] ending at each frame pushed; the first frame is repeated before the video."""
+
+    def __init__(self, window: int):
+        self.frames: deque[np.ndarray] = deque(maxlen=window)
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        if not self.frames:
+            self.frames.extend([frame] * (self.frames.maxlen - 1))
+        self.frames.append(frame)
+        return np.stack(self.frames)
 
 
 class LiveFeatures:
