@@ -216,11 +216,13 @@ class OnnxForward:
 
 def run_with_onnxruntime(model: TemporalModel, folder: Path | None = None) -> TemporalModel:
     """``model`` with its forward run by ONNX Runtime (`OnnxForward`): from ``folder/model.onnx`` when there is
-    one (its fingerprint must be this model's), else from a graph exported now into a temporary folder. This
-    instance's ``forward`` is replaced, so every caller (the tasks' prediction, `decode`) runs the graph unchanged;
-    outputs come back on the CPU."""
+    one (its fingerprint must be this model's), else from a graph exported now (into a temporary folder, removed once
+    the session has read it). This instance's ``forward`` is replaced, so every caller (the tasks' prediction,
+    `decode`) runs the graph unchanged; outputs come back on the CPU."""
     graph = folder / GRAPH_FILE if folder is not None and folder.is_dir() else None
-    if graph is None or not graph.is_file():
-        graph = export_onnx(model, Path(tempfile.mkdtemp(prefix="actionline-onnx-")) / GRAPH_FILE)
-    model.forward = OnnxForward(graph, model)
+    if graph is not None and graph.is_file():
+        model.forward = OnnxForward(graph, model)
+        return model
+    with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:  # the session holds the graph in memory
+        model.forward = OnnxForward(export_onnx(model, Path(scratch) / GRAPH_FILE), model)
     return model
