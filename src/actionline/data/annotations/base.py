@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,22 @@ def read_text(path: Path) -> str:
 
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
+
+
+def read_xml(path: Path, root_tag: str, tool: str) -> ET.Element:
+    """The root of the XML file ``path``, checked to be well-formed (the error names the line and column) and to
+    have the ``root_tag`` element of ``tool``'s files."""
+    kind = f"{'an' if tool[0] in 'AEIOU' else 'a'} {tool} file"
+    try:
+        root = ET.parse(path).getroot()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise DataError(f"{path}:{line}:{column}: not {kind} (malformed XML)") from None
+    if root.tag != root_tag:
+        raise DataError(f"{path}: not {kind} (root element <{root.tag}>, expected <{root_tag}>)")
+    return root
 
 
 def video_id(media: str) -> str:

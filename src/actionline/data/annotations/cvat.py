@@ -19,6 +19,7 @@ from actionline.data.annotations.base import (
     AnnotationFormat,
     AnnotationOptions,
     Annotations,
+    read_xml,
     regrid,
     video_id,
 )
@@ -36,7 +37,7 @@ class Cvat(AnnotationFormat):
         return "<annotations" in head
 
     def read(self, path: Path, options: AnnotationOptions) -> Annotations:
-        root = _parse(path)
+        root = read_xml(path, "annotations", "CVAT")
         task = root.find("meta/task") if root.find("meta/task") is not None else root.find("meta/job")
         if task is None:
             what = "a project export" if root.find("meta/project") is not None else "a file without <meta><task>"
@@ -105,19 +106,6 @@ class Cvat(AnnotationFormat):
                 ET.SubElement(root, "tag", {"frame": str(frame), "label": s.label, "source": "auto"})
         ET.indent(root)
         atomic_write(path, lambda tmp: ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True))
-
-
-def _parse(path: Path) -> ET.Element:
-    try:
-        root = ET.parse(path).getroot()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise DataError(f"{path}:{line}:{column}: malformed XML") from None
-    if root.tag != "annotations":
-        raise DataError(f"{path}: not a CVAT file (root element <{root.tag}>, expected <annotations>)")
-    return root
 
 
 def _int(task: ET.Element, key: str, path: Path, default: int | None) -> int | None:

@@ -9,7 +9,6 @@ tier ``options.tier`` (default ``actions``) and the video linked as its media.
 from __future__ import annotations
 
 import mimetypes
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from actionline.data.annotations.base import (
     AnnotationFormat,
     AnnotationOptions,
     Annotations,
+    read_xml,
     segments_from_seconds,
     spans_in_seconds,
     timeline_of,
@@ -92,15 +92,7 @@ def _parse(path: Path):
     name neither the file nor the line)."""
     from pympi.Elan import Eaf
 
-    try:
-        root = ET.fromstring(path.read_bytes())
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise DataError(f"{path}:{line}:{column}: not an ELAN file (malformed XML)") from None
-    if root.tag != "ANNOTATION_DOCUMENT":
-        raise DataError(f"{path}: not an ELAN file (root element <{root.tag}>, expected <ANNOTATION_DOCUMENT>)")
+    read_xml(path, "ANNOTATION_DOCUMENT", "ELAN")
     try:
         return Eaf(str(path), suppress_version_warning=True)
     except Exception as exc:  # pympi raises bare Exception, KeyError, ValueError for inconsistent documents
