@@ -206,3 +206,30 @@ def test_a_folder_extracted_before_modes_existed_resumes_as_exact(tmp_path):
     check_settings(tmp_path, ExtractionSettings(**old, feature_dim=1024))  # no error: exact is what it was
     with pytest.raises(ConfigError, match="mode"):
         check_settings(tmp_path, ExtractionSettings(**old, feature_dim=1024, mode="sliding"))
+
+
+@pytest.fixture(scope="module")
+def onnx_network() -> FeatureNetwork:
+    backbone = backbone_class("efficientnet_lite0")().eval()
+    backbone.load_weights(backbone.default_weights())
+    return FeatureNetwork(backbone, torch.device("cpu"), "onnxruntime")  # exported once: the slow part
+
+
+@pytest.mark.parametrize("layout, window, stride", list(ORIGINAL))
+def test_onnxruntime_gives_the_original_extractors_features(frozen_video, onnx_network, layout, window, stride):
+    """``extract --runtime onnxruntime``: the exported backbone run by ONNX Runtime, within the same tolerance."""
+    settings = ExtractionSettings("efficientnet_lite0", None, 10.0, window, stride, layout, 1280)
+    features = extract_video(frozen_video, onnx_network, settings, 3)
+    sums, values = ORIGINAL[(layout, window, stride)]
+    np.testing.assert_allclose(features[:, DIMS], values, atol=TOLERANCE + 1e-5)
+    np.testing.assert_allclose(features.sum(1), sums, atol=1280 * TOLERANCE)
+
+
+def test_an_unknown_runtime_is_refused_before_anything_is_written(tmp_path):
+    from actionline.engine.extractor import extract
+    from actionline.errors import ConfigError
+
+    write_video(tmp_path / "v.mp4", np.zeros((2, 16, 16, 3), np.uint8), 10)
+    with pytest.raises(ConfigError, match="runtime"):
+        extract(tmp_path / "v.mp4", tmp_path / "out", ExtractionSettings.request("efficientnet_lite0"), runtime="tvm")
+    assert not (tmp_path / "out").exists()

@@ -239,6 +239,7 @@ def extract(
     causal: o.Causal = False,
     random_weights: o.RandomWeights = False,
     mode: o.ExtractMode = "exact",
+    runtime: o.ExtractRuntime = "torch",
 ) -> None:
     """Extract features from videos with a backbone: resumable (complete videos are skipped), sharded under
     torchrun (each process a disjoint share of the videos), a video that fails is listed and the others go on.
@@ -252,7 +253,7 @@ def extract(
 
     requested = ExtractionSettings.request(backbone, fps, window, stride, layout, causal=causal, mode=mode)
     settings, done, failures = run_extraction(
-        source, out_dir, requested, weights, batch_size, device, err, random_weights
+        source, out_dir, requested, weights, batch_size, device, err, random_weights, runtime
     )
     err.print(f"extracted {settings.describe()} for {len(done)} videos into {out_dir / 'features'}", markup=False)
     if failures:

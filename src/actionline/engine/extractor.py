@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, fields, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ from rich.text import Text
 from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
+from actionline.engine.onnx_graph import backbone_with_onnxruntime
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
@@ -55,6 +57,8 @@ from actionline.models.registry import backbone_class
 from actionline.nn.networks.inference_form import channels_last, inference_form
 
 SETTINGS_FILE = "extraction.json"
+Runtime = Literal["torch", "onnxruntime"]
+RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
 MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
 
 
@@ -93,19 +97,31 @@ def load_backbone(
 
 
 class FeatureNetwork:
-    """A backbone's ``features`` in inference form (`nn.networks.inference_form`: BatchNorm folded, in-place
-    activations, channels-last) on a device: uint8 frames or windows in, float32 vectors out."""
+    """A backbone's ``features`` on a device: uint8 frames or windows in, float32 vectors out. ``runtime`` torch:
+    the inference form (`nn.networks.inference_form`: BatchNorm folded, in-place activations, channels-last);
+    onnxruntime: the exported graph run by ONNX Runtime on the CPU (`engine.onnx_graph.backbone_with_onnxruntime`),
+    the same features within 1e-4 (neither is recorded in the features' settings: both compute the same function)."""
 
-    def __init__(self, backbone: Backbone, device: torch.device):
+    def __init__(self, backbone: Backbone, device: torch.device, runtime: Runtime = "torch"):
         self.spec, self.device, self.positions = backbone.input, device, backbone.positions
         self.clip = backbone.input.frames > 1
-        self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if runtime == "onnxruntime" and device.type != "cpu":
+            raise ConfigError("--runtime onnxruntime runs on the CPU: give --device cpu (or use --runtime torch)")
+        self.layout_last = runtime == "torch"  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
+        if runtime == "onnxruntime":
+            self.network = backbone_with_onnxruntime(backbone)
+        else:
+            self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
 
     def _scaled(self, pixels: np.ndarray) -> torch.Tensor:
-        """[N, H, W, C] or [N, T, H, W, C] uint8 (a strided view is fine) -> scaled float32, channels-last."""
+        """[N, H, W, C] or [N, T, H, W, C] uint8 (a strided view is fine) -> scaled float32 (channels-last for
+        PyTorch)."""
         x = torch.from_numpy(pixels).to(self.device)
         x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.permute(0, 4, 1, 2, 3)
-        return scale_pixels(channels_last(x.float()), self.spec.scaling)
+        x = channels_last(x.float()) if self.layout_last else x.float().contiguous()
+        return scale_pixels(x, self.spec.scaling)
 
     @torch.inference_mode()
     def frames(self, frames: np.ndarray) -> np.ndarray:
@@ -339,12 +355,15 @@ def extract(
     device: str = "auto",
     console: Console | None = None,
     random_weights: bool = False,
+    runtime: Runtime = "torch",
+    on_video: Callable[[str], None] | None = None,
 ) -> tuple[ExtractionSettings, list[str], list[tuple[str, str]]]:
     """Extract every video of ``source`` (a file, a folder or a list of files) into ``out`` as ``requested`` (its
     backbone, fps, window, stride and layout; `ExtractionSettings.request`) with the ``weights`` file (None: the
-    backbone's packaged weights, else random ones, only with ``random_weights``: `load_backbone`); returns the
-    settings used (with the weights' digest and the feature size), the videos done (or already complete) and the
-    failures (video, reason)."""
+    backbone's packaged weights, else random ones, only with ``random_weights``: `load_backbone`) run by
+    ``runtime`` (`FeatureNetwork`); returns the settings used (with the weights' digest and the feature size), the
+    videos done (or already complete) and the failures (video, reason). ``on_video`` is called with each video
+    whose files are complete, as soon as they are (`engine.video_pipeline` segments it meanwhile)."""
     console = console or Console(stderr=True)
     requested.check()  # before any file is read
     if not 1 <= batch_size <= MAX_BATCH:
@@ -356,6 +375,7 @@ def extract(
             f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {requested.backbone}"
         )
     backbone.to(dev := resolve_device(device))
+    network = FeatureNetwork(backbone, dev, runtime)  # before anything is written: a runtime it refuses stops here
     settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
@@ -366,7 +386,8 @@ def extract(
     mine = [v for v in videos[shard.rank :: shard.world_size] if not is_complete(out, v.stem, settings)]
     done = [v.stem for v in videos[shard.rank :: shard.world_size] if v not in mine]
     failures: list[tuple[str, str]] = []
-    network = FeatureNetwork(backbone, dev)
+    for video in done if on_video is not None else ():
+        on_video(video)
     with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
         frames = progress.add_task("frames", total=sum(expected_frames(v, settings.fps) for v in mine) or None)
         for path in mine:
@@ -381,6 +402,8 @@ def extract(
                 continue
             write_features(out, path.stem, features, settings)
             done.append(path.stem)
+            if on_video is not None:
+                on_video(path.stem)
     order = {v.stem: i for i, v in enumerate(videos)}
     return settings, sorted(done, key=order.__getitem__), failures  # in the folder's order, as before
 
@@ -394,7 +417,13 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
 
 
 def extract_like_training(
-    meta: RunMeta, input_dim: int, source: Path, out: Path, batch_size: int, console: Console | None = None
+    meta: RunMeta,
+    input_dim: int,
+    source: Path,
+    out: Path,
+    batch_size: int,
+    console: Console | None = None,
+    on_video: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
     describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
@@ -417,7 +446,7 @@ def extract_like_training(
             f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
-    used, done, failures = extract(source, out, s, None, batch_size, console=console)
+    used, done, failures = extract(source, out, s, None, batch_size, console=console, on_video=on_video)
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
     if failures and not done:

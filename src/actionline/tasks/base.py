@@ -9,7 +9,7 @@ predicting, and from the files when evaluating or viewing (an explicit ``--task`
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -122,10 +122,11 @@ class PredictingTask(Task):
         ``"12 predictions"``."""
 
     def predict_features(
-        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: Iterable[str], out: Path
     ) -> str:
         """Predict videos whose features were just extracted into ``features`` (a folder with ``features/``),
-        writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`)."""
+        writing the task's outputs into ``out``; returns a summary line without the folder (`predict --video`).
+        ``videos`` is read once and may still be growing: a video's features exist when its name arrives."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
 
     def timeline(self, model: TemporalModel, meta: RunMeta, features: Any, video: str) -> Timeline:
@@ -138,14 +139,19 @@ class PredictingTask(Task):
         self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console
     ) -> str:
         """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
-        training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), then
+        training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), and
         `predict_features` into a staging folder whose outputs replace those in ``out`` only when all are written;
-        tasks that read pixels themselves override it."""
+        the model takes each video as soon as its features are written, while the next one is extracted
+        (`engine.video_pipeline`). Tasks that read pixels themselves override it."""
         from actionline.engine.extractor import extract_like_training
+        from actionline.engine.video_pipeline import overlapped
 
-        done = extract_like_training(meta, model.config.input_dim, source, out, batch_size, console)
+        def extraction(on_video: Callable[[str], None]) -> list[str]:
+            return extract_like_training(meta, model.config.input_dim, source, out, batch_size, console, on_video)
+
+        videos = overlapped(extraction)
         with staged_files(out) as staging:
-            summary = self.predict_features(model, meta, out, done, staging)
+            summary = self.predict_features(model, meta, out, videos, staging)
         return f"{summary} to {out}"
 
     def eval_clips(self, data: Any, options: Any) -> list:

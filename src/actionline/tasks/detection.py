@@ -10,7 +10,7 @@ clip's time span, and the detections of overlapping windows are merged by class-
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -383,10 +383,12 @@ class DetectionTask(PredictingTask):
         return found, f"{len(found)} detections in {len(videos)} videos (results.json)"
 
     def predict_features(
-        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: Iterable[str], out: Path
     ) -> str:
         """Detect in freshly extracted videos (detection layout: snippets and timing files); ``out`` receives
-        ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``."""
+        ``results.json`` (seconds), ``timelines.json`` and ``timelines.csv``. The dataset needs every video's
+        duration first, so the videos are all extracted before the model runs."""
+        videos = list(videos)
         durations = {}
         for video in videos:
             timing = FeatureTiming(**read_json(features / "features" / f"{video}.json"))

@@ -262,7 +262,7 @@ class SegmentationTask(PredictingTask):
         return segment_video(model, features, meta.classes, meta.dataset.sample_rate or 1, fps, video)
 
     def predict_features(
-        self, model: TemporalModel, meta: RunMeta, features: Path, videos: list[str], out: Path
+        self, model: TemporalModel, meta: RunMeta, features: Path, videos: Iterable[str], out: Path
     ) -> str:
         """Segment freshly extracted videos: ``out`` receives MS-TCN files, ``timelines.json``, ``timelines.csv``,
         one SRT per video (background left out) and ``timelines.png``."""

@@ -1,0 +1,88 @@
+"""`predict --video` as a pipeline (engine/video_pipeline.py): the model takes each video while the next is
+extracted; the outputs are those of extracting everything first; the queue bounds how far extraction runs ahead."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from actionline.cli import main
+from actionline.engine import video_pipeline
+from actionline.engine.video_pipeline import AHEAD, overlapped
+from actionline.errors import DataError
+
+
+def test_names_arrive_in_order():
+    def extract(on_video):
+        for name in "abc":
+            on_video(name)
+
+    assert list(overlapped(extract)) == list("abc")
+
+
+def test_extraction_runs_at_most_ahead_videos_ahead_of_the_model():
+    reported = []
+
+    def extract(on_video):
+        for i in range(10):
+            on_video(str(i))
+            reported.append(i)
+
+    videos = overlapped(extract)
+    assert next(videos) == "0"
+    time.sleep(0.3)  # time for the extraction to run as far as the queue lets it
+    assert len(reported) <= AHEAD + 1  # AHEAD waiting in the queue, one blocked handing over; "0" consumed
+    assert list(videos) == [str(i) for i in range(1, 10)]
+
+
+def test_an_extraction_error_is_raised_in_the_consumer_after_the_videos_before_it():
+    def extract(on_video):
+        on_video("a")
+        raise DataError("b.mp4: decoding failed")
+
+    videos = overlapped(extract)
+    assert next(videos) == "a"
+    with pytest.raises(DataError, match="b.mp4"):
+        next(videos)
+
+
+def test_a_consumer_that_stops_early_stops_the_extraction():
+    before = threading.active_count()
+
+    def extract(on_video):
+        for i in range(1000):
+            on_video(str(i))
+
+    videos = overlapped(extract)
+    next(videos)
+    videos.close()
+    assert threading.active_count() == before
+
+
+def test_predict_video_on_a_folder_gives_the_outputs_of_extracting_first(tmp_path, monkeypatch):
+    """Three videos through the overlapped pipeline and through extract-everything-then-predict: same files."""
+    data = tmp_path / "data"
+    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "32", "--fps", "4"]) == 0
+    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "4"]) == 0
+    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=3", "--set", "model.num_f_maps=8"]
+    run = tmp_path / "run"
+    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *small]) == 0
+    videos = tmp_path / "new"
+    videos.mkdir()
+    for path in sorted((data / "videos").glob("*.mp4"))[:3]:
+        (videos / path.name).write_bytes(path.read_bytes())
+    assert main(["predict", "--run", str(run), "--video", str(videos), "--out", str(tmp_path / "piped")]) == 0
+
+    def sequential(extract):
+        return iter(extract(lambda video: None))  # every video extracted before the model sees the first
+
+    monkeypatch.setattr(video_pipeline, "overlapped", sequential)
+    assert main(["predict", "--run", str(run), "--video", str(videos), "--out", str(tmp_path / "first")]) == 0
+    piped = {p.relative_to(tmp_path / "piped"): p.read_bytes() for p in (tmp_path / "piped").rglob("*") if p.is_file()}
+    first = {p.relative_to(tmp_path / "first"): p.read_bytes() for p in (tmp_path / "first").rglob("*") if p.is_file()}
+    images = {k for k in piped if k.suffix == ".png"}  # drawn by matplotlib: compared by presence only
+    assert len([k for k in piped if k.suffix == ".npy"]) == 3
+    assert piped.keys() == first.keys()
+    assert {k: v for k, v in piped.items() if k not in images} == {k: v for k, v in first.items() if k not in images}
