@@ -11,8 +11,8 @@
    In every round each workload's own products are also replayed alone (`product_floor.py`): their summed time
    is the floor under its latency on this BLAS, and the GMACs over that floor the highest fraction of the peak
    the workload could reach with these products (its ceiling).
-   MS-TCN, ASFormer and BaFormer are also timed, in the same rounds, as the reference code computes them (the
-   official code cannot run here): the networks of tests/reference_encoders.py (``ReferenceWorkload``).
+   The official code is timed beside ours by `official.py`; the reference-style re-implementations of its
+   computation (tests/reference_encoders.py) are equivalence tests only (tests/test_encoder_equivalence.py).
 2. Metrics: our vectorised Acc/Edit/F1 over all 1,712 Breakfast ground-truth files (against perturbed copies)
    vs. the MS-TCN ``eval.py`` loops written out in plain Python (tests/test_metrics_segmentation.py's oracle),
    with a check that both give identical numbers.
@@ -45,7 +45,6 @@ from product_floor import ProductFloor
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-import reference_encoders  # noqa: E402
 from test_metrics_segmentation import oracle_edit, oracle_f1  # noqa: E402
 
 
@@ -154,67 +153,13 @@ class Workload:
         return time.perf_counter() - started
 
 
-REFERENCE_STYLE = ("mstcn", "asformer", "baformer")
-
-
-def reference_style_model(name: str) -> tuple[torch.nn.Module, float]:
-    """The reference-style network for ``name`` (tests/reference_encoders.py) and the weight decay its reference
-    trains it with (specs/reference-implementations-notes.md)."""
-    if name == "mstcn":
-        return reference_encoders.MSTCN(4, 10, 64, 2048, 19, dropout=0.5), 0.0
-    network = reference_encoders.ASFormer if name == "asformer" else reference_encoders.BaFormer
-    settings = {"attention": reference_encoders.chunked_window_attention, "full_window": True, "dropout": 0.5}
-    if name == "asformer":
-        return network(2048, 19, 10, channel_dropout=0.3, **settings), 1e-5
-    return network(2048, 19, channel_dropout=0.3, attn_dropout=0.1, **settings), 0.0
-
-
-class ReferenceWorkload:
-    """The same network as the reference code computes it, on the same input: channels-first ``nn.Conv1d`` layers,
-    the reference's chunked window attention and window mask, BaFormer's textbook cross-attention (keys and values
-    projected from every frame), and ``torch.optim.Adam`` with its defaults (a loop over the parameters on a
-    CPU). The loss and the decoding are the library model's, so only the network's computation differs."""
-
-    def __init__(self, ours: Workload):
-        torch.manual_seed(0)
-        self.name, self.ours = ours.name, ours
-        self.model, weight_decay = reference_style_model(ours.name)
-        self.params = sum(p.numel() for p in self.model.parameters())
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4, weight_decay=weight_decay)
-        self.inference()  # warm-up
-        self.train_step()
-
-    def outputs(self) -> dict[str, torch.Tensor]:
-        out = self.model(self.ours.x, self.ours.mask)
-        return out if isinstance(out, dict) else {"logits": out}
-
-    def inference(self) -> float:
-        self.model.eval()
-        started = time.perf_counter()
-        with torch.inference_mode():
-            self.ours.model.decode(self.outputs(), self.ours.mask, ["video"], self.ours.classes)
-        return time.perf_counter() - started
-
-    def train_step(self) -> float:
-        self.model.train()
-        started = time.perf_counter()
-        loss = self.ours.model.loss(self.outputs(), self.ours.targets)["total"]
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return time.perf_counter() - started
-
-
-def model_speed(names: list[str], length: int, rounds: int, references: bool = True) -> tuple[dict, float]:
-    """Interleaved rounds: the matmul peak, then every model's inference and training step (and, where there is
-    one, its reference-style counterpart's), per round."""
+def model_speed(names: list[str], length: int, rounds: int) -> tuple[dict, float]:
+    """Interleaved rounds: the matmul peak, then every model's inference and training step, per round."""
     static = {name: profile_model(name, 2048, 19, length, repeats=1).as_dict() for name in names}
     workloads = [Workload(name, length) for name in names]
-    refs = {w.name: ReferenceWorkload(w) for w in workloads if references and w.name in REFERENCE_STYLE}
     peaks = []
     keys = ("inference", "train", "inference_first", "train_first")
     times = {w.name: {k: [] for k in keys} for w in workloads}
-    ref_times = {name: {k: [] for k in keys} for name in refs}
     products = {name: {} for name in names}  # the best product floor seen, per kind
     for r in range(rounds):
         peaks.append(matmul_peak_gmacs(repeats=3))
@@ -222,27 +167,17 @@ def model_speed(names: list[str], length: int, rounds: int, references: bool = T
             for kind, floor in w.products.items():
                 products[w.name][kind] = floor.measure()
         for kind in ("inference", "train"):
-            for w, into in [(w, times) for w in workloads] + [(w, ref_times) for w in refs.values()]:
+            for w in workloads:
                 step = w.inference if kind == "inference" else w.train_step
                 first = step()
-                into[w.name][kind].append(step())  # the second of two back-to-back calls, as in a long job
-                into[w.name][kind + "_first"].append(first)
+                times[w.name][kind].append(step())  # the second of two back-to-back calls, as in a long job
+                times[w.name][kind + "_first"].append(first)
         print(f"round {r + 1}/{rounds}: peak {peaks[-1]:.0f} GMAC/s", flush=True)
     peak = max(peaks)
     models = {}
     for name in names:
         p = static[name]
         inference, train = (statistics.median(times[name][k]) for k in ("inference", "train"))
-        reference = {}
-        if name in ref_times:
-            ref_inference, ref_train = (statistics.median(ref_times[name][k]) for k in ("inference", "train"))
-            reference = {
-                "reference_style_params": refs[name].params,
-                "reference_style_inference_ms": 1000 * ref_inference,
-                "reference_style_train_step_ms": 1000 * ref_train,
-                "inference_vs_reference_style": inference / ref_inference,
-                "train_vs_reference_style": train / ref_train,
-            }
         models[name] = {
             **{k: p[k] for k in ("params", "gmacs", "gmacs_total", "peak_mem_mb")},
             "inference_ms": 1000 * inference,
@@ -257,7 +192,6 @@ def model_speed(names: list[str], length: int, rounds: int, references: bool = T
             "train_products_ms": 1000 * products[name]["train"],
             "inference_ceiling_fraction": p["gmacs_total"] / products[name]["inference"] / peak,
             "train_ceiling_fraction": 3 * p["gmacs_total"] / products[name]["train"] / peak,
-            **reference,
         }
         print(json.dumps({name: models[name]}), flush=True)
     return models, peak
@@ -269,7 +203,6 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=5750)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--skip-metrics", action="store_true")
-    ap.add_argument("--no-reference-style", action="store_true", help="skip timing the reference-style models")
     ap.add_argument("--metrics-only", action="store_true", help="re-measure the metrics; keep the models' results")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "efficiency.json")
     args = ap.parse_args()
@@ -277,7 +210,7 @@ def main() -> None:
     if args.metrics_only:
         payload = json.loads(args.output.read_text())
     else:
-        models, peak = model_speed(args.models.split(","), args.length, args.rounds, not args.no_reference_style)
+        models, peak = model_speed(args.models.split(","), args.length, args.rounds)
         payload = {
             "length": args.length,
             "threads": torch.get_num_threads(),

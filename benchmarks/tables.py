@@ -145,27 +145,6 @@ def efficiency(r: dict) -> str:
             f"{p['inference_fraction_of_peak']:.2f} | {floor['inference']} | {p['train_step_ms']:.0f} | "
             f"{p['train_fraction_of_peak']:.2f} | {floor['train']} | {p['peak_mem_mb']:.0f} |"
         )
-    compared = {name: p for name, p in r["models"].items() if "reference_style_inference_ms" in p}
-    if compared:
-        lines += [
-            "",
-            "The same models computed the way the reference code computes them, timed in the same rounds "
-            "(tests/reference_encoders.py: channels-first `nn.Conv1d` networks, the reference's chunked window "
-            "attention with its window of 2 bl - 1 keys per query where ours keeps the paper's bl, BaFormer's "
-            "cross-attention in its textbook form, PyTorch's default Adam; the library's loss and decoding): our "
-            "re-implementations of the official code's computation, which cannot run here, each tested against ours "
-            "(outputs to 1e-5; the window attention against the reference window). Ratio: ours / reference-style, "
-            "medians.",
-            "",
-            "| model | inference ms | reference-style ms | ratio | training step ms | reference-style ms | ratio |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for name, p in compared.items():
-            lines.append(
-                f"| {name} | {p['inference_ms']:.0f} | {p['reference_style_inference_ms']:.0f} | "
-                f"{p['inference_vs_reference_style']:.2f} | {p['train_step_ms']:.0f} | "
-                f"{p['reference_style_train_step_ms']:.0f} | {p['train_vs_reference_style']:.2f} |"
-            )
     if "metrics" in r:
         m = r["metrics"]
         lines += [
