@@ -3,13 +3,16 @@
 Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) and the load average, then
 - EfficientNet-Lite0 end to end: ``python -m actionline extract`` on an H.264 file (process start, model load,
   decoding and writing included), frames/s = frames written / wall time;
+- the same with ``--runtime onnxruntime`` (the backbone exported and run by ONNX Runtime);
 - the backbones alone on batches already in memory: EfficientNet-Lite0 (batch 16) in the inference form the
-  extractor runs and as the plain module (the path before), torchvision-layout ResNet-50 (batch 8), I3D exact (one
+  extractor runs, as the plain module (the path before), run by ONNX Runtime in fp32 and as a static int8 graph
+  (activation ranges calibrated on 64 frames of the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
   21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
 - MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
 Fraction of the peak = frames/s x GMACs per frame / peak GMAC/s (GMACs counted on the network, conv + linear).
 Once per run: ``torchrun --nproc_per_node N`` extraction of N copies of the file (1 thread per process) against one
-process (N threads) on the same copies, and the I3D sliding mode's deviation from the exact features.
+process (N threads) on the same copies, the I3D sliding mode's deviation from the exact features, and the ONNX
+Runtime fp32 / int8 features' deviation from PyTorch's fp32 ones on 32 other frames of the clip.
 
 Writes ``results/extraction.json``.  ``python benchmarks/extraction.py [--rounds 3]``
 """
@@ -31,10 +34,14 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from actionline.data.video import frame_chunks
 from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+from actionline.engine.onnx_graph import OnnxForward, export_onnx
 from actionline.engine.profiler import MacCounter
+from actionline.engine.quantize import quantize_graph
 from actionline.engine.run_record import ExtractionSettings
 from actionline.io import atomic_write_text
+from actionline.models.backbone import scale_pixels
 from actionline.models.registry import backbone_class, build_model
 from actionline.nn.networks.inference_form import channels_last, inference_form
 
@@ -69,15 +76,47 @@ def rate(call, x: torch.Tensor, frames: int) -> float:
         return frames / (time.perf_counter() - started)
 
 
-def end_to_end(video: Path, work: Path) -> float:
+def end_to_end(video: Path, work: Path, *options: str) -> float:
     out = work / f"e2e{time.monotonic_ns()}"
-    command = [sys.executable, "-m", "actionline", "extract", str(video), "--out", str(out), "--fps", "15"]
+    command = [sys.executable, "-m", "actionline", "extract", str(video), "--out", str(out), "--fps", "15", *options]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     wall = time.perf_counter() - started
     frames = np.load(out / "features" / f"{video.stem}.npy", mmap_mode="r").shape[1]
     shutil.rmtree(out)
     return frames / wall
+
+
+def real_frames(video: Path, count: int, backbone) -> torch.Tensor:
+    """The first ``count`` frames of ``video`` at 15 fps as ``backbone`` takes them: [N, 3, size, size] scaled."""
+    spec = backbone.input
+    frames = next(frame_chunks(video, 15.0, spec.short_side, spec.size, count))
+    return scale_pixels(torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), spec.scaling)
+
+
+def onnxruntime_networks(backbone, calibration: torch.Tensor, work: Path) -> dict:
+    """EfficientNet-Lite0 run by ONNX Runtime: the fp32 graph (`extract --runtime onnxruntime`) and its static int8
+    version, activation ranges calibrated on ``calibration`` frames of the clip (QDQ, per-channel weights)."""
+    graph = export_onnx(backbone, work / "effnet.onnx")
+    batches = [(calibration[i : i + 8],) for i in range(0, len(calibration), 8)]
+    int8 = quantize_graph(graph, work / "effnet_int8.onnx", "static", batches)
+    return {"fp32": OnnxForward(graph, backbone), "int8": OnnxForward(int8, backbone)}
+
+
+def deviation(reference: np.ndarray, other: np.ndarray) -> dict:
+    cosine = (reference * other).sum(1) / np.linalg.norm(reference, axis=1) / np.linalg.norm(other, axis=1)
+    return {
+        "max_abs": float(np.abs(reference - other).max()),
+        "relative_l2": float(np.linalg.norm(reference - other) / np.linalg.norm(reference)),
+        "cosine_min": float(cosine.min()),
+    }
+
+
+def runtime_deviation(reference, runtimes: dict, frames: torch.Tensor) -> dict:
+    """Features of real frames (not the calibration frames) by each runtime against PyTorch's fp32 module."""
+    with torch.inference_mode():
+        expected = reference(frames).numpy()
+    return {name: deviation(expected, run(frames)["features"].numpy()) for name, run in runtimes.items()}
 
 
 def torchrun_speedup(video: Path, work: Path, processes: int) -> dict:
@@ -150,6 +189,10 @@ def main() -> None:
         "resnet50": inference_form(resnet),
         "i3d": inference_form(i3d, 3),
     }
+    work = Path(tempfile.mkdtemp(prefix="extraction-bench-"))
+    clip = real_frames(VIDEO, 96, effnet)
+    runtimes = onnxruntime_networks(effnet, clip[:64], work)
+    once_deviation = runtime_deviation(effnet.features, runtimes, clip[64:])
     mstcn = build_model("mstcn", {"input_dim": 1280, "num_classes": 19}).eval()
     hour = torch.randn(1, 1280, HOUR)
     rounds = []
@@ -159,6 +202,9 @@ def main() -> None:
             row["effnet_end_to_end_fps"] = end_to_end(VIDEO, Path(tmp))
             row["effnet_backbone_fps"] = rate(fast["efficientnet_lite0"], channels_last(images), 16)
             row["effnet_plain_backbone_fps"] = rate(effnet.features, images, 16)
+            row["effnet_end_to_end_onnxruntime_fps"] = end_to_end(VIDEO, Path(tmp), "--runtime", "onnxruntime")
+            row["effnet_onnxruntime_fps"] = rate(runtimes["fp32"], images, 16)
+            row["effnet_int8_fps"] = rate(runtimes["int8"], images, 16)
             row["resnet50_fps"] = rate(fast["resnet50"], channels_last(images[:8]), 8)
             row["i3d_exact_fps"] = rate(fast["i3d"], channels_last(clips), 2)
             row["i3d_sliding_fps"] = rate(fast["i3d"], channels_last(span), 128)
@@ -170,7 +216,8 @@ def main() -> None:
             row["load_1min_after"] = os.getloadavg()[0]
             rounds.append(row)
             console.print(f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), markup=False)
-        once: dict = {}
+        once: dict = {"runtime_deviation": once_deviation}
+        shutil.rmtree(work)
         save(rounds, cost, threads, once)  # written after each stage, so that a long run keeps what it measured
         if args.processes > 1:
             once["torchrun"] = torchrun_speedup(VIDEO, Path(tmp), args.processes)
@@ -211,6 +258,9 @@ def summarise(rounds: list[dict], cost: dict) -> dict:
         "effnet_end_to_end_fps": cost["efficientnet_lite0"],
         "effnet_backbone_fps": cost["efficientnet_lite0"],
         "effnet_plain_backbone_fps": cost["efficientnet_lite0"],
+        "effnet_end_to_end_onnxruntime_fps": cost["efficientnet_lite0"],
+        "effnet_onnxruntime_fps": cost["efficientnet_lite0"],
+        "effnet_int8_fps": cost["efficientnet_lite0"],
         "resnet50_fps": cost["resnet50"],
         "i3d_exact_fps": cost["i3d_window"],
         "i3d_sliding_fps": cost["i3d_span"] / 128,
