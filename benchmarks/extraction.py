@@ -9,9 +9,9 @@ Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) a
   (activation ranges calibrated on 64 frames of the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
   21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
 - MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
+torchrun against one process: `torchrun_extraction.py`; an hour of video measured end to end: `hour_of_video.py`.
 Fraction of the peak = frames/s x GMACs per frame / peak GMAC/s (GMACs counted on the network, conv + linear).
-Once per run: ``torchrun --nproc_per_node N`` extraction of N copies of the file (1 thread per process) against one
-process (N threads) on the same copies, the I3D sliding mode's deviation from the exact features, and the ONNX
+Once per run: the I3D sliding mode's deviation from the exact features, and the ONNX
 Runtime fp32 / int8 features' deviation from PyTorch's fp32 ones on 32 other frames of the clip.
 
 Writes ``results/extraction.json``.  ``python benchmarks/extraction.py [--rounds 3]``
@@ -119,31 +119,6 @@ def runtime_deviation(reference, runtimes: dict, frames: torch.Tensor) -> dict:
     return {name: deviation(expected, run(frames)["features"].numpy()) for name, run in runtimes.items()}
 
 
-def torchrun_speedup(video: Path, work: Path, processes: int) -> dict:
-    """N copies of the video: one process with N threads against torchrun with N processes of 1 thread each."""
-    folder = work / "copies"
-    folder.mkdir(exist_ok=True)
-    for i in range(processes):
-        shutil.copy(video, folder / f"copy{i}{video.suffix}")
-    args = ["-m", "actionline", "extract", str(folder), "--fps", "15"]
-    env = {**os.environ, "OMP_NUM_THREADS": str(processes)}
-    started = time.perf_counter()
-    subprocess.run([sys.executable, *args, "--out", str(work / "one")], check=True, capture_output=True, env=env)
-    one = time.perf_counter() - started
-    env["OMP_NUM_THREADS"] = "1"
-    run = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
-    started = time.perf_counter()
-    subprocess.run([*run, *args, "--out", str(work / "many")], check=True, capture_output=True, env=env)
-    many = time.perf_counter() - started
-    return {
-        "processes": processes,
-        "one_process_s": one,
-        "torchrun_s": many,
-        "speedup": one / many,
-        "speedup_per_process": one / many / processes,
-    }
-
-
 def sliding_deviation(video: Path, fps: float) -> dict:
     """I3D (random weights: no I3D weights are available offline) exact against sliding features on a real clip."""
     torch.manual_seed(0)
@@ -166,7 +141,6 @@ def sliding_deviation(video: Path, fps: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--processes", type=int, default=2, help="torchrun processes (0: skip)")
     ap.add_argument("--deviation-fps", type=float, default=2.0, help="I3D exact vs sliding on the clip (0: skip)")
     args = ap.parse_args()
     if not VIDEO.is_file():
@@ -219,9 +193,6 @@ def main() -> None:
         once: dict = {"runtime_deviation": once_deviation}
         shutil.rmtree(work)
         save(rounds, cost, threads, once)  # written after each stage, so that a long run keeps what it measured
-        if args.processes > 1:
-            once["torchrun"] = torchrun_speedup(VIDEO, Path(tmp), args.processes)
-            save(rounds, cost, threads, once)
         if args.deviation_fps > 0:
             once["i3d_sliding_deviation"] = sliding_deviation(VIDEO, args.deviation_fps)
     summary = save(rounds, cost, threads, once)

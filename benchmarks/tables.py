@@ -461,24 +461,30 @@ def extraction(r: dict) -> str:
             "effnet_plain_backbone_fps",
             g["efficientnet_lite0"],
         ),
+        (
+            "EfficientNet-Lite0, end to end, `--runtime onnxruntime`",
+            "effnet_end_to_end_onnxruntime_fps",
+            g["efficientnet_lite0"],
+        ),
+        ("EfficientNet-Lite0 backbone alone, ONNX Runtime fp32", "effnet_onnxruntime_fps", g["efficientnet_lite0"]),
+        ("EfficientNet-Lite0 backbone alone, ONNX Runtime static int8", "effnet_int8_fps", g["efficientnet_lite0"]),
         ("ResNet-50 backbone alone, inference form, batch 8", "resnet50_fps", g["resnet50"]),
         ("I3D exact (one 21-frame window per frame)", "i3d_exact_fps", g["i3d_window"]),
         ("I3D sliding (128 frames per 192-frame span)", "i3d_sliding_fps", g["i3d_span"] / 128),
     )
     for label, key, gm in rows:
-        lines.append(f"| {label} | {gm:.3f} | {s[key]['fps']:.2f} | {s[key]['fraction_of_peak']:.3f} |")
+        if key in s:  # runs before the ONNX Runtime rows existed lack them
+            lines.append(f"| {label} | {gm:.3f} | {s[key]['fps']:.2f} | {s[key]['fraction_of_peak']:.3f} |")
     lines += [
         "",
         f"Inference form over the plain module (same rounds): {s['inference_form_speedup']:.2f}x. I3D sliding over "
         f"exact: {s['i3d_sliding_speedup']:.1f}x. One hour at 15 fps (54,000 frames) with EfficientNet-Lite0 + "
         f"MS-TCN, from these rates: {s['hour_minutes']:.1f} min.",
     ]
-    if "torchrun" in r:
-        t = r["torchrun"]
+    for runtime, d in r.get("runtime_deviation", {}).items():
         lines.append(
-            f"torchrun, {t['processes']} copies of the clip: one process ({t['processes']} threads) "
-            f"{t['one_process_s']:.1f} s, {t['processes']} processes (1 thread each) {t['torchrun_s']:.1f} s: "
-            f"speed-up {t['speedup']:.2f}x, {t['speedup_per_process']:.2f} per process."
+            f"ONNX Runtime {runtime} features against PyTorch fp32 (32 frames of the clip not used to calibrate): max "
+            f"|difference| {d['max_abs']:.2g}, relative L2 {d['relative_l2']:.3g}, cosine min {d['cosine_min']:.4f}."
         )
     if "i3d_sliding_deviation" in r:
         d = r["i3d_sliding_deviation"]
