@@ -28,8 +28,9 @@ _DONE = object()
 
 def overlapped(extract: Callable[[Callable[[str], None]], object]) -> Iterator[str]:
     """The names ``extract(on_video)`` reports through ``on_video``, yielded while it still runs on a background
-    thread; its exception is raised here, in the consumer. A consumer that stops early stops the extraction at its
-    next video (its current video's file is still written completely or not at all)."""
+    thread; its exception is raised here, in the consumer. A consumer that stops early (or fails) stops the
+    extraction at its next video without waiting for it (the current video's file is written completely or not at
+    all)."""
     ready: queue.Queue = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
 
@@ -59,16 +60,21 @@ def overlapped(extract: Callable[[Callable[[str], None]], object]) -> Iterator[s
 
     worker = threading.Thread(target=work, name="extract", daemon=True)
     worker.start()
+    finished = False
     try:
         while (item := ready.get()) is not _DONE:
             if isinstance(item, BaseException):
+                finished = True
                 raise item
             yield item
+        finished = True
     finally:
         stop.set()
-        worker.join()
+        if finished:
+            worker.join()
+        # else (the consumer failed or stopped, Ctrl-C included) the thread is not waited for: it ends at its next
+        # hand-over, which may be a whole video away, or with the process (a daemon)
 
 
 class _Stopped(Exception):
     """The consumer went away: the extraction thread ends."""
-
