@@ -416,18 +416,10 @@ def stored_settings(root: Path) -> ExtractionSettings | None:
     return ExtractionSettings.from_dict(read_json(path), str(path))
 
 
-def extract_like_training(
-    meta: RunMeta,
-    input_dim: int,
-    source: Path,
-    out: Path,
-    batch_size: int,
-    console: Console | None = None,
-    on_video: Callable[[str], None] | None = None,
-) -> list[str]:
-    """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
-    describes had its training features extracted (`predict --video`); returns the videos extracted. Only packaged
-    weights can be drawn again: random or user weights are refused with what to do instead."""
+def training_extraction(meta: RunMeta, input_dim: int) -> ExtractionSettings:
+    """How the run whose checkpoint ``meta`` describes had its training features extracted, when that can be
+    reproduced: only packaged weights can be drawn again; random or user weights are a `ConfigError` with what to
+    do instead."""
     run, s = meta.model, meta.extraction
     if s is None:
         raise ConfigError(
@@ -446,6 +438,22 @@ def extract_like_training(
             f"{run}: its features came from {s.backbone} with user weights (sha256 {s.weights[:12]}...); "
             "extract with `actionline extract --weights` and predict with --data"
         )
+    return s
+
+
+def extract_like_training(
+    meta: RunMeta,
+    input_dim: int,
+    source: Path,
+    out: Path,
+    batch_size: int,
+    console: Console | None = None,
+    on_video: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
+    describes had its training features extracted (`training_extraction`; `predict --video`); returns the videos
+    extracted."""
+    run, s = meta.model, training_extraction(meta, input_dim)
     used, done, failures = extract(source, out, s, None, batch_size, console=console, on_video=on_video)
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")

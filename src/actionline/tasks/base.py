@@ -143,8 +143,10 @@ class PredictingTask(Task):
         `predict_features` into a staging folder whose outputs replace those in ``out`` only when all are written;
         the model takes each video as soon as its features are written, while the next one is extracted
         (`engine.video_pipeline`). Tasks that read pixels themselves override it."""
-        from actionline.engine.extractor import extract_like_training
+        from actionline.engine.extractor import extract_like_training, training_extraction
         from actionline.engine.video_pipeline import overlapped
+
+        training_extraction(meta, model.config.input_dim)  # a run that cannot be reproduced: refused before any work
 
         def extraction(on_video: Callable[[str], None]) -> list[str]:
             return extract_like_training(meta, model.config.input_dim, source, out, batch_size, console, on_video)
