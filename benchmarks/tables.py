@@ -533,6 +533,73 @@ def official(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHORT_LONG = ("short", "long")
+
+
+def hour_of_video(r: dict) -> str:
+    """`hour_of_video.py`: ``predict --video`` end to end on a short and a long file, and the hour extrapolated."""
+    lines = [
+        f"{r['video']}, {r['threads']} threads ({r['cpu']}), {r['date']}.",
+        "",
+        "| round | load | short: s / frames / peak MB | long: s / frames / peak MB |",
+        "|---|---|---|---|",
+    ]
+    for i, row in enumerate(r["rounds"], 1):
+        cells = [
+            f"{row[k]['wall_s']:.1f} / {row[k]['frames']} / {row[k]['peak_rss_mb']:.0f}" for k in ("short", "long")
+        ]
+        lines.append(f"| {i} | {row['load_1min']:.1f} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        f"Fixed cost (the short file) {r['fixed_s']:.1f} s; {r['frames_per_s']:.1f} frames/s beyond it; one hour "
+        f"(54,000 frames) extrapolated linearly: **{r['hour_minutes']:.1f} min**.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def torchrun_extraction(r: dict) -> str:
+    """`torchrun_extraction.py`: one process of N threads against torchrun with N processes, interleaved."""
+    lines = [
+        f"{r['videos']}, {r['cores']} cores ({r['cpu']}), {r['date']}; rounds alternate which runs first.",
+        "",
+        "| round | load | first | one process s | torchrun s |",
+        "|---|---|---|---|---|",
+    ]
+    for i, row in enumerate(r["rounds"], 1):
+        first = "torchrun" if row["torchrun_first"] else "one process"
+        lines.append(
+            f"| {i} | {row['load_1min']:.1f} | {first} | {row['one_process_s']:.1f} | {row['torchrun_s']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Medians: speed-up {r['speedup']:.2f}x with {r['processes']} processes, {r['speedup_per_process']:.2f} per "
+        "process.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sliding_accuracy(r: dict) -> str:
+    """`sliding_accuracy.py`: MS-TCN on exact against sliding I3D features (random weights, synthetic videos)."""
+    d = r["deviation"]
+    lines = [
+        f"{r['videos']} synthetic videos at {r['fps']:g} fps, {r['size']} x {r['size']}, random-weight I3D; MS-TCN "
+        f"{r['epochs']} epochs, mean of {r['seeds']} seed(s), test videos {', '.join(r['test_videos'])}; {r['date']}.",
+        "",
+        "| features | Acc | Edit | F1@10 | F1@25 | F1@50 | extraction s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for mode, m in [*r["summary"].items(), ("sliding - exact", r["difference"])]:
+        seconds = f"{r['extraction_s'][mode]:.0f}" if mode in r["extraction_s"] else ""
+        cells = " | ".join(f"{m[k]:.1f}" for k in ("acc", "edit", "f1@10", "f1@25", "f1@50"))
+        lines.append(f"| {mode} | {cells} | {seconds} |")
+    lines += [
+        "",
+        f"Feature deviation over {d['frames']} frames: relative L2 {d['relative_l2']:.3f}, cosine mean "
+        f"{d['cosine_mean']:.4f}, min {d['cosine_min']:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "equal_budget": intervals,
     "sct_baselines": intervals,
@@ -546,6 +613,9 @@ RENDERERS = {
     "efficiency": efficiency,
     "extraction": extraction,
     "official": official,
+    "hour_of_video": hour_of_video,
+    "torchrun_extraction": torchrun_extraction,
+    "sliding_accuracy": sliding_accuracy,
     "video_classification": video_classification,
     "sgs": sgs,
     "ats": ats,
