@@ -1,6 +1,7 @@
 """Helpers of the benchmark scripts that change what is measured (the scripts themselves run for hours)."""
 
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -72,3 +73,22 @@ def test_product_floor_records_every_product_with_its_layout_and_replays_it():
     assert replayed.shape == (3, 8, 4) and replayed.stride() == (4, 4, 1)
     first = floor.measure(repeats=2)
     assert 0 < first < 1 and floor.measure(repeats=2) <= first  # the best of all rounds is kept
+
+
+def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
+    goals = _load("speed_goals")
+    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 8  # no result file yet
+    hour = {"hour_minutes": 9.5, "video": "v", "frames_per_s": 100.0, "fixed_s": 5.0, "date": "d"}
+    (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
+    models = {"mstcn": {"forward_ours_over_official": 0.7}, "asformer": {"forward_ours_over_official": 0.5}}
+    (tmp_path / "official.json").write_text(json.dumps({"length": 100, "date": "d", "models": models}))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows["an hour of H.264 to a timeline (EfficientNet-Lite0 + MS-TCN) in under 10 min on 2 cores"].endswith(
+        "| **met** |"
+    )
+    assert rows["mstcn forward: ours / official <= 0.8"].endswith("| **met** |")
+    assert rows["asformer forward: ours / official <= 0.2"].endswith("| **not met** |")
+    assert rows["baformer forward: ours / official <= 0.3"].endswith("| not measured |")
+    hour["hour_minutes"] = 10.5
+    (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
+    assert "10.5 min" in goals.table(tmp_path) and "| **not met** |" in goals.table(tmp_path).splitlines()[6]
