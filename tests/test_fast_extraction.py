@@ -233,3 +233,7 @@ def test_an_unknown_runtime_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="runtime"):
         extract(tmp_path / "v.mp4", tmp_path / "out", ExtractionSettings.request("efficientnet_lite0"), runtime="tvm")
     assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match="per-frame"):
+        clip = ExtractionSettings.request("i3d_rgb")
+        extract(tmp_path / "v.mp4", tmp_path / "out", clip, random_weights=True, runtime="onnxruntime")
+    assert not (tmp_path / "out").exists()

@@ -174,8 +174,8 @@ ExtractMode = Annotated[
 ExtractRuntime = Annotated[
     str,
     typer.Option(
-        help="torch, or onnxruntime (the backbone exported and run by ONNX Runtime on the CPU: the same features "
-        "within 1e-4, faster on some CPUs; benchmarks/README.md)."
+        help="torch, or onnxruntime (a per-frame backbone exported and run by ONNX Runtime on the CPU: the same "
+        "features within 1e-4, faster on some CPUs; docs/performance.md)."
     ),
 ]
 Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone, 1 to 256 (I3D benchmarks: 21).")]

@@ -109,6 +109,11 @@ class FeatureNetwork:
             raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if runtime == "onnxruntime" and device.type != "cpu":
             raise ConfigError("--runtime onnxruntime runs on the CPU: give --device cpu (or use --runtime torch)")
+        if runtime == "onnxruntime" and self.clip:
+            raise ConfigError(
+                "--runtime onnxruntime runs per-frame backbones (a clip backbone's graph is exported for one clip "
+                "length, and windows and sliding spans differ from it): use --runtime torch"
+            )
         self.layout_last = runtime == "torch"  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
         if runtime == "onnxruntime":
             self.network = backbone_with_onnxruntime(backbone)
