@@ -173,6 +173,25 @@ def frame_decisions(
     return extraction, decisions()
 
 
+@dataclass
+class StreamOutcome:
+    """What `run_stream` decided and measured: the smoother (the frame decisions), the latencies, what the source
+    delivered, and whether the stream was interrupted (Ctrl-C: everything decided until then is kept)."""
+
+    smoother: OnlineSmoother
+    log: LatencyLog
+    stats: LiveStats
+    interrupted: bool
+
+    def report(self) -> dict:
+        """``latency.json``: the latency percentiles and real-time factor, skipped packets, why the source stopped,
+        whether it was interrupted and the smoothing delay in seconds."""
+        report = {**self.log.report(), "skipped_packets": self.stats.skipped, "stopped": self.stats.stopped}
+        report["interrupted"] = self.interrupted
+        report["smoothing_delay_s"] = round((self.smoother.min_frames - 1) / self.log.fps, 6)
+        return report
+
+
 def run_stream(
     model: TemporalModel,
     meta: RunMeta,
@@ -181,10 +200,9 @@ def run_stream(
     emit: Callable[[Event], None],
     console,
     on_frame: Callable[[int, int, float, LatencyLog], None] | None = None,
-) -> tuple[OnlineSmoother, LatencyLog, LiveStats, bool]:
+) -> StreamOutcome:
     """Decide ``source`` frame by frame, calling ``emit`` for each event (and ``on_frame(t, label, score, log)``
-    for a live view); returns the smoother (the decisions), the latencies, what the source delivered and whether
-    the stream was interrupted (Ctrl-C: everything decided until then is kept)."""
+    for a live view) until it ends, stalls past the timeout or Ctrl-C."""
     settings.check()
     stats = LiveStats()
     extraction, decisions = frame_decisions(model, meta, source, settings, stats, console)
@@ -209,4 +227,4 @@ def run_stream(
         interrupted = True
     for event in smoother.finish():
         emit(event)
-    return smoother, log, stats, interrupted
+    return StreamOutcome(smoother, log, stats, interrupted)
