@@ -45,5 +45,5 @@ def latency_summary(report: dict) -> str:
     rtf, delay = report["realtime_factor"], report["smoothing_delay_s"]
     head = f"latency per frame ({report['frames']} frames at {report['fps']:g} fps):"
     tail = f"  real-time factor {rtf} (above 1 keeps up); smoothing delay {delay:g} s; "
-    tail += f"{report['skipped_packets']} undecodable packets skipped"
+    tail += f"{report['skipped_packets']} undecodable or damaged packets skipped"
     return "\n".join([head, *rows, tail])
