@@ -153,24 +153,33 @@ def frame_decisions(
     features = LiveFeatures(backbone.to(device), extraction, device)
     spec = backbone.input
     frames = live_frames(source, extraction.fps, spec.short_side, spec.size, stats, settings.timeout, settings.follow)
+    return extraction, timed_decisions(frames, features, step, extraction.fps, settings.realtime)
 
-    def decisions() -> Iterator[tuple[float, np.ndarray, float, float]]:
+
+def timed_decisions(
+    frames: Iterator[np.ndarray],
+    features: LiveFeatures,
+    step: Callable[[torch.Tensor], torch.Tensor],
+    fps: float,
+    realtime: bool = False,
+) -> Iterator[tuple[float, np.ndarray, float, float]]:
+    """(decode s, class probabilities [K], features s, model s) per frame of ``frames``: decode is the wait for the
+    frame (decoding included), features `features(frame)`, model one ``step`` (the last stage's softmax).
+    ``realtime``: frame k + 1 is not taken before (k + 1) / ``fps`` seconds after the first (a file at its pace)."""
+    device = features.network.device
+    origin = started = time.perf_counter()
+    for k, frame in enumerate(frames):
+        decoded = time.perf_counter()
+        vector = features(frame)
+        embedded = time.perf_counter()
+        with torch.inference_mode():
+            logits = step(torch.from_numpy(vector).to(device))[-1]
+            probs = torch.softmax(logits, dim=0).cpu().numpy()
+        stepped = time.perf_counter()
+        yield decoded - started, probs, embedded - decoded, stepped - embedded
+        if realtime:
+            time.sleep(max(0.0, (k + 1) / fps - (time.perf_counter() - origin)))
         started = time.perf_counter()
-        for k, frame in enumerate(frames):
-            decoded = time.perf_counter()
-            vector = features(frame)
-            embedded = time.perf_counter()
-            with torch.inference_mode():
-                logits = step(torch.from_numpy(vector).to(device))[-1]
-                probs = torch.softmax(logits, dim=0).cpu().numpy()
-            stepped = time.perf_counter()
-            yield decoded - started, probs, embedded - decoded, stepped - embedded
-            if settings.realtime:  # a file at its own pace: frame k + 1 is not there before its time
-                time.sleep(max(0.0, (k + 1) / extraction.fps - (time.perf_counter() - origin)))
-            started = time.perf_counter()
-
-    origin = time.perf_counter()
-    return extraction, decisions()
 
 
 @dataclass
