@@ -87,3 +87,21 @@ def test_product_floor_records_every_product_with_its_layout_and_replays_it():
     assert replayed.shape == (3, 8, 4) and replayed.stride() == (4, 4, 1)
     first = floor.measure(repeats=2)
     assert 0 < first < 1 and floor.measure(repeats=2) <= first  # the best of all rounds is kept
+
+
+def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
+    """The smoothing study's delay-0 row scores the decoded causal labels; each longer delay leaves fewer changes."""
+    study = _load("causal_accuracy")
+    data = SegmentationData(toy_data)
+    model = study.fit("mstcn", data, 1, 0, {"causal": True, "num_stages": 2, "num_layers": 3, "num_f_maps": 8})[0]
+    rows = study.smoothing_study(model, data)
+    assert list(rows) == [f"{d:g}" for d in study.DELAYS]
+    decoded = study.test_scores(model, data)
+    assert {k: rows["0"][k] for k in decoded} == pytest.approx(decoded)
+    fps = float(data.info.fps)
+    assert rows["0"]["changes_per_min"] == pytest.approx(
+        study.changes_per_minute(study.decoded_labels(model, data), fps)
+    )
+    changes = [rows[d]["changes_per_min"] for d in rows]
+    assert changes == sorted(changes, reverse=True)
+    assert study.changes_per_minute([np.array([0, 0, 1, 1, 2, 2])], fps=6.0) == pytest.approx(120.0)  # 2 in 1 s

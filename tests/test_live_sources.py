@@ -234,7 +234,7 @@ def test_sources_that_cannot_be_read_are_one_error_and_write_nothing(causal_run,
     run, out = causal_run[0], tmp_path / "o"
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the kernel's backlog) and never sends
         assert _predict(run, f"tcp://127.0.0.1:{silent.getsockname()[1]}", out, "--timeout", "1") == 2
-    _one_error(capsys.readouterr().err, "cannot open the stream")
+    _one_error(capsys.readouterr().err, "cannot open the stream (no answer within --timeout 1 s)")
     assert _predict(run, "/dev/video99", out) == 2
     _one_error(capsys.readouterr().err, "/dev/video99: no such camera device")
     handler = functools.partial(_Quiet, directory=str(tmp_path))

@@ -59,6 +59,8 @@ def open_source(source: str, timeout: float, follow: bool = False):
             options={"follow": "1"} if follow else {},
             timeout=(timeout, timeout) if kind != "file" or follow else None,  # a wait longer than that: ExitError
         )
+    except av.ExitError:
+        raise DataError(f"{source}: cannot open the stream (no answer within --timeout {timeout:g} s)") from None
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise DataError(f"{source}: cannot open the stream ({exc})") from None
     if not container.streams.video:
