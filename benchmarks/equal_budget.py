@@ -71,7 +71,8 @@ def epoch_probe(model, test, classes) -> dict[str, float]:
     return probe
 
 
-def train_one(name: str, data: SegmentationData, epochs: int, seed: int, overrides: dict) -> dict:
+def fit(name: str, data: SegmentationData, epochs: int, seed: int, overrides: dict) -> tuple[torch.nn.Module, list]:
+    """``name`` trained ``epochs`` epochs on the train split (in eval mode) and its per-epoch log."""
     preset = load_yaml(PRESETS / f"{name}.yaml")
     classes = list(data.classes)
     train, test = load_split(data, "train"), load_split(data, "test")
@@ -80,7 +81,7 @@ def train_one(name: str, data: SegmentationData, epochs: int, seed: int, overrid
     model = build_model(name, settings)
     opt = torch.optim.Adam(model.parameters(), lr=preset["train"]["lr"], weight_decay=preset["train"]["weight_decay"])
     order = torch.Generator().manual_seed(seed)
-    log, start = [], time.perf_counter()
+    log = []
     for epoch in range(1, epochs + 1):
         model.set_epoch(epoch, epochs)
         model.train()
@@ -96,13 +97,30 @@ def train_one(name: str, data: SegmentationData, epochs: int, seed: int, overrid
                 terms[k] = terms.get(k, 0.0) + float(v.detach()) / len(train)
         model.eval()
         log.append({"epoch": epoch, "train": terms, **epoch_probe(model, test, classes)})
-    preds = []
+    return model, log
+
+
+def decoded_labels(model: torch.nn.Module, data: SegmentationData) -> list[np.ndarray]:
+    """``model``'s decoded frame labels of each test video."""
+    classes, preds = list(data.classes), []
     with torch.no_grad():
-        for video, x, _ in test:
+        for video, x, _ in load_split(data, "test"):
             mask = torch.ones(1, x.shape[2])
             preds.append(model.decode(model(x, mask), mask, [video], classes)[0].to_labels(classes))
-    scores = evaluate_segmentation(preds, [y for _, _, y in test], SegmentationSettings(), classes=classes)
-    final = {k: float(scores.as_dict()[k]) for k in METRICS}
+    return preds
+
+
+def test_scores(model: torch.nn.Module, data: SegmentationData) -> dict[str, float]:
+    """Acc / Edit / F1 of ``model``'s decoded timelines on the test split."""
+    truth = [y for _, _, y in load_split(data, "test")]
+    scores = evaluate_segmentation(decoded_labels(model, data), truth, SegmentationSettings(), classes=data.classes)
+    return {k: float(scores.as_dict()[k]) for k in METRICS}
+
+
+def train_one(name: str, data: SegmentationData, epochs: int, seed: int, overrides: dict) -> dict:
+    start = time.perf_counter()
+    model, log = fit(name, data, epochs, seed, overrides)
+    final = test_scores(model, data)
     return {"model": name, "seed": seed, **final, "train_s": time.perf_counter() - start, "log": log}
 
 

@@ -1,12 +1,15 @@
-"""Live streams (`predict --stream`): per-frame latency of every causal model's streaming step and of every backbone
-frame by frame (a clip backbone's window ending at the frame), against the 15 fps budget of 66.7 ms; the accuracy
-cost of causality (causal vs offline rows of a `segmentation_baselines.py` result) and of the online smoothing's
-delay (`engine.live.OnlineSmoother` applied to the causal runs' frame labels). Writes ``results/streaming.json``.
+"""Live streams (`predict --stream`, issue 37): per-frame latency of the live pipeline on this CPU at 15 fps, stage by
+stage as `predict --stream` measures it (`engine.live.timed_decisions`): decode (a 640x480 H.264 file read as fast
+as it decodes, resized and cropped for the backbone), features (the backbone on that frame, a clip backbone on the
+window ending at it), model (one step of the causal model, `TemporalModel.stream`) and their total; p50 / p90 /
+p99 and the real-time factor, for causal MS-TCN and causal ASFormer (their preset sizes, 19 classes) on every
+backbone below. Weights are random (the cost does not depend on their values). Writes ``results/streaming.json``
+and prints the README table (`tables.streaming`, which also checks the issue's targets against the numbers).
 
-    python benchmarks/streaming.py --accuracy segmentation_causal_50salads.json --work /tmp/bw
+    python benchmarks/streaming.py              # all torch threads (2 on the 2-core reference machine)
+    python benchmarks/streaming.py --quick      # a few frames each: checks that the script runs, not a measurement
 
-Latencies are wall-clock per frame on this machine's CPU, which other jobs share: the load average at the start is
-recorded beside them.
+Times are wall-clock: on a shared machine they include waiting, so the load average before and after is recorded.
 """
 
 from __future__ import annotations
@@ -20,114 +23,115 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
 
-from actionline.data.layout import SegmentationData
+import tables
+from actionline.config import load_yaml
+from actionline.data.live_video import LiveStats, live_frames
 from actionline.engine.extractor import load_backbone
-from actionline.engine.live import OnlineSmoother
+from actionline.engine.live import LatencyLog, timed_decisions
 from actionline.engine.live_features import LiveFeatures
 from actionline.engine.run_record import ExtractionSettings
 from actionline.io import atomic_write_text
-from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model
 
 HERE = Path(__file__).resolve().parent
+PRESETS = HERE.parent / "src" / "actionline" / "configs"
 FPS = 15.0
-BACKBONES = {"efficientnet_lite0": 1, "resnet18": 1, "resnet50": 1, "r3d_18": 16, "i3d_rgb": 21}  # name: window
-DELAYS = (0.0, 0.5, 1.0, 2.0)  # smoothing seconds
+MODELS = ("mstcn", "asformer")
+BACKBONES = {  # name: (window, frames timed per model)
+    "efficientnet_lite0": (1, 300),
+    "resnet18": (1, 150),
+    "resnet50": (1, 60),
+    "r3d_18": (16, 15),
+    "i3d_rgb": (21, 10),
+}
+WARMUP = 3  # frames decided before the timed ones (first-call allocations)
 
 
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    ms = np.asarray(seconds) * 1000
-    return {f"p{q}": round(float(np.percentile(ms, q)), 3) for q in (50, 90, 99)}
+def camera_like_video(path: Path, seconds: float) -> Path:
+    """A 640x480 H.264 file at 15 fps of a moving texture (a webcam's size and rate)."""
+    import av
+
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks = np.random.default_rng(0).integers(0, 256, (60, 160, 3), dtype=np.uint8)
+    texture = blocks.repeat(8, axis=0).repeat(8, axis=1)  # 480 x 1280, 8-pixel blocks
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23", "g": "30"}
+        for i in range(round(seconds * FPS)):
+            shifted = np.ascontiguousarray(np.roll(texture, -3 * i, axis=1)[:, :640])
+            image = av.VideoFrame.from_ndarray(shifted, format="rgb24")
+            for packet in stream.encode(image):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
 
 
-def model_steps(name: str, input_dim: int, frames: int) -> dict:
-    """Per-frame seconds of the causal model's streaming step (its default size, 19 classes)."""
+def causal_model(name: str, input_dim: int):
+    preset = load_yaml(PRESETS / f"{name}.yaml").get("model", {})
     torch.manual_seed(0)
-    model = build_model(name, {"input_dim": input_dim, "num_classes": 19, "causal": True}).eval()
-    step, x, times = model.stream(), torch.randn(frames + 20, input_dim), []
-    with torch.inference_mode():
-        for t in range(frames + 20):
-            start = time.perf_counter()
-            step(x[t])
-            if t >= 20:  # after a warm-up
-                times.append(time.perf_counter() - start)
-    return {"frames": frames, **percentiles(times)}
+    settings = {**preset, "input_dim": input_dim, "num_classes": 19, "causal": True}
+    return build_model(name, settings).eval()
 
 
-def backbone_frames(name: str, window: int, frames: int) -> dict:
-    """Per-frame seconds of `LiveFeatures` (the backbone's own input size; random or packaged weights)."""
-    from rich.console import Console
-
-    torch.manual_seed(0)
-    backbone, _ = load_backbone(name, None, Console(stderr=True, quiet=True))
+def pipeline(video: Path, backbone, name: str, window: int, model_name: str, frames: int) -> dict:
+    """The latency report (`LatencyLog.report`) of ``frames`` frames of ``video`` after `WARMUP`."""
     settings = ExtractionSettings(name, None, FPS, window, causal=True)
-    live = LiveFeatures(backbone, settings, torch.device("cpu"))
-    size = backbone.input.size
-    rng = np.random.default_rng(0)
-    times = []
-    for t in range(frames + 2):
-        frame = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        start = time.perf_counter()
-        live(frame)
-        if t >= 2:
-            times.append(time.perf_counter() - start)
-    return {"frames": frames, "window": window, "feature_dim": backbone.feature_dim, **percentiles(times)}
-
-
-def smoothing_effect(data: SegmentationData, pred_dir: Path, fps: float) -> dict:
-    """Acc / Edit / F1 of one run's predictions (MS-TCN files) after online smoothing with each delay."""
-    videos = sorted(p.name for p in pred_dir.iterdir() if p.is_file() and not p.suffix)
-    classes = list(data.classes)
-    index = {c: i for i, c in enumerate(classes)}
-    gts = [np.asarray(data.label_names(v), dtype=object) for v in videos]
-    out = {}
-    for delay in DELAYS:
-        preds = []
-        for v in videos:
-            smoother = OnlineSmoother(1 + round(delay * fps), classes, fps)
-            lines = (pred_dir / v).read_text().splitlines()  # MS-TCN files: a "###" header, then the labels
-            for name in " ".join(line for line in lines if not line.startswith("#")).split():
-                smoother.push(index[name], 1.0)
-            preds.append(np.asarray(classes, dtype=object)[smoother.labels])
-        scores = evaluate_segmentation(preds, gts, SegmentationSettings(), videos).as_dict()
-        out[f"{delay:g}"] = {k: round(float(scores[k]), 2) for k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
-    return out
+    features = LiveFeatures(backbone, settings, torch.device("cpu"))
+    step = causal_model(model_name, backbone.feature_dim).stream()
+    spec, stats, log = backbone.input, LiveStats(), LatencyLog(FPS)
+    source = live_frames(str(video), FPS, spec.short_side, spec.size, stats)
+    for k, (decode, _, embed, model) in enumerate(timed_decisions(source, features, step, FPS)):
+        if k >= WARMUP:
+            log.add(decode, embed, model)
+        if k + 1 >= WARMUP + frames:
+            break
+    return {"window": window, "feature_dim": backbone.feature_dim, **log.report()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--frames", type=int, default=300, help="model steps timed per model")
-    ap.add_argument("--backbone-frames", type=int, default=20, help="frames timed per backbone")
-    ap.add_argument("--accuracy", default=None, help="a results/segmentation_*.json with causal variants")
-    ap.add_argument("--work", default=str(HERE / "work"), help="the --work of that segmentation run")
-    ap.add_argument("--data", default=None, help="the dataset folder of that segmentation run")
-    ap.add_argument("--accuracy-only", action="store_true", help="keep the latencies of results/streaming.json")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads (default: all)")
+    ap.add_argument("--quick", action="store_true", help="5 frames per row: a check that the script runs")
+    ap.add_argument("--work", default=str(HERE / "work" / "streaming"), help="where the test video is written")
+    ap.add_argument("--name", default="streaming", help="the result file: results/<name>.json")
     args = ap.parse_args()
-    path = HERE / "results" / "streaming.json"
-    if args.accuracy_only:
-        result = json.loads(path.read_text())
-    else:
-        result = {
-            "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
-            "load_average_at_start": round(os.getloadavg()[0], 1),
-            "fps": FPS,
-            "budget_ms": round(1000 / FPS, 1),
-            "models": {n: model_steps(n, 1280, args.frames) for n in ("mstcn", "asformer")},
-            "backbones": {n: backbone_frames(n, w, args.backbone_frames) for n, w in BACKBONES.items()},
-        }
-    if args.accuracy:
-        seg = json.loads((HERE / "results" / args.accuracy).read_text())
-        result["accuracy"] = {"source": args.accuracy, "summary": seg["summary"], "setup": seg["features"]}
-        data, fps = SegmentationData(Path(args.data)), 30.0  # 50Salads' frame rate, at which predictions are scored
-        name = args.accuracy.removeprefix("segmentation_").removesuffix(".json")
-        result["smoothing"] = {
-            label: smoothing_effect(data, Path(args.work) / "preds" / f"{name}-{label}-split1", fps)
-            for label in seg["summary"]
-            if "causal" in label
-        }
-    atomic_write_text(path, json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("models", "backbones")}, indent=1))
+    torch.set_num_threads(args.threads)
+    longest = max(frames for _, frames in BACKBONES.values())
+    video = camera_like_video(Path(args.work) / "camera_640x480_15fps.mp4", (longest + WARMUP + 2) / FPS)
+    load_before = round(os.getloadavg()[0], 1)
+    started = time.perf_counter()
+    quiet = Console(stderr=True, quiet=True)
+    rows = {}
+    for name, (window, frames) in BACKBONES.items():
+        backbone, _ = load_backbone(name, None, quiet, random_weights=True)
+        for model_name in MODELS:
+            row = pipeline(video, backbone, name, window, model_name, 5 if args.quick else frames)
+            rows[f"{name} + causal {model_name}"] = row
+            print(f"{name} + causal {model_name}: total p50 {row['total']['p50']} ms", flush=True)
+    result = {
+        "benchmark": "streaming",
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "load_average": {"before": load_before, "after": round(os.getloadavg()[0], 1)},
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
+        "fps": FPS,
+        "budget_ms": round(1000 / FPS, 1),
+        "video": "640x480 H.264 (libx264 veryfast, crf 23), 15 fps, a moving texture; decoded as fast as possible",
+        "rows": rows,
+    }
+    atomic_write_text(HERE / "results" / f"{args.name}.json", json.dumps(result, indent=1) + "\n")
+    print(tables.streaming(result))
 
 
 if __name__ == "__main__":

@@ -28,3 +28,19 @@ def toy_data(tmp_path_factory) -> Path:
     return synthesize_segmentation(
         tmp_path_factory.mktemp("toy"), num_videos=16, feature_dim=16, seed=3, length_scale=0.5
     )
+
+
+@pytest.fixture(scope="session")
+def causal_run(tmp_path_factory):
+    """Real MP4s -> EfficientNet-Lite0 features (5 fps) -> a small causal MS-TCN: the run and one of its videos."""
+    from actionline.cli import main
+
+    root = tmp_path_factory.mktemp("live")
+    data = root / "data"
+    assert main(["synth", "videos", "--out", str(data), "--num-videos", "5", "--size", "48", "--fps", "5"]) == 0
+    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "5"]) == 0
+    small = ["--set", "model.num_stages=2", "--set", "model.num_layers=4", "--set", "model.num_f_maps=16"]
+    run = root / "run"
+    args = ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "3", *small]
+    assert main([*args, "--set", "model.causal=true"]) == 0
+    return run, sorted((data / "videos").glob("*.mp4"))[-1]

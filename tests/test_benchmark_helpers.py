@@ -92,3 +92,21 @@ def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     hour["hour_minutes"] = 10.5
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
     assert "10.5 min" in goals.table(tmp_path) and "| **not met** |" in goals.table(tmp_path).splitlines()[6]
+
+
+def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
+    """The smoothing study's delay-0 row scores the decoded causal labels; each longer delay leaves fewer changes."""
+    study = _load("causal_accuracy")
+    data = SegmentationData(toy_data)
+    model = study.fit("mstcn", data, 1, 0, {"causal": True, "num_stages": 2, "num_layers": 3, "num_f_maps": 8})[0]
+    rows = study.smoothing_study(model, data)
+    assert list(rows) == [f"{d:g}" for d in study.DELAYS]
+    decoded = study.test_scores(model, data)
+    assert {k: rows["0"][k] for k in decoded} == pytest.approx(decoded)
+    fps = float(data.info.fps)
+    assert rows["0"]["changes_per_min"] == pytest.approx(
+        study.changes_per_minute(study.decoded_labels(model, data), fps)
+    )
+    changes = [rows[d]["changes_per_min"] for d in rows]
+    assert changes == sorted(changes, reverse=True)
+    assert study.changes_per_minute([np.array([0, 0, 1, 1, 2, 2])], fps=6.0) == pytest.approx(120.0)  # 2 in 1 s

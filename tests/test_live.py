@@ -93,20 +93,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def causal_run(tmp_path_factory):
-    """Real MP4s -> EfficientNet-Lite0 features -> a small causal MS-TCN."""
-    root = tmp_path_factory.mktemp("live")
-    data = root / "data"
-    assert main(["synth", "videos", "--out", str(data), "--num-videos", "5", "--size", "48", "--fps", "5"]) == 0
-    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "5"]) == 0
-    small = ["--set", "model.num_stages=2", "--set", "model.num_layers=4", "--set", "model.num_f_maps=16"]
-    run = root / "run"
-    args = ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "3", *small]
-    assert main([*args, "--set", "model.causal=true"]) == 0
-    return run, sorted((data / "videos").glob("*.mp4"))[-1]
-
-
 def test_stream_over_tcp_gives_the_timeline_of_predict_video(causal_run, tmp_path, capsys):
     run, video = causal_run
     assert main(["predict", "--run", str(run), "--video", str(video), "--out", str(tmp_path / "video")]) == 0

@@ -53,7 +53,8 @@ app.command("export-model")(export_model)
 
 err = Console(stderr=True)
 out = Console()
-STATE = {"debug": False}
+STATE = {"debug": False, "interrupted": "interrupted"}  # "interrupted": what `main` prints on Ctrl-C, set by a command
+RESUMABLE = "interrupted: checkpoints already written are intact; continue with --resume"
 
 
 @app.callback()
@@ -95,6 +96,7 @@ def train(
     if epochs is not None:
         add_option(overrides, "train", "epochs", epochs, "--epochs")
     options = TaskOptions(split=split, subset=subset, annotations=annotations, supervision=supervision)
+    STATE["interrupted"] = RESUMABLE
     best, is_main = commands.train(model, data, run, options, config, overrides, resume, err)
     if is_main:
         chosen = (
@@ -138,6 +140,7 @@ def pretrain(
         model_settings["teacher_weights"] = str(teacher_weights)
     if epochs is not None:
         add_option(overrides, "train", "epochs", epochs, "--epochs")
+    STATE["interrupted"] = RESUMABLE
     best, is_main = commands.train("transfer", data, run, TaskOptions(), config, overrides, resume, err)
     if is_main:
         err.print(f"best epoch {best.get('epoch')}; fine-tune with --set model.init={run}", markup=False)
@@ -198,6 +201,9 @@ def predict(
         from actionline.engine.live import LiveSettings
 
         settings = LiveSettings(smooth, realtime, timeout, follow)
+        STATE["interrupted"] = (
+            f"interrupted before the stream began or while its timeline was written: {pred} left untouched"
+        )
         summary, interrupted = commands.predict_stream(run, stream, pred, checkpoint, settings, events, view, err)
         err.print(summary, markup=False)
         if interrupted:
@@ -440,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     one line and status 2."""
     if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, a write fails (and is reported) instead of killing us
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    STATE["interrupted"] = "interrupted"
     try:
         code = app(args=argv, standalone_mode=False)  # typer turns Ctrl-C into a returned 130
     except (ActionlineError, NotImplementedError, OSError) as exc:
@@ -467,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(Text.assemble(("error:", "red"), text), highlight=False, soft_wrap=True)
         return 1
     if code == 130:
-        err.print("interrupted: checkpoints already written are intact; continue with --resume", style="yellow")
+        err.print(STATE["interrupted"], style="yellow", markup=False)
     return code if isinstance(code, int) else 0
 
 

@@ -12,28 +12,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
-from actionline.cli.live_view import LiveView
-from actionline.data.live_video import kind_of
-from actionline.data.predictions import write_mstcn_prediction
+from actionline.cli.live_view import LiveView, latency_summary
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
-from actionline.engine.live import STAGES, LiveSettings, run_stream
+from actionline.engine.live import LiveSettings
 from actionline.engine.onnx_graph import run_with_onnxruntime
 from actionline.engine.predictor import load_run
 from actionline.engine.run_record import RunMeta
 from actionline.errors import ConfigError
 from actionline.io import atomic_write_text, staged_folder
-from actionline.metrics.segmentation import DEFAULT_BACKGROUND
 from actionline.models.base import TemporalModel
 from actionline.models.registry import model_class
 from actionline.tasks.base import Report
 from actionline.tasks.recipe import load_preset, resolve_settings, train_run
 from actionline.tasks.registry import get_task, predicting_task, task_of_files
-from actionline.tasks.segmentation import write_viewable
-from actionline.timeline import Timeline, save_timelines
 from actionline.viz.figure_file import image_format
 from actionline.viz.html import page
 
@@ -140,57 +134,30 @@ def predict_stream(
     view: bool,
     console: Console,
 ) -> tuple[str, bool]:
-    """Segment a live ``source`` with a causal run: events as JSON lines (stdout, or ``events``, as they happen),
-    then the final timeline, ``events.jsonl`` and ``latency.json`` into ``out``. Returns a summary and whether the
-    stream was interrupted (everything decided until then is written)."""
+    """Follow a live ``source`` with a causal run (`PredictingTask.predict_stream`): events as JSON lines on stdout
+    or into ``events`` as they happen, the optional live view, the latency report at the end. Returns a summary and
+    whether the stream was interrupted (everything decided until then is written)."""
     model, meta = load_run(run, checkpoint)
-    if meta.task != "segmentation":
-        raise ConfigError(f"--stream is for segmentation runs; {run} is a {meta.task} run")
-    lines: list[str] = []
-    sink = open(events, "w", buffering=1) if events is not None else None  # a live log, line by line  # noqa: SIM115
+    task = predicting_task(meta.task)
+    sink: list = []  # the events file, opened at the first event (a refused stream writes nothing)
 
     def emit(event: dict) -> None:
-        lines.append(json.dumps(event))
-        print(lines[-1], file=sink or sys.stdout, flush=True)
+        if events is not None and not sink:
+            sink.append(open(events, "w", buffering=1))  # a live log, line by line  # noqa: SIM115
+        print(json.dumps(event), file=sink[0] if sink else sys.stdout, flush=True)
 
     with LiveView(console, meta.classes) if view else contextlib.nullcontext() as live:
         try:
-            smoother, log, stats, interrupted = run_stream(
-                model, meta, source, settings, emit, console, on_frame=live.update if view else None
+            summary, report = task.predict_stream(
+                model, meta, source, settings, out, emit, console, live.update if view else None
             )
         finally:
-            if sink is not None:
-                sink.close()
-    name = Path(source).stem if kind_of(source) == "file" else "stream"
-    classes = list(meta.classes)
-    timeline = Timeline.from_labels(name, smoother.labels, classes, fps=log.fps, scores=np.asarray(smoother.scores))
-    report = {**log.report(), "skipped_packets": stats.skipped, "stopped": stats.stopped, "interrupted": interrupted}
-    report["smoothing_delay_s"] = round((smoother.min_frames - 1) / log.fps, 6)
-    background = meta.dataset.background if meta.dataset.background is not None else DEFAULT_BACKGROUND
-    with staged_folder(out, marker="timelines.json") as staging:
-        write_mstcn_prediction(staging / name, [classes[i] for i in smoother.labels])
-        save_timelines(staging / "timelines.json", [timeline], classes)
-        written = write_viewable(staging, [timeline], classes, background)
-        atomic_write_text(staging / "events.jsonl", "".join(line + "\n" for line in lines))
-        atomic_write_text(staging / "latency.json", json.dumps(report, indent=1))
+            for file in sink:
+                file.close()
     console.print(latency_summary(report), markup=False)
-    if stats.stopped:
-        console.print(f"{source}: {stats.stopped}; everything until then is kept", markup=False)
-    return f"{written} plus events.jsonl and latency.json to {out}", interrupted
-
-
-def latency_summary(report: dict) -> str:
-    """The latency report in a few lines: per-frame percentiles per stage, the real-time factor, skipped packets."""
-    rows = [
-        f"  {stage:<8} p50 {report[stage]['p50']:8.2f} ms  p90 {report[stage]['p90']:8.2f} ms  "
-        f"p99 {report[stage]['p99']:8.2f} ms"
-        for stage in STAGES
-    ]
-    rtf, delay = report["realtime_factor"], report["smoothing_delay_s"]
-    head = f"latency per frame ({report['frames']} frames at {report['fps']:g} fps):"
-    tail = f"  real-time factor {rtf} (above 1 keeps up); smoothing delay {delay:g} s; "
-    tail += f"{report['skipped_packets']} undecodable packets skipped"
-    return "\n".join([head, *rows, tail])
+    if report["stopped"]:
+        console.print(f"{source}: {report['stopped']}; everything until then is kept", markup=False)
+    return summary, report["interrupted"]
 
 
 def model_overrides(overrides: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,5 +1,5 @@
 """The live terminal view of `predict --stream --view` (rich): the stream's time, the current label and its score,
-and the latest per-frame latencies, redrawn a few times a second."""
+and the latest per-frame latencies, redrawn a few times a second; and the latency report printed at the end."""
 
 from __future__ import annotations
 
@@ -33,3 +33,17 @@ class LiveView:
         for stage in STAGES:
             table.add_row(stage, f"{log.times[stage][-1] * 1000:7.1f} ms")
         self.live.update(table)
+
+
+def latency_summary(report: dict) -> str:
+    """The latency report in a few lines: per-frame percentiles per stage, the real-time factor, skipped packets."""
+    rows = [
+        f"  {stage:<8} p50 {report[stage]['p50']:8.2f} ms  p90 {report[stage]['p90']:8.2f} ms  "
+        f"p99 {report[stage]['p99']:8.2f} ms"
+        for stage in STAGES
+    ]
+    rtf, delay = report["realtime_factor"], report["smoothing_delay_s"]
+    head = f"latency per frame ({report['frames']} frames at {report['fps']:g} fps):"
+    tail = f"  real-time factor {rtf} (above 1 keeps up); smoothing delay {delay:g} s; "
+    tail += f"{report['skipped_packets']} undecodable or damaged packets skipped"
+    return "\n".join([head, *rows, tail])

@@ -310,7 +310,10 @@ Stream = Annotated[
     ),
 ]
 Realtime = Annotated[bool, typer.Option("--realtime", help="--stream a file at its own pace, not as fast as possible.")]
-Follow = Annotated[bool, typer.Option("--follow", help="--stream a file that is still being written.")]
+Follow = Annotated[
+    bool,
+    typer.Option("--follow", help="--stream a file still being written (ends --timeout s after it stops growing)."),
+]
 StreamTimeout = Annotated[float, typer.Option("--timeout", help="Seconds without data that end a --stream.")]
 Smooth = Annotated[
     float,

@@ -3,10 +3,10 @@
 network URL (rtsp://, tcp://, udp://, http://, ...).
 
 Frames come out as `iter_frames` gives them for a file (`actionline.data.video.resample_frames`: the same
-resampling, resize and crop), so a stream of a file yields the file's frames. Packets that do not decode are
-skipped and counted; a source that stalls longer than ``timeout`` seconds, drops its connection or disappears ends
-the stream (the reason is kept in `LiveStats`); a source that cannot be opened, or gives no frame, is a
-`DataError`.
+resampling, resize and crop), so a stream of a file yields the file's frames. Packets that do not decode and frames
+the decoder marks damaged are skipped (the previous frame is held) and counted; a source that stalls longer than
+``timeout`` seconds, drops its connection or disappears ends the stream (the reason is kept in `LiveStats`); a
+source that cannot be opened, or gives no frame, is a `DataError`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 @dataclass
 class LiveStats:
-    """What a source delivered: packets read, packets skipped because they did not decode, and why it ended
-    early (None: it ended normally)."""
+    """What a source delivered: packets read, packets or frames skipped because they did not decode or decoded
+    damaged, and why it ended early (None: it ended normally)."""
 
     packets: int = 0
     skipped: int = 0
@@ -52,14 +52,15 @@ def open_source(source: str, timeout: float, follow: bool = False):
         raise DataError(f"{source}: video file not found")
     if kind == "camera" and not Path(source).exists():
         raise DataError(f"{source}: no such camera device")
-    options = {"follow": "1", "rw_timeout": str(int(timeout * 1e6))} if follow else {}
     try:
         container = av.open(
             source,
             format="v4l2" if kind == "camera" else None,
-            options=options,
-            timeout=(timeout, timeout) if kind != "file" else None,
+            options={"follow": "1"} if follow else {},
+            timeout=(timeout, timeout) if kind != "file" or follow else None,  # a wait longer than that: ExitError
         )
+    except av.ExitError:
+        raise DataError(f"{source}: cannot open the stream (no answer within --timeout {timeout:g} s)") from None
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise DataError(f"{source}: cannot open the stream ({exc})") from None
     if not container.streams.video:
@@ -83,7 +84,7 @@ def live_frames(
     stream.thread_type = "AUTO"
     count = 0
     try:
-        for frame in resample_frames(_decoded(container, stream, stats, source), stream, fps, short_side, crop):
+        for frame in resample_frames(_decoded(container, stream, stats, timeout), stream, fps, short_side, crop):
             count += 1
             yield frame
     finally:
@@ -92,9 +93,11 @@ def live_frames(
         raise DataError(f"{source}: no frame could be read" + (f" ({stats.stopped})" if stats.stopped else ""))
 
 
-def _decoded(container, stream, stats: LiveStats, source: str) -> Iterator:
-    """The decoded frames of ``stream``, packet by packet: an undecodable packet is skipped and counted; a read
-    error (stall past the timeout, connection lost, device gone) ends the frames and is recorded."""
+def _decoded(container, stream, stats: LiveStats, timeout: float) -> Iterator:
+    """The decoded frames of ``stream``, packet by packet. A packet that does not decode, or a frame the decoder
+    marks damaged (H.264 conceals corrupt data and flags the frame instead of failing), is skipped and counted: the
+    previous frame is held in its place. A read error (stall past the timeout, connection lost, device gone) ends
+    the frames and is recorded; the frames still inside the decoder are delivered first."""
     import av
 
     packets = container.demux(stream)
@@ -103,11 +106,22 @@ def _decoded(container, stream, stats: LiveStats, source: str) -> Iterator:
             packet = next(packets)
         except StopIteration:
             return
-        except av.FFmpegError as exc:
-            stats.stopped = f"the source stopped: {exc}"
-            return
-        stats.packets += 1
+        except av.FFmpegError as exc:  # ExitError: the read timeout's interrupt
+            stats.stopped = f"no data for {timeout:g} s" if isinstance(exc, av.ExitError) else f"read error: {exc}"
+            packet = None  # drain the decoder
+        if packet is not None:
+            stats.packets += 1
         try:
-            yield from packet.decode()
+            frames = packet.decode() if packet is not None else stream.codec_context.decode(None)
         except av.FFmpegError:  # corrupt data: the decoder resynchronises on a later packet
             stats.skipped += 1
+            frames = []
+        for frame in frames:
+            if frame.is_corrupt:
+                stats.skipped += 1
+                continue
+            if frame.time_base is None:  # a drained frame carries no time base of its own
+                frame.time_base = stream.time_base
+            yield frame
+        if packet is None:
+            return

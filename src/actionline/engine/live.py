@@ -153,24 +153,52 @@ def frame_decisions(
     features = LiveFeatures(backbone.to(device), extraction, device)
     spec = backbone.input
     frames = live_frames(source, extraction.fps, spec.short_side, spec.size, stats, settings.timeout, settings.follow)
+    return extraction, timed_decisions(frames, features, step, extraction.fps, settings.realtime)
 
-    def decisions() -> Iterator[tuple[float, np.ndarray, float, float]]:
+
+def timed_decisions(
+    frames: Iterator[np.ndarray],
+    features: LiveFeatures,
+    step: Callable[[torch.Tensor], torch.Tensor],
+    fps: float,
+    realtime: bool = False,
+) -> Iterator[tuple[float, np.ndarray, float, float]]:
+    """(decode s, class probabilities [K], features s, model s) per frame of ``frames``: decode is the wait for the
+    frame (decoding included), features `features(frame)`, model one ``step`` (the last stage's softmax).
+    ``realtime``: frame k + 1 is not taken before (k + 1) / ``fps`` seconds after the first (a file at its pace)."""
+    device = features.network.device
+    origin = started = time.perf_counter()
+    for k, frame in enumerate(frames):
+        decoded = time.perf_counter()
+        vector = features(frame)
+        embedded = time.perf_counter()
+        with torch.inference_mode():
+            logits = step(torch.from_numpy(vector).to(device))[-1]
+            probs = torch.softmax(logits, dim=0).cpu().numpy()
+        stepped = time.perf_counter()
+        yield decoded - started, probs, embedded - decoded, stepped - embedded
+        if realtime:
+            time.sleep(max(0.0, (k + 1) / fps - (time.perf_counter() - origin)))
         started = time.perf_counter()
-        for k, frame in enumerate(frames):
-            decoded = time.perf_counter()
-            vector = features(frame)
-            embedded = time.perf_counter()
-            with torch.inference_mode():
-                logits = step(torch.from_numpy(vector).to(device))[-1]
-                probs = torch.softmax(logits, dim=0).cpu().numpy()
-            stepped = time.perf_counter()
-            yield decoded - started, probs, embedded - decoded, stepped - embedded
-            if settings.realtime:  # a file at its own pace: frame k + 1 is not there before its time
-                time.sleep(max(0.0, (k + 1) / extraction.fps - (time.perf_counter() - origin)))
-            started = time.perf_counter()
 
-    origin = time.perf_counter()
-    return extraction, decisions()
+
+@dataclass
+class StreamOutcome:
+    """What `run_stream` decided and measured: the smoother (the frame decisions), the latencies, what the source
+    delivered, and whether the stream was interrupted (Ctrl-C: everything decided until then is kept)."""
+
+    smoother: OnlineSmoother
+    log: LatencyLog
+    stats: LiveStats
+    interrupted: bool
+
+    def report(self) -> dict:
+        """``latency.json``: the latency percentiles and real-time factor, skipped packets, why the source stopped,
+        whether it was interrupted and the smoothing delay in seconds."""
+        report = {**self.log.report(), "skipped_packets": self.stats.skipped, "stopped": self.stats.stopped}
+        report["interrupted"] = self.interrupted
+        report["smoothing_delay_s"] = round((self.smoother.min_frames - 1) / self.log.fps, 6)
+        return report
 
 
 def run_stream(
@@ -181,10 +209,9 @@ def run_stream(
     emit: Callable[[Event], None],
     console,
     on_frame: Callable[[int, int, float, LatencyLog], None] | None = None,
-) -> tuple[OnlineSmoother, LatencyLog, LiveStats, bool]:
+) -> StreamOutcome:
     """Decide ``source`` frame by frame, calling ``emit`` for each event (and ``on_frame(t, label, score, log)``
-    for a live view); returns the smoother (the decisions), the latencies, what the source delivered and whether
-    the stream was interrupted (Ctrl-C: everything decided until then is kept)."""
+    for a live view) until it ends, stalls past the timeout or Ctrl-C."""
     settings.check()
     stats = LiveStats()
     extraction, decisions = frame_decisions(model, meta, source, settings, stats, console)
@@ -209,4 +236,4 @@ def run_stream(
         interrupted = True
     for event in smoother.finish():
         emit(event)
-    return smoother, log, stats, interrupted
+    return StreamOutcome(smoother, log, stats, interrupted)

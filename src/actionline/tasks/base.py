@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from rich.console import Console
 from torch.utils.data import Dataset
 
+from actionline.engine.live import LiveSettings
 from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ConfigError
@@ -155,6 +156,22 @@ class PredictingTask(Task):
         with staged_files(out) as staging:
             summary = self.predict_features(model, meta, out, videos, staging)
         return f"{summary} to {out}"
+
+    def predict_stream(
+        self,
+        model: TemporalModel,
+        meta: RunMeta,
+        source: str,
+        settings: LiveSettings,
+        out: Path,
+        emit: Callable[[dict], None],
+        console: Console,
+        on_frame: Callable | None = None,
+    ) -> tuple[str, dict]:
+        """`predict --stream`: decide the live ``source`` frame by frame with a causal run, calling ``emit`` with
+        each event as it happens (``on_frame``: a live view's per-frame callback), then write the task's outputs
+        into ``out``; returns what was written and the stream's report (`engine.live.StreamOutcome.report`)."""
+        raise NotImplementedError(f"predict --stream is for segmentation runs, not {self.name} runs")
 
     def eval_clips(self, data: Any, options: Any) -> list:
         """The clips prediction and evaluation use (clip tasks; `profile --run` counts their cost)."""

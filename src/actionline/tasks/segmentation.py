@@ -1,11 +1,13 @@
 """The segmentation task on MS-TCN-layout datasets: training plan (supervision, validation carve-out), prediction
-at full frame rate (MS-TCN label files + ``timelines.json``), evaluation with the MS-TCN conventions, drawing.
+at full frame rate (MS-TCN label files + ``timelines.json``), a live stream's timeline (`predict --stream`),
+evaluation with the MS-TCN conventions, drawing.
 
 `train_segmentation` and `predict_segmentation` are the Python API for one split."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,16 +19,18 @@ from rich.progress import track
 from torch.utils.data import DataLoader
 
 from actionline.data.layout import SegmentationData, carve_validation
+from actionline.data.live_video import kind_of
 from actionline.data.predictions import label_indices, read_predictions, write_mstcn_prediction
 from actionline.data.video import video_file
 from actionline.engine.distributed import DistInfo
 from actionline.engine.extractor import stored_settings
+from actionline.engine.live import LiveSettings, StreamOutcome, run_stream
 from actionline.engine.predictor import load_run
 from actionline.engine.run_record import DatasetRecord, RunMeta, TaskSettings
 from actionline.engine.trainer import TrainConfig
 from actionline.errors import ActionlineError, CheckpointError, ConfigError, DataError
 from actionline.export import to_csv, to_srt
-from actionline.io import atomic_write_text, read_matrix
+from actionline.io import atomic_write_text, read_matrix, staged_folder
 from actionline.metrics.segmentation import DEFAULT_BACKGROUND, SegmentationSettings, evaluate_segmentation
 from actionline.metrics.segmentation_errors import (
     boundary_offsets,
@@ -162,6 +166,24 @@ def write_viewable(out: Path, timelines: list[Timeline], classes: Sequence[str],
     return f"wrote {len(timelines)} timelines (timelines.json, timelines.csv, srt/, {image.name})"
 
 
+def write_stream(
+    out: Path, outcome: StreamOutcome, name: str, classes: Sequence[str], background: Sequence[str], events: list[dict]
+) -> str:
+    """A stream's outputs, all or nothing: the smoothed frame labels as an MS-TCN file and ``timelines.json``, the
+    viewable forms (`write_viewable`), ``events.jsonl`` (the events as emitted) and ``latency.json``."""
+    smoother = outcome.smoother
+    timeline = Timeline.from_labels(
+        name, smoother.labels, classes, fps=outcome.log.fps, scores=np.asarray(smoother.scores)
+    )
+    with staged_folder(out, marker="timelines.json") as staging:
+        write_mstcn_prediction(staging / name, [classes[i] for i in smoother.labels])
+        save_timelines(staging / "timelines.json", [timeline], classes)
+        written = write_viewable(staging, [timeline], classes, background)
+        atomic_write_text(staging / "events.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+        atomic_write_text(staging / "latency.json", json.dumps(outcome.report(), indent=1))
+    return f"{written} plus events.jsonl and latency.json to {out}"
+
+
 def evaluation_background(dataset: SegmentationData, options: Options) -> tuple[str, ...]:
     """The labels left out of Edit / F1: ``--background`` (``none``: no label), by default ``background`` (the
     MS-TCN script's convention)."""
@@ -273,6 +295,29 @@ class SegmentationTask(PredictingTask):
         arrays = ((v, read_matrix(features / "features" / f"{v}.npy", "[D, T]"), None) for v in videos)
         timelines = segment_videos(model, list(meta.classes), arrays, rate, fps, out)
         return write_viewable(out, timelines, meta.classes, background)
+
+    def predict_stream(
+        self,
+        model: TemporalModel,
+        meta: RunMeta,
+        source: str,
+        settings: LiveSettings,
+        out: Path,
+        emit: Callable[[dict], None],
+        console: Console,
+        on_frame: Callable | None = None,
+    ) -> tuple[str, dict]:
+        events: list[dict] = []
+
+        def record(event: dict) -> None:
+            events.append(event)
+            emit(event)
+
+        outcome = run_stream(model, meta, source, settings, record, console, on_frame)
+        name = Path(source).stem if kind_of(source) == "file" else "stream"
+        dataset = meta.dataset
+        background = dataset.background if dataset.background is not None else DEFAULT_BACKGROUND
+        return write_stream(out, outcome, name, list(meta.classes), background, events), outcome.report()
 
     def report(self, preds, data, options: Options, videos: Path | None, out: Path, limit: int):
         return report_sections(self, preds, data, options, videos, out, limit)
