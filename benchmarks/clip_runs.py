@@ -68,7 +68,7 @@ def correct(model: torch.nn.Module, videos: np.ndarray, labels: np.ndarray, fram
     hits = []
     for lo in range(0, len(videos), batch):
         logits = model(as_clips(videos[lo : lo + batch], start, frames))["logits"]
-        hits.append((logits.argmax(1).numpy() == labels[lo : lo + batch]))
+        hits.append(logits.argmax(1).numpy() == labels[lo : lo + batch])
     return np.concatenate(hits)
 
 
@@ -82,7 +82,7 @@ def interval(values: list[float]) -> dict[str, float]:
 
 
 def verdict(difference: dict[str, float]) -> str:
-    """"higher" / "lower" when the interval of a difference excludes 0, else "no resolved difference"."""
+    """ "higher" / "lower" when the interval of a difference excludes 0, else "no resolved difference"."""
     if difference["n"] < 2:
         return "one seed: no interval"
     if difference["lo"] > 0:

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from clip_runs import correct, interval, train_classifier, verdict
 
 import actionline.models  # noqa: F401  (registers the models)
 from actionline.data.synthetic.distractor_clips import DIRECTIONS, distractor_clips
 from actionline.io import atomic_write_text
 from actionline.models.registry import build_model
+from clip_runs import correct, interval, train_classifier, verdict
 
 HERE = Path(__file__).resolve().parent
 FRAMES, SIZE, REDUCTION = 8, 32, 4
@@ -75,10 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--width", type=int, default=8)
-    parser.add_argument("--train", type=int, default=2000, help="training clips")
+    parser.add_argument("--train", type=int, default=1500, help="training clips")
     parser.add_argument("--test", type=int, default=2000, help="test clips")
-    parser.add_argument("--noise", type=float, default=50.0, help="sensor noise (std of grey levels)")
-    parser.add_argument("--steps", type=int, default=250, help="training steps (batch 32)")
+    parser.add_argument("--noise", type=float, default=75.0, help="sensor noise (std of grey levels)")
+    parser.add_argument("--steps", type=int, default=200, help="training steps (batch 32)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "stc_ablation.json")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from clip_runs import as_clips, correct, interval, train_classifier, verdict
 
 import actionline.models  # noqa: F401  (registers the models)
 from actionline.data.synthetic.object_videos import (
@@ -44,6 +43,7 @@ from actionline.models.backbone import scale_pixels
 from actionline.models.registry import build_model
 from actionline.models.video.resnet2d import ResNet18
 from actionline.nn.weights.inflation import load_network_state
+from clip_runs import as_clips, correct, interval, train_classifier, verdict
 
 HERE = Path(__file__).resolve().parent
 FRAMES, VIDEO_FRAMES, SIZE = 8, 16, 32
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=700, help="backgrounds of unlabelled videos (3 videos each)")
     parser.add_argument("--per-class", type=int, default=8, help="labelled training videos per class")
     parser.add_argument("--test-per-class", type=int, default=128)
-    parser.add_argument("--teacher-steps", type=int, default=400)
+    parser.add_argument("--teacher-steps", type=int, default=700)
     parser.add_argument("--pretrain-steps", type=int, default=400)
     parser.add_argument("--steps", type=int, default=200, help="fine-tuning steps (batch 16)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "transfer_init.json")

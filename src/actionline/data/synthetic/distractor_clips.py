@@ -46,13 +46,15 @@ def distractor_clips(
     frames: int = 8,
     size: int = 32,
     distractors: int = 2,
-    noise: float = 40.0,
-    travel: float = 0.35,
+    noise: float = 75.0,
+    travel: float = 0.4,
+    radius: float = 0.12,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` clips uint8 [n, frames, size, size, 3] and their directions [n] (balanced: clip i has class i mod 8)."""
+    """``n`` clips uint8 [n, frames, size, size, 3] and their directions [n] (balanced: clip i has class i mod 8);
+    disc radii (frame widths) uniform within 15 % of ``radius``, paths ``travel`` frame widths long."""
     require_settings(n=(n, 1), frames=(frames, 2), size=(size, 8), distractors=(distractors, 0))
-    require_positive(noise=noise, travel=travel)
+    require_positive(noise=noise, travel=travel, radius=radius)
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % DIRECTIONS
     out = np.empty((n, frames, size, size, 3), np.uint8)
@@ -64,10 +66,10 @@ def distractor_clips(
         for _ in range(distractors):  # distractors first, so the target is drawn on top
             angle = rng.uniform(0, 2 * np.pi, m)
             colour = palette[rng.integers(len(palette), size=m)]
-            draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.07, 0.1, m), colour)
+            draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.85, 1.15, m) * radius, colour)
         angle = labels[lo : lo + m] * (2 * np.pi / DIRECTIONS)
         target = np.broadcast_to(np.array(TARGET, np.float32), (m, 3))
-        draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.07, 0.1, m), target)
+        draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.85, 1.15, m) * radius, target)
         canvas += rng.normal(0, noise, canvas.shape).astype(np.float32)
         out[lo : lo + m] = np.clip(canvas, 0, 255).round().astype(np.uint8)
     return out, labels

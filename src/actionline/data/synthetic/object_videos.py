@@ -75,7 +75,7 @@ def render(scenes: np.ndarray, identity: np.ndarray, motion: np.ndarray, frames:
     n, size = len(identity), scenes.shape[1]
     margin = RADIUS + 0.02
     direction = np.where(motion == 0, 1.0, -1.0)
-    x0 = np.where(direction > 0, rng.uniform(margin, 1 - margin - TRAVEL, n), rng.uniform(margin + TRAVEL, 1 - margin, n))
+    x0 = rng.uniform(margin, 1 - margin - TRAVEL, n) + np.where(direction > 0, 0.0, TRAVEL)
     y = rng.uniform(margin, 1 - margin, n)
     progress = np.linspace(0.0, TRAVEL, frames) if frames > 1 else np.zeros(1)
     x = x0[:, None] + direction[:, None] * progress[None, :]
