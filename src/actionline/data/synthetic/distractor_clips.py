@@ -66,10 +66,12 @@ def distractor_clips(
         for _ in range(distractors):  # distractors first, so the target is drawn on top
             angle = rng.uniform(0, 2 * np.pi, m)
             colour = palette[rng.integers(len(palette), size=m)]
-            draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.85, 1.15, m) * radius, colour)
+            path = straight_paths(angle, travel, frames, 0.1, rng)
+            draw_discs(canvas, path, rng.uniform(0.85, 1.15, m) * radius, colour)
         angle = labels[lo : lo + m] * (2 * np.pi / DIRECTIONS)
         target = np.broadcast_to(np.array(TARGET, np.float32), (m, 3))
-        draw_discs(canvas, straight_paths(angle, travel, frames, 0.1, rng), rng.uniform(0.85, 1.15, m) * radius, target)
+        path = straight_paths(angle, travel, frames, 0.1, rng)
+        draw_discs(canvas, path, rng.uniform(0.85, 1.15, m) * radius, target)
         canvas += rng.normal(0, noise, canvas.shape).astype(np.float32)
         out[lo : lo + m] = np.clip(canvas, 0, 255).round().astype(np.uint8)
     return out, labels
