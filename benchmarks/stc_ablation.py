@@ -90,6 +90,7 @@ def main() -> None:
                 for name, (model, s) in arms(args.width).items()}  # fmt: skip
     runs: dict[str, list[float]] = {name: [] for name in settings}
     seconds: dict[str, list[float]] = {name: [] for name in settings}
+    fixed = {"parameters": {name: parameters(*settings[name]) for name in settings}, "overhead_full_width": overhead()}
     for seed in seeds:
         for name, (model_name, s) in settings.items():
             torch.manual_seed(seed)
@@ -99,22 +100,26 @@ def main() -> None:
             )
             runs[name].append(100.0 * float(correct(model, x_test, y_test, FRAMES).mean()))
             print(name, seed, f"{runs[name][-1]:.1f}", flush=True)
+        write(args, runs, seconds, fixed, time.perf_counter() - t0)  # after every seed: a stopped run keeps its seeds
+
+
+def write(args, runs: dict[str, list[float]], seconds: dict[str, list[float]], fixed: dict, elapsed: float) -> None:
     differences = {}
     for label, (a, b) in COMPARISONS.items():
         differences[label] = interval([x - y for x, y in zip(runs[a], runs[b], strict=True)])
         differences[label]["verdict"] = verdict(differences[label])
     result = {
         "setup": {
-            "seeds": seeds, "width": args.width, "clip": [FRAMES, SIZE, SIZE], "reduction": REDUCTION,
-            "train_clips": args.train, "test_clips": args.test, "noise": args.noise, "steps": args.steps,
-            "batch": 32, "classes": DIRECTIONS, "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "seconds": time.perf_counter() - t0,
+            "seeds": [int(s) for s in args.seeds.split(",")][: len(runs["3D"])], "seeds_requested": args.seeds,
+            "width": args.width,
+            "clip": [FRAMES, SIZE, SIZE], "reduction": REDUCTION, "train_clips": args.train, "test_clips": args.test,
+            "noise": args.noise, "steps": args.steps, "batch": 32, "classes": DIRECTIONS,
+            "threads": torch.get_num_threads(), "machine": platform.machine(), "seconds": elapsed,
         },
         "accuracy": {name: {**interval(v), "values": v} for name, v in runs.items()},
-        "parameters": {name: parameters(*settings[name]) for name in settings},
         "train_seconds": {name: float(np.mean(v)) for name, v in seconds.items()},
         "differences": differences,
-        "overhead_full_width": overhead(),
+        **fixed,
     }  # fmt: skip
     atomic_write_text(args.out, json.dumps(result, indent=1))
     print(f"wrote {args.out}")
