@@ -146,6 +146,25 @@ def fine_tune(arm: str, teacher: Path, states: dict, data: dict, width: int, ste
     return 100.0 * float(correct(model, test.videos, test.labels, FRAMES).mean())
 
 
+COMPARISONS = {
+    "3D inflation - 3D random": ("3D inflation", "3D random"),
+    "3D transfer - 3D random": ("3D transfer", "3D random"),
+    "3D transfer - 3D inflation": ("3D transfer", "3D inflation"),
+    "STC transfer - STC random": ("STC transfer", "STC random"),
+    "STC random - 3D random": ("STC random", "3D random"),
+    "STC transfer - 3D transfer": ("STC transfer", "3D transfer"),
+}
+
+
+def paired_differences(runs: dict[str, list[float]]) -> dict[str, dict]:
+    """Each comparison's interval of the per-seed differences, and its verdict."""
+    out = {}
+    for name, (a, b) in COMPARISONS.items():
+        out[name] = interval([x - y for x, y in zip(runs[a], runs[b], strict=True)])
+        out[name]["verdict"] = verdict(out[name])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4")
@@ -184,14 +203,7 @@ def main() -> None:
         for arm in ARMS:
             runs[arm].append(fine_tune(arm, teacher, states, data, args.width, args.steps, seed))
             print(arm, seed, runs[arm][-1], flush=True)
-    pairs_of = {"3D inflation - 3D random": ("3D inflation", "3D random"),
-                "3D transfer - 3D random": ("3D transfer", "3D random"),
-                "3D transfer - 3D inflation": ("3D transfer", "3D inflation"),
-                "STC transfer - STC random": ("STC transfer", "STC random")}  # fmt: skip
-    differences = {}
-    for name, (a, b) in pairs_of.items():
-        differences[name] = interval([x - y for x, y in zip(runs[a], runs[b], strict=True)])
-        differences[name]["verdict"] = verdict(differences[name])
+    result["differences"] = paired_differences(runs)
     result.update(
         {
             "setup": {
@@ -204,7 +216,6 @@ def main() -> None:
                 "machine": platform.machine(), "seconds": time.perf_counter() - t0,
             },
             "accuracy": {arm: {**interval(v), "values": v} for arm, v in runs.items()},
-            "differences": differences,
         }
     )  # fmt: skip
     atomic_write_text(args.out, json.dumps(result, indent=1))
