@@ -177,9 +177,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="fine-tuning steps (batch 16)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "transfer_init.json")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="actionline-transfer-") as work:
+        run(args, Path(work) / "teacher.pth")
+
+
+def run(args: argparse.Namespace, teacher: Path) -> None:
+    """Train the teacher into ``teacher``, pre-train both students, fine-tune every arm, write the result."""
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(1)
-    work = Path(tempfile.mkdtemp(prefix="actionline-transfer-"))
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     train = unlabelled_videos(args.groups, frames=VIDEO_FRAMES, size=SIZE, seed=1)
@@ -190,7 +195,6 @@ def main() -> None:
         "labelled": labelled_videos(args.per_class, frames=VIDEO_FRAMES, size=SIZE, seed=3),
         "test": labelled_videos(args.test_per_class, frames=VIDEO_FRAMES, size=SIZE, seed=4),
     }  # fmt: skip
-    teacher = work / "teacher.pth"
     result: dict = {"teacher_accuracy": train_teacher(teacher, args.width, args.teacher_steps, 0)}
     print("teacher", result["teacher_accuracy"], flush=True)
     states, pairs = {}, {}
