@@ -227,6 +227,64 @@ def video_classification(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ci(s: dict) -> str:
+    return f"{s['mean']:.1f} [{s['lo']:.1f}, {s['hi']:.1f}]"
+
+
+def _differences(r: dict) -> list[str]:
+    lines = ["", "| difference, paired by seed | mean [95 % interval] | verdict |", "|---|---|---|"]
+    return lines + [f"| {name} | {_ci(d)} | {d['verdict']} |" for name, d in r["differences"].items()]
+
+
+def stc_ablation(r: dict) -> str:
+    """`stc_ablation.py`: 3D / TCB only / SCB only / STC at r = 4 and a wider plain 3D ResNet, intervals over seeds,
+    and STC's parameter overhead at the published width."""
+    s = r["setup"]
+    frames, size, _ = s["clip"]
+    lines = [
+        f"Distractor clips ({s['classes']} directions, noise {s['noise']:.0f}), ResNet-18 width {s['width']} at "
+        f"{frames} x {size} x {size}, r = {s['reduction']}; {s['train_clips']} training clips, {s['steps']} steps of "
+        f"{s['batch']}; top-1 on {s['test_clips']} test clips; mean [95 % t-interval] over seeds {s['seeds']} "
+        f"({s['threads']} thread, {s['seconds'] / 60:.0f} min in all).",
+        "",
+        "| network | top-1 | parameters | train s per run |",
+        "|---|---|---|---|",
+    ]
+    for name, a in r["accuracy"].items():
+        lines.append(f"| {name} | {_ci(a)} | {r['parameters'][name]:,} | {r['train_seconds'][name]:.0f} |")
+    lines += _differences(r)
+    lines += ["", "STC's parameters at the published width (16 frames, 400 classes), counted on our networks:", ""]
+    lines += ["| network | plain | STC r = 4 | STC r = 16 |", "|---|---|---|---|"]
+    for name, o in r["overhead_full_width"].items():
+        lines.append(
+            f"| {name} | {o['plain'] / 1e6:.1f}M | {o['stc_r4'] / 1e6:.1f}M (+{100 * o['overhead_r4']:.0f} %) | "
+            f"{o['stc_r16'] / 1e6:.1f}M (+{100 * o['overhead_r16']:.0f} %) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def transfer_init(r: dict) -> str:
+    """`transfer_init.py`: teacher and pretext accuracy, then random / inflation / transfer fine-tuning."""
+    s = r["setup"]
+    frames, size, _ = s["clip"]
+    pairs = ", ".join(f"{k} {v:.1f} %" for k, v in r["pair_accuracy"].items())
+    lines = [
+        f"Object videos ({s['classes']} classes = 4 identities x 2 motions), ResNet-18 width {s['width']}, clips "
+        f"{frames} x {size} x {size} of {s['video_frames']}-frame videos. 2D teacher: {r['teacher_accuracy']:.1f} % on "
+        f"fresh frames. Correspondence pre-training on {s['unlabelled_videos']:,} unlabelled videos "
+        f"({s['pretrain_steps']} steps of {s['pretrain_batch']} pairs, negatives background-matched), held-out pair "
+        f"accuracy over {s['held_out_pairs']} pairs (chance 50 %): {pairs}. Fine-tuning on "
+        f"{s['labelled_videos']} labelled videos ({s['fine_tune_steps']} steps of {s['fine_tune_batch']}), top-1 on "
+        f"{s['test_videos']:,} test videos; mean [95 % t-interval] over seeds {s['seeds']} ({s['threads']} thread, "
+        f"{s['seconds'] / 60:.0f} min in all).",
+        "",
+        "| student, initialisation | top-1 |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {_ci(a)} |" for name, a in r["accuracy"].items()]
+    return "\n".join(lines + _differences(r)) + "\n"
+
+
 def sgs(r: dict) -> str:
     """`sgs.py`: a 3D ResNet with and without SGS, B' against K, the bins ablation, test-time B."""
     frames, size, _ = r["clip"]
@@ -661,6 +719,8 @@ RENDERERS = {
     "torchrun_extraction": torchrun_extraction,
     "sliding_accuracy": sliding_accuracy,
     "video_classification": video_classification,
+    "stc_ablation": stc_ablation,
+    "transfer_init": transfer_init,
     "sgs": sgs,
     "ats": ats,
     "hvu": hvu,

@@ -28,11 +28,12 @@ from actionline.nn.sampling.sgs import Kernel, Similarity
 
 @dataclass
 class ClipConfig(ClipModelConfig):
-    """Network width (64 = the published networks), STC reduction r (Table 4.1: 16), the shortcut kind of Hara's
-    checkpoints (B; A for their 2018 ResNet-18 / 34)."""
+    """Network width (64 = the published networks), STC reduction r (Table 4.1: 16) and branches (Table 4.5: both, or
+    the TCB or the SCB alone), the shortcut kind of Hara's checkpoints (B; A for their 2018 ResNet-18 / 34)."""
 
     width: int = 64
     reduction: int = 16
+    stc_branches: Literal["both", "tcb", "scb"] = "both"
     shortcut: Literal["A", "B"] = "B"
 
     def validate(self) -> None:
@@ -94,6 +95,10 @@ class SGSClipClassifier(ClipClassifier):
         return {"sgs_after": 0}
 
 
+def stc_settings(c: ClipConfig) -> STCSettings:
+    return STCSettings(c.reduction, tcb=c.stc_branches != "scb", scb=c.stc_branches != "tcb")
+
+
 def sgs_settings(c: SGSClipConfig) -> SGSSettings | None:
     return (
         SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity) if c.sgs_after else None
@@ -113,7 +118,7 @@ class HaraResNet(SGSClipClassifier):
             c.width,
             self.cardinality,
             c.shortcut,
-            stc=STCSettings(c.reduction) if self.stc else None,
+            stc=stc_settings(c) if self.stc else None,
             sgs=sgs_settings(c),
         )
 
@@ -175,7 +180,7 @@ class HATNetClassifier(ClipClassifier):
     Config = HATNetConfig
 
     def build_network(self, c: HATNetConfig) -> nn.Module:
-        return HATNet(c.num_classes, c.frames, c.width, STCSettings(c.reduction) if c.stc else None, c.max_pool)
+        return HATNet(c.num_classes, c.frames, c.width, stc_settings(c) if c.stc else None, c.max_pool)
 
 
 class TorchvisionVideoResNet(ClipClassifier):
