@@ -128,15 +128,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sgs_atfr.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    runs = []
-    for task in args.tasks.split(","):
-        for seed in (int(s) for s in args.seeds.split(",")):
-            runs.append(one_run(task, seed, args))
-            print(json.dumps(runs[-1]), flush=True)
     settings = {k: v for k, v in vars(args).items() if k != "out"}
     result = {"settings": settings, "model": "atfr_resnet3d_18", "width": 8, "bins": FRAMES, "frames": FRAMES,
-              "threads": torch.get_num_threads(), "runs": runs}  # fmt: skip
-    atomic_write_text(args.out, json.dumps(result, indent=1))
+              "threads": torch.get_num_threads(), "runs": []}  # fmt: skip
+    for task in args.tasks.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            result["runs"].append(one_run(task, seed, args))
+            atomic_write_text(args.out, json.dumps(result, indent=1))  # after every run: the finished ones kept
+            print(json.dumps(result["runs"][-1]), flush=True)
     print(f"wrote {args.out}")
 
 

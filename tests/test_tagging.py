@@ -139,6 +139,8 @@ def test_tagging_end_to_end(tmp_path, hvu):
     targets = np.array([truth[v["video"]] for v in payload["videos"]])
     expected = category_map(scores, targets, data.categories, data.tag_category)
     assert report.as_dict["overall"] == pytest.approx(expected["overall"])
+    every = category_map(scores, targets, data.categories, data.tag_category, clips="all")
+    assert report.as_dict["all_clips"]["overall"] == pytest.approx(every["overall"])
     assert main(["predict", "--run", str(run), "--video", str(hvu / "videos"), "--out", str(tmp_path / "v")]) == 0
     assert (tmp_path / "v/tag_timeline.csv").read_text().startswith("video,tag,category,start,end")
 
