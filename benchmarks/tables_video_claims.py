@@ -6,8 +6,8 @@ from __future__ import annotations
 CATEGORIES = ("scene", "object", "action", "event", "attribute", "concept", "overall")
 
 
-def _ci(v: dict) -> str:
-    return f"{v['mean']:+.1f} ± {v['ci95']:.1f}" if "ci95" in v else f"{v['mean']:.1f}"
+def _ci(v: dict, digits: int = 1) -> str:
+    return f"{v['mean']:+.{digits}f} ± {v['ci95']:.{digits}f}"
 
 
 def hvu_heads(r: dict) -> str:
@@ -54,9 +54,9 @@ def ats_plugin(r: dict) -> str:
         for a in run["ats"]:
             t = a["topk"]
             lines.append(
-                f"| {run['seed']} | {a['ratio']} | {a['top1']:.2f} | {_ci(a['delta_top1'])} | {a['agreement']:.1f} | "
-                f"{a['gmacs']:.4f} ({a['macs_saved']:.0%}) | {t['ratio']} | {t['top1']:.2f} | "
-                f"{_ci(a['ats_minus_topk'])} |"
+                f"| {run['seed']} | {a['ratio']} | {a['top1']:.2f} | {_ci(a['delta_top1'], 2)} | "
+                f"{a['agreement']:.2f} | {a['gmacs']:.4f} ({a['macs_saved']:.0%}) | {t['ratio']} | {t['top1']:.2f} | "
+                f"{_ci(a['ats_minus_topk'], 2)} |"
             )
     for run in r["runs"]:
         if "latency_ms" in run:
