@@ -11,6 +11,8 @@ frame duplication: each test clip re-timed (same moments, other hold lengths), t
 the mean |B'(clip) - B'(re-timed)|. Writes ``results/sgs_atfr.json``.
 
     OMP_NUM_THREADS=1 python benchmarks/sgs_atfr.py --tasks content,order --seeds 0 --epochs 6
+    OMP_NUM_THREADS=1 python benchmarks/sgs_atfr.py --tasks content --kernel kronecker \
+        --out benchmarks/results/sgs_atfr_kronecker.json
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def tensor(clips: np.ndarray) -> torch.Tensor:
 def train(task: str, sgs: bool, seed: int, x: torch.Tensor, y: torch.Tensor, args):
     torch.manual_seed(seed)
     settings = {"num_classes": len(CLASSES[task]), "frames": FRAMES, "size": args.size, "sgs_after": int(sgs),
-                "sgs_bins": FRAMES}  # fmt: skip
+                "sgs_bins": FRAMES, "sgs_kernel": args.kernel}  # fmt: skip
     model = build_model("atfr_resnet3d_18", settings)
     opt = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-4)
     steps = args.epochs * (len(x) // args.batch)
@@ -125,6 +127,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=24)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--kernel", choices=("linear", "kronecker"), default="linear", help="SGS's kernel (Sec. 6.3)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sgs_atfr.json")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -71,7 +71,8 @@ def sgs_atfr(r: dict) -> str:
     """Table 6.12's network with and without SGS, per task and seed."""
     s = r["settings"]
     lines = [
-        f"`{r['model']}` (width {r['width']}), {r['frames']} x {s['size']} x {s['size']} clips, B = {r['bins']}; "
+        f"`{r['model']}` (width {r['width']}), {r['frames']} x {s['size']} x {s['size']} clips, B = {r['bins']}, "
+        f"{s.get('kernel', 'linear')} kernel; "
         f"{s['train']} training / {s['test']} test clips, {s['epochs']} epochs; GMACs and latency per clip at batch "
         f"1 ({r['threads']} thread).",
         "",
