@@ -28,39 +28,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from actionline.data.synthetic.clutter import SHAPES, cluttered_objects
 from actionline.io import atomic_write_text
 from actionline.nn.networks.vit import VisionTransformer
 from actionline.nn.sampling.ats import TokenSampler
 
 HERE = Path(__file__).resolve().parent
-SIZE, PATCH, DIM, DEPTH, HEADS, CLASSES = 32, 4, 128, 6, 4, ("disc", "square", "triangle", "cross")
+SIZE, PATCH, DIM, DEPTH, HEADS, CLASSES = 32, 4, 128, 6, 4, SHAPES
 ATS_BLOCKS = range(1, DEPTH)
 MEAN, STD = 0.45, 0.25
 
 
 def images(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """n images [n, 3, 32, 32] (normalised), their class and their clutter (number of distractors)."""
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-    out = np.empty((n, SIZE, SIZE, 3), dtype=np.float32)
-    labels, clutter = rng.integers(0, 4, n), rng.integers(0, 17, n)
-    for i in range(n):
-        img = np.clip(rng.uniform(0.2, 0.7) + 0.15 * rng.standard_normal() * (xx / SIZE - 0.5), 0, 1)
-        img = np.repeat(img[..., None], 3, axis=2) + rng.normal(0, 0.03, (SIZE, SIZE, 3))
-        for _ in range(clutter[i]):  # small blobs of any colour
-            cx, cy, r = rng.uniform(0, SIZE), rng.uniform(0, SIZE), rng.uniform(1.0, 2.2)
-            img[(xx - cx) ** 2 + (yy - cy) ** 2 < r * r] = rng.uniform(0, 1, 3)
-        cx, cy, r = rng.uniform(9, SIZE - 9), rng.uniform(9, SIZE - 9), rng.uniform(5, 7.5)
-        dx, dy = xx - cx, yy - cy
-        shape = [
-            dx**2 + dy**2 < r * r,
-            (np.abs(dx) < r * 0.85) & (np.abs(dy) < r * 0.85),
-            (dy < r * 0.8) & (dy > -r) & (np.abs(dx) < (dy + r) * 0.6),
-            ((np.abs(dx) < r * 0.3) | (np.abs(dy) < r * 0.3)) & (np.abs(dx) < r) & (np.abs(dy) < r),
-        ][labels[i]]
-        img[shape] = rng.uniform(0, 1, 3)
-        out[i] = img
-    x = (torch.from_numpy(out).clamp(0, 1).permute(0, 3, 1, 2) - MEAN) / STD
-    return x, torch.from_numpy(labels), torch.from_numpy(clutter)
+    """n images [n, 3, 32, 32] (normalised), their shape class and their clutter (number of distractors)."""
+    x, labels, clutter = cluttered_objects(n, rng, "shape")
+    return (x - MEAN) / STD, labels, clutter
 
 
 def train(steps: int, seed: int) -> tuple[VisionTransformer, float]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tables_video_claims
+
 METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
 
 
@@ -703,6 +705,9 @@ def sliding_accuracy(r: dict) -> str:
 
 
 RENDERERS = {
+    "hvu_heads": tables_video_claims.hvu_heads,  # before "hvu", "ats", "sgs": the longest prefix first
+    "ats_plugin": tables_video_claims.ats_plugin,
+    "sgs_atfr": tables_video_claims.sgs_atfr,
     "equal_budget": intervals,
     "sct_baselines": intervals,
     "deploy": deploy,

@@ -93,6 +93,21 @@ def test_category_heads_mask_clips_without_labels():
     assert set(flat.loss({"logits": sharp}, {"labels": y})) == {"bce", "total"}
 
 
+def test_flat_loss_is_the_category_loss_with_per_tag_weights_and_negatives():
+    """The flat head's BCE mean weighs a category by its tag count: per-category heads with weights n_c / N and
+    missing categories as negatives give the same loss (the control of benchmarks/hvu_heads.py)."""
+    sizes = [2, 3, 1]
+    logits, y = torch.randn(6, 6, generator=torch.Generator().manual_seed(0)), (torch.rand(6, 6) < 0.4).float()
+    y[0, :2] = 0  # a clip without labels of category 0
+    common = {"num_classes": 6, "category_sizes": sizes, "width": 4, "frames": 4, "size": 32}
+    flat = build_model("tagger", {**common, "heads": "flat"}).loss({"logits": logits}, {"labels": y})["total"]
+    per_tag = {"category_weights": [n / 6 for n in sizes], "missing": "negative"}
+    heads = build_model("tagger", {**common, **per_tag}).loss({"logits": logits}, {"labels": y})["total"]
+    assert float(heads) == pytest.approx(float(flat), rel=1e-6)
+    masked = build_model("tagger", {**common, **per_tag, "missing": "mask"}).loss({"logits": logits}, {"labels": y})
+    assert float(masked["total"]) != pytest.approx(float(flat), rel=1e-3)
+
+
 def test_hatnet_branches_align_in_time_and_space():
     net = HATNet(num_classes=7, frames=8, width=4)
     x = torch.randn(2, 3, 8, 32, 32)
@@ -124,6 +139,8 @@ def test_tagging_end_to_end(tmp_path, hvu):
     targets = np.array([truth[v["video"]] for v in payload["videos"]])
     expected = category_map(scores, targets, data.categories, data.tag_category)
     assert report.as_dict["overall"] == pytest.approx(expected["overall"])
+    every = category_map(scores, targets, data.categories, data.tag_category, clips="all")
+    assert report.as_dict["all_clips"]["overall"] == pytest.approx(every["overall"])
     assert main(["predict", "--run", str(run), "--video", str(hvu / "videos"), "--out", str(tmp_path / "v")]) == 0
     assert (tmp_path / "v/tag_timeline.csv").read_text().startswith("video,tag,category,start,end")
 

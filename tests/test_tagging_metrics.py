@@ -57,3 +57,14 @@ def test_tag_average_precisions_by_hand():
     assert category_map(scores, targets, ["a", "b"], [0, 0, 1, 1]) == {"a": 50.0, "b": 100.0, "overall": 75.0}
     with pytest.raises(ActionlineError, match="disagree"):
         tag_average_precisions(scores, targets[:, :3], [0, 0, 1, 1])
+
+
+def test_all_clips_protocol_counts_clips_without_a_label_as_negatives():
+    # tag 0 in category "a"; clip 2 has no "a" label but the highest tag-0 score
+    scores = np.array([[0.6, 0.1], [0.2, 0.8], [0.9, 0.7]])
+    targets = np.array([[1, 0], [0, 1], [0, 1]])
+    assert tag_average_precisions(scores, targets, [0, 1])[0] == 1.0  # clips 0 (positive) and 1 (negative) only
+    assert tag_average_precisions(scores, targets, [0, 1], clips="all")[0] == 0.5  # clip 2 ranks first, a negative
+    assert category_map(scores, targets, ["a", "b"], [0, 1], clips="all")["a"] == 50.0
+    with pytest.raises(ActionlineError, match="clips must be"):
+        tag_average_precisions(scores, targets, [0, 1], clips="some")

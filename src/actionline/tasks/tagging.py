@@ -225,14 +225,19 @@ class TaggingTask(PredictingTask):
         scores, targets = scored_clips(payload, truth, pred, part)
         step = category_map(scores, targets, dataset.categories, dataset.tag_category)
         trapezoid = category_map(scores, targets, dataset.categories, dataset.tag_category, ap="trapezoid")
+        every = category_map(scores, targets, dataset.categories, dataset.tag_category, clips="all")
         headline = "  ".join(f"{k} {v:.1f}" for k, v in step.items())
         details = [
             f"{len(scores)} clips of the {part} part ({len(truth) - len(scores)} without a prediction)",
             "trapezoidal AP: " + "  ".join(f"{k} {v:.1f}" for k, v in trapezoid.items()),
+            "over all clips (a missing category's tags as negatives): "
+            + "  ".join(f"{k} {v:.1f}" for k, v in every.items()),
             f"settings: {CONVENTION}",
         ]
         return Report(
-            headline, details, {**step, "trapezoid": trapezoid, "num_clips": len(scores), "convention": CONVENTION}
+            headline,
+            details,
+            {**step, "trapezoid": trapezoid, "all_clips": every, "num_clips": len(scores), "convention": CONVENTION},
         )
 
     def view(self, pred: Path, data: Path, image: Path, videos, max_videos: int, options: Options) -> Path:

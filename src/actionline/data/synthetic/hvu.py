@@ -36,7 +36,7 @@ TAGS = {
 COLOURS = {"red": (220, 40, 40), "blue": (40, 70, 220), "green": (40, 190, 70)}
 
 
-def _mask(shape: str, xx, yy, cx: float, cy: float, r: float) -> np.ndarray:
+def shape_mask(shape: str, xx, yy, cx: float, cy: float, r: float) -> np.ndarray:
     if shape == "disc":
         return (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
     if shape == "square":
@@ -79,8 +79,8 @@ def render_tagged(frames: int, size: int, rng: np.random.Generator) -> tuple[np.
             cx = 0.15 + 0.7 * p
         img = base + rng.normal(0, 4, base.shape)
         for shape, (ox, oy), c in others:
-            img[_mask(shape, xx, yy, ox, oy, 0.08)] = c
-        img[_mask(main, xx, yy, cx, cy, r)] = COLOURS[colour]
+            img[shape_mask(shape, xx, yy, ox, oy, 0.08)] = c
+        img[shape_mask(main, xx, yy, cx, cy, r)] = COLOURS[colour]
         out[i] = np.clip(img, 0, 255).astype(np.uint8)
     concept = []
     if scene == "night" and action != "rest":
