@@ -366,7 +366,7 @@ def dataset_build(r: dict) -> str:
 
 
 def intervals(r: dict) -> str:
-    """`equal_budget.py`, `sct_baselines.py`: per row the mean and 95 % interval over seeds of each metric."""
+    """`equal_budget.py`, `sct_baselines.py`, `detection_oracle.py`, `baformer_queries.py`: per row the mean and 95 % interval over seeds of each metric."""
     rows = r["summary"]
     metrics = list(next(iter(rows.values())))
     lines = [f"{r['dataset']}; {r['protocol']}", ""]
@@ -551,6 +551,8 @@ def official(r: dict) -> str:
 RENDERERS = {
     "equal_budget": intervals,
     "sct_baselines": intervals,
+    "detection_oracle": intervals,
+    "baformer_queries": intervals,
     "deploy": deploy,
     "long_video": long_video,
     "segmentation_": segmentation,
