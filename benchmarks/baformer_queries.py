@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,8 @@ def probe(model: BaFormer, test, classes: list[str], tolerance: int) -> dict[str
     }
 
 
-def train_one(data: SegmentationData, overrides: dict, args, seed: int) -> dict:
+def train_one(data: SegmentationData, overrides: dict, args, seed: int, save: Callable[[dict], None]) -> None:
+    """Train one seed; ``save`` receives the run's record after every epoch (a summary can read a cut-short run)."""
     classes = list(data.classes)
     train, test = load(data, "train", args.sample_rate), load(data, "test", args.sample_rate)
     preset = {
@@ -169,7 +171,7 @@ def train_one(data: SegmentationData, overrides: dict, args, seed: int) -> dict:
                 terms[k] = terms.get(k, 0.0) + float(v.detach()) / len(train)
         log.append({"epoch": epoch, "train": terms, **probe(model, test, classes, args.tolerance)})
         print(json.dumps(log[-1]), flush=True)
-    return {"seed": seed, **{k: log[-1][k] for k in ROWS}, "train_s": time.perf_counter() - start, "log": log}
+        save({"seed": seed, **{k: log[-1][k] for k in ROWS}, "train_s": time.perf_counter() - start, "log": log})
 
 
 def main() -> None:
@@ -197,8 +199,12 @@ def main() -> None:
         return
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     for seed in (int(s) for s in args.seeds.split(",")):
-        run = {"variant": args.variant, "settings": overrides, **train_one(data, overrides, args, seed)}
-        atomic_write_text(work / f"{args.variant}-{seed}.json", json.dumps(run) + "\n")
+        path = work / f"{args.variant}-{seed}.json"
+
+        def save(record: dict, path: Path = path) -> None:
+            atomic_write_text(path, json.dumps({"variant": args.variant, "settings": overrides, **record}) + "\n")
+
+        train_one(data, overrides, args, seed, save)
 
 
 def at_epoch(run: dict, epoch: int) -> dict:
