@@ -17,9 +17,12 @@ One process per ``--variant``/``--seeds`` writes ``work/baformer_queries/<varian
 writes ``results/baformer_queries.json`` (95 % t-intervals over seeds at the last epoch; differences paired by
 seed against the first variant).
 
-    python benchmarks/baformer_queries.py --variant default --seeds 0,1,2
-    python benchmarks/baformer_queries.py --variant queries20 --set num_queries=20 --seeds 0,1,2
-    python benchmarks/baformer_queries.py --summarise default,queries20
+    python benchmarks/baformer_queries.py --variant default --seeds 0,1,2,3,4 --epochs 15
+    python benchmarks/baformer_queries.py --variant queries25 --set num_queries=25 --seeds 0,1,2,3,4 --epochs 15
+    python benchmarks/baformer_queries.py --summarise default,queries25 --epochs 15
+
+``--summarise`` also gives, per variant, frame minus query voting (paired within each run) and Pearson's r over the
+epochs of each run between query-voting accuracy and the share of proposals won by a matched query.
 """
 
 from __future__ import annotations
@@ -214,13 +217,25 @@ def at_epoch(run: dict, epoch: int) -> dict:
     return {**run, **{k: run["log"][epoch - 1][k] for k in ROWS}, "log": run["log"][:epoch]}
 
 
+def tracking(runs: list[dict]) -> dict[str, float]:
+    """Pearson's r over the epochs of each run between query-voting accuracy and the share of proposals won by a
+    matched query (does the vote follow who wins?), as an interval over runs."""
+    r = [np.corrcoef([e["acc_query"] for e in x["log"]], [e["winners_matched"] for e in x["log"]])[0, 1] for x in runs]
+    return interval(r)
+
+
 def summarise(data: SegmentationData, work: Path, args) -> None:
     variants = args.summarise.split(",")
     epoch = args.at_epoch or args.epochs
     found = {
         v: [at_epoch(json.loads(p.read_text()), epoch) for p in sorted(work.glob(f"{v}-*.json"))] for v in variants
     }
-    summary = {v: {k: interval([r[k] for r in rs]) for k in ROWS} for v, rs in found.items()}
+    summary = {
+        v: {k: interval([r[k] for r in rs]) for k in ROWS}
+        | {"frame - query voting": interval([r["acc_frame"] - r["acc_query"] for r in rs])}
+        | {"r(acc_query, winners_matched)": tracking(rs)}
+        for v, rs in found.items()
+    }
     base = {r["seed"]: r for r in found[variants[0]]}
     for v in variants[1:]:
         summary[f"{v} - {variants[0]}"] = {

@@ -366,7 +366,8 @@ def dataset_build(r: dict) -> str:
 
 
 def intervals(r: dict) -> str:
-    """`equal_budget.py`, `sct_baselines.py`, `detection_oracle.py`, `baformer_queries.py`: per row the mean and 95 % interval over seeds of each metric."""
+    """`equal_budget.py`, `sct_baselines.py`, `detection_oracle.py`, `baformer_queries.py`: per row the mean and
+    95 % interval over seeds of each metric."""
     rows = r["summary"]
     metrics = list(next(iter(rows.values())))
     lines = [f"{r['dataset']}; {r['protocol']}", ""]
