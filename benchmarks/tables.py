@@ -405,7 +405,8 @@ def dataset_build(r: dict) -> str:
 
 
 def intervals(r: dict) -> str:
-    """`equal_budget.py`, `sct_baselines.py`: per row the mean and 95 % interval over seeds of each metric."""
+    """`equal_budget.py`, `sct_baselines.py`, `detection_oracle.py`, `baformer_queries.py`: per row the mean and
+    95 % interval over seeds of each metric."""
     rows = r["summary"]
     metrics = list(next(iter(rows.values())))
     lines = [f"{r['dataset']}; {r['protocol']}", ""]
@@ -710,6 +711,8 @@ RENDERERS = {
     "sgs_atfr": tables_video_claims.sgs_atfr,
     "equal_budget": intervals,
     "sct_baselines": intervals,
+    "detection_oracle": intervals,
+    "baformer_queries": intervals,
     "deploy": deploy,
     "long_video": long_video,
     "segmentation_": segmentation,

@@ -110,3 +110,46 @@ def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
     changes = [rows[d]["changes_per_min"] for d in rows]
     assert changes == sorted(changes, reverse=True)
     assert study.changes_per_minute([np.array([0, 0, 1, 1, 2, 2])], fps=6.0) == pytest.approx(120.0)  # 2 in 1 s
+
+
+def test_detection_oracle_with_both_truths_decodes_exactly_the_instances():
+    oracle = _load("detection_oracle")
+    from actionline.models.registry import build_model
+
+    settings = {"input_dim": 8, "num_classes": 3, "num_snippets": 16, "scales": [1], "mask_channels": [8, 8, 8]}
+    settings |= {"positional_encoding": True, "proposal_mode": "runs", "mask_score": "max", "consistency_loss": False}
+    model = build_model("tags", settings).eval()
+    torch.manual_seed(0)
+    batch = {"instances": torch.tensor([[[0.25, 0.5, 0.0], [0.625, 0.875, 2.0]]]), "num_instances": torch.tensor([2])}
+    outputs = model(torch.randn(1, 8, 16))
+    masks_only = oracle.oracle(outputs, batch, [1], 3, masks=True, scores=False)
+    assert masks_only["logits@1"] is outputs["logits@1"]  # the learned scores are kept
+    assert not torch.equal(masks_only["mask_logits@1"], outputs["mask_logits@1"])
+    both = oracle.oracle(outputs, batch, [1], 3, masks=True, scores=True)
+    timeline = model.decode(both, torch.ones(1, 16), ["v"], ["a", "b", "c"])[0]
+    found = sorted((s.start, s.end, s.label) for s in timeline.segments if s.score > 0.99)
+    assert found == [(4, 8, "a"), (10, 14, "c")]
+
+
+def test_baformer_probe_counts_a_no_action_query_that_wins_every_proposal():
+    probe = _load("baformer_queries")
+    from actionline.models.registry import build_model
+
+    model = build_model("baformer", {"input_dim": 4, "num_classes": 2, "num_queries": 3, "num_layers": 2}).eval()
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    first = torch.tensor([5.0] * 4 + [-5.0] * 4)
+    masks = torch.stack([first, -first, torch.full((8,), 6.0)])  # query 2 covers everything, more strongly
+    classes = torch.tensor([[5.0, -5.0, 0.0], [-5.0, 5.0, 0.0], [-3.0, -2.0, 5.0]])  # query 2: no-action
+    boundary = torch.full((8,), -5.0)
+    boundary[4] = 5.0
+    outputs = {
+        "class_logits": classes[None, None],
+        "mask_logits": masks[None, None],
+        "boundary_logits": boundary[None, None],
+    }
+    s = probe.probe_video(model, outputs, "v", y, ["a", "b"], tolerance=0)
+    assert (s["proposals"], s["winners_no_action"], s["winners_matched"]) == (2, 2, 0)
+    assert (s["matched"], s["matched_class"], s["matched_iou"]) == (2, 2, 2.0)
+    assert (s["peaks"], s["gt_boundaries"], s["recalled"]) == (1, 1, 1)
+    assert s["correct_query"] == s["correct_gt"] == 4  # query 2's best real class (b) labels both halves
+    assert s["correct_frame"] == 8  # frame voting weights the masks by the real-class probabilities
