@@ -190,7 +190,7 @@ def session_options(threads: int | None = None):
 class OnnxForward:
     """``forward`` of ``model`` run by ONNX Runtime from the graph at ``path``: called like the module, it returns
     the same outputs dict (CPU tensors). The file must have been exported from this very model (name, settings
-    and weights: its recorded fingerprint), else `CheckpointError`."""
+    and weights: its recorded fingerprint) by this actionline version, else `CheckpointError`."""
 
     def __init__(self, path: str | Path, model: TemporalModel | Backbone, threads: int | None = None):
         import onnxruntime as ort
@@ -201,6 +201,11 @@ class OnnxForward:
             raise CheckpointError(
                 f"{path}: exported from another model or version ({props.get('actionline.model')!r}, actionline "
                 f"{props.get('actionline.version')}), not from this {model.name!r}: its fingerprint does not match"
+            )
+        if props.get("actionline.version") != __version__:
+            raise CheckpointError(
+                f"{path}: exported by actionline {props.get('actionline.version')}, this is {__version__} (the "
+                "graph may not compute what this version's model does): export it again"
             )
         self.path, self.outputs = Path(path), json.loads(props["actionline.outputs"])
         self.session = ort.InferenceSession(os.fspath(path), session_options(threads), ["CPUExecutionProvider"])
