@@ -125,11 +125,12 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
                 dynamo=True,
                 dynamic_shapes=_dynamic_shapes(model),
                 opset_version=OPSET,
-                optimize=True,
+                optimize=False,
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many types
         raise ConfigError(f"model {model.name!r} cannot be exported to ONNX: {_cause(exc)}") from exc
+    _simplify(program.model)
     program.model.metadata_props.update(
         {
             "actionline.format": FORMAT,
@@ -142,6 +143,25 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
     )
     atomic_write(path, lambda tmp: program.save(tmp))
     return Path(path)
+
+
+def _simplify(graph) -> None:
+    """Constant folding and clean-up of a captured graph (weights as initializers, which int8 quantization needs).
+    The exporter's own ``optimize`` also runs onnxscript's pattern rewriter, whose matching of every rule at every
+    node took 40% of an ASFormer export (15-19 of 45 CPU s at 10 layers x 2 blocks) and gave a graph that ONNX
+    Runtime ran no faster, with the same outputs and the same int8 coverage (checked at T = 2,000)."""
+    import onnx_ir as ir
+    import onnxscript.optimizer
+    from onnx_ir.passes import common
+
+    onnxscript.optimizer.fold_constants(graph)
+    cleanup = [
+        common.RemoveUnusedNodesPass(),
+        common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+        common.DeduplicateInitializersPass(),
+        common.CommonSubexpressionEliminationPass(),
+    ]
+    ir.passes.PassManager(cleanup)(graph)
 
 
 def _cause(exc: Exception) -> str:
