@@ -225,10 +225,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in models:
             print(f"{name} ...", flush=True)
+            cpu = time.process_time()
             if name in BACKBONES:
                 row = backbone(name, BACKBONES[name], args.rounds, Path(tmp))
             else:
                 row = temporal(name, args.length, args.rounds, Path(tmp))
+            row["cpu_s"] = time.process_time() - cpu  # export, quantization, timing: what a rerun costs
             payload["models"][name] = row
             print(json.dumps(row), flush=True)
             lite = payload["models"].get("efficientnet_lite0")

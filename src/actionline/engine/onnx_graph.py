@@ -125,12 +125,13 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
                 dynamo=True,
                 dynamic_shapes=_dynamic_shapes(model),
                 opset_version=OPSET,
-                optimize=False,
+                optimize=isinstance(model, Backbone),  # a temporal model's graph: `_simplify`
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many types
         raise ConfigError(f"model {model.name!r} cannot be exported to ONNX: {_cause(exc)}") from exc
-    _simplify(program.model)
+    if not isinstance(model, Backbone):
+        _simplify(program.model)
     program.model.metadata_props.update(
         {
             "actionline.format": FORMAT,
@@ -146,10 +147,12 @@ def export_onnx(model: TemporalModel | Backbone, path: str | Path, length: int |
 
 
 def _simplify(graph) -> None:
-    """Constant folding and clean-up of a captured graph (weights as initializers, which int8 quantization needs).
-    The exporter's own ``optimize`` also runs onnxscript's pattern rewriter, whose matching of every rule at every
-    node took 40% of an ASFormer export (15-19 of 45 CPU s at 10 layers x 2 blocks) and gave a graph that ONNX
-    Runtime ran no faster, with the same outputs and the same int8 coverage (checked at T = 2,000)."""
+    """Constant folding and clean-up of a temporal model's captured graph (weights as initializers, which int8
+    quantization needs). The exporter's own ``optimize`` also runs onnxscript's pattern rewriter, whose matching of
+    every rule at every node took 40% of an ASFormer export (15-19 of 45 CPU s at 10 layers x 2 blocks) and gave a
+    graph that ONNX Runtime ran no faster, with the same outputs and the same int8 coverage (checked at T = 2,000).
+    Backbones keep the full optimizer: I3D's 3D convolutions need its rewrites (their bias comes out of the capture
+    in a shape ONNX Runtime's Conv refuses)."""
     import onnx_ir as ir
     import onnxscript.optimizer
     from onnx_ir.passes import common
