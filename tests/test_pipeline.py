@@ -70,3 +70,19 @@ def test_a_detection_run_without_recorded_timing_needs_the_duration(detection_ru
         actionline.load(run).predict(features)
     with pytest.raises(ConfigError, match=r"features must be a matrix"):
         actionline.load(run).predict(features[0])
+
+
+def test_static_int8_of_a_detection_run_calibrates_on_its_training_clips(detection_run, tmp_path, capsys):
+    data, run = detection_run
+    args = ["export-model", "--run", str(run), "--quantize", "int8-static"]
+    assert main([*args, "--out", str(tmp_path / "int8.onnx"), "--calibration-videos", "3"]) == 0
+    assert "calibrated on 3 inputs of the training data" in capsys.readouterr().err
+    moved = data.with_name("moved")
+    data.rename(moved)  # the run's training data is no longer where it recorded it
+    try:
+        assert main([*args, "--out", str(tmp_path / "other.onnx")]) == 2
+    finally:
+        moved.rename(data)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --quantize int8-static calibrates on the run's training data, which is no longer")
+    assert not (tmp_path / "other.onnx").exists()
