@@ -196,7 +196,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 rounds and T = 2,048 (the same models and runtimes)")
     ap.add_argument("--models", default=",".join([*TEMPORAL, *BACKBONES]), help="comma-separated, or none")
     ap.add_argument("--accuracy", action="store_true")
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=None, help="threads of both runtimes (default: torch's)")
     ap.add_argument("--note", default="", help="conditions to record with the numbers (e.g. machine load)")
     ap.add_argument("--output", type=Path, default=HERE / "results" / "deploy.json")
