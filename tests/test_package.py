@@ -3,6 +3,7 @@ round-trip is bit-identical; the card's numbers come from the record; bad packag
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
@@ -176,3 +177,48 @@ def test_onnxruntime_runtime_through_load_and_the_cli_predicts_like_torch(packag
     read = [json.loads((tmp_path / r / "timelines.json").read_text()) for r in ("torch", "onnxruntime")]
     labels = [[(s["start"], s["end"], s["label"]) for t in r["timelines"] for s in t["segments"]] for r in read]
     assert labels[0] == labels[1]
+
+
+def test_a_folder_that_is_neither_run_nor_package_gives_one_clear_error(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"not a packaged model \(no config.json\)"):
+        load_package(tmp_path)
+    with pytest.raises(CheckpointError):
+        actionline.load(tmp_path)
+
+
+def test_cli_static_int8_calibrates_on_the_runs_training_videos(packaged, toy_data, tmp_path, capsys):
+    import onnx
+
+    run = packaged[0]
+    graph = tmp_path / "run" / "model.onnx"
+    shutil.copytree(run, tmp_path / "run")
+    assert main(["export-model", "--run", str(tmp_path / "run"), "--out", str(graph), "--quantize", "int8-static"]) == 0
+    assert "calibrated on 8 inputs of the training data" in capsys.readouterr().err  # --calibration-videos 8
+    props = {p.key: p.value for p in onnx.load(str(graph)).metadata_props}
+    assert props["actionline.quantization"] == "int8-static"
+    # the int8 graph stands in for the run's model: predict runs it and gives full-length timelines
+    args = ["predict", "--run", str(tmp_path / "run"), "--data", str(toy_data), "--out", str(tmp_path / "pred")]
+    assert main([*args, "--runtime", "onnxruntime"]) == 0
+    timelines = json.loads((tmp_path / "pred" / "timelines.json").read_text())["timelines"]
+    assert timelines and all(t["segments"][-1]["end"] == t["num_frames"] for t in timelines)
+    capsys.readouterr()
+    assert main(["export-model", "--run", str(run), "--out", str(tmp_path / "x.onnx"), "--quantize", "int4"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: --quantize must be int8 or int8-static")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_refuses_a_graph_exported_from_another_model(packaged, toy_data, tmp_path, capsys):
+    from actionline.engine.onnx_graph import export_onnx
+    from actionline.models.registry import build_model
+
+    run = tmp_path / "run"
+    shutil.copytree(packaged[0], run)
+    model, _ = load_run(run, device="cpu")
+    torch.manual_seed(7)
+    export_onnx(build_model("mstcn", dataclasses.asdict(model.config)), run / "model.onnx")  # other weights
+    args = ["predict", "--run", str(run), "--data", str(toy_data), "--out", str(tmp_path / "pred")]
+    assert main([*args, "--runtime", "onnxruntime"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "fingerprint does not match" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "pred").exists()

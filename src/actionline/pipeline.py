@@ -3,7 +3,7 @@ package`) or a Hugging Face Hub id, run by PyTorch or by ONNX Runtime::
 
     import actionline
     model = actionline.load("runs/mstcn")  # a run, a packaged folder or "user/repo" on the Hub
-    timeline = model.predict(features)  # features [D, T] (as the .npy files) -> Timeline
+    timeline = model.predict(features)  # features as the run's .npy files hold them -> Timeline
 
 A Hub id is fetched through ``huggingface_hub``'s cache, so it loads offline once cached. ``runtime="onnxruntime"``
 runs the model's forward as an exported graph (`actionline.engine.onnx_graph`: a packaged ``model.onnx`` whose
@@ -56,13 +56,22 @@ class Pipeline:
         return self.meta.extraction
 
     @torch.no_grad()
-    def predict(self, features: np.ndarray | torch.Tensor, video: str = "video") -> Timeline:
-        """The timeline of one video's features [D, T] at their full frame rate (the task's `Task.timeline`: a
-        segmentation model reads every ``sample_rate``-th frame, as in training; other tasks: not yet)."""
+    def predict(
+        self, features: np.ndarray | torch.Tensor, video: str = "video", duration: float | None = None
+    ) -> Timeline:
+        """One video's timeline from its features as the run's .npy files hold them (the task's `Task.timeline`):
+
+        - segmentation: [D, T] at full frame rate -> frame labels at full rate (the model reads every
+          ``sample_rate``-th frame, as in training), each segment's score its mean probability;
+        - detection: snippets [N, D] -> the detections in a `Timeline` of 100 frames per second (segments may
+          overlap; each has its score), as ``predict`` writes timelines.json.
+
+        ``duration``: the video's seconds, which give the timeline's time axis where the run does not record how
+        its features were extracted (detection needs one of the two)."""
         full = features.detach().cpu().numpy() if torch.is_tensor(features) else np.asarray(features)
         if full.ndim != 2:
-            raise ConfigError(f"features must be [D, T], got shape {full.shape}")
-        return predicting_task(self.task).timeline(self.model, self.meta, full, video)
+            raise ConfigError(f"features must be a matrix ([D, T] or, for detection, [N, D]), got shape {full.shape}")
+        return predicting_task(self.task).timeline(self.model, self.meta, full, video, duration)
 
     def predict_video(self, path: str | Path, batch_size: int = 16) -> Timeline:
         """Extract the video file ``path`` with the recorded extraction settings, then `predict`."""

@@ -23,8 +23,14 @@ LatencyLength = Annotated[
 Format = Annotated[str, typer.Option("--format", help="Graph format: onnx.")]
 GraphOut = Annotated[Path, typer.Option("--out", help="The .onnx file to write.")]
 Quantize = Annotated[
-    str | None, typer.Option(help="int8: dynamic int8 quantization of the graph (ONNX Runtime's quantizer).")
+    str | None,
+    typer.Option(
+        help="int8: dynamic int8 quantization of the graph (ONNX Runtime's quantizer); int8-static: static (QDQ), "
+        "activation ranges calibrated on the run's training videos (its dataset must be where it was)."
+    ),
 ]
+CalibrationVideos = Annotated[int, typer.Option(min=1, help="int8-static: training videos to calibrate on.")]
+QUANTIZE_MODES = {"int8": "dynamic", "int8-static": "static"}
 
 
 def package(
@@ -54,26 +60,38 @@ def export_model(
     fmt: Format = "onnx",
     checkpoint: o.Checkpoint = "best",
     quantize: Quantize = None,
+    calibration_videos: CalibrationVideos = 8,
 ) -> None:
     """Export a trained run's model as an ONNX graph (symbolic time axis; decoding stays in Python).
 
     Example: actionline export-model --run runs/mstcn --format onnx --out runs/mstcn/model.onnx
-    Example: actionline export-model --run runs/mstcn --out mstcn-int8.onnx --quantize int8
+    Example: actionline export-model --run runs/mstcn --out mstcn-int8.onnx --quantize int8-static
     """
+    import tempfile
+
     from actionline.engine.onnx_graph import export_onnx
     from actionline.engine.predictor import load_run
     from actionline.engine.quantize import quantize_graph
+    from actionline.tasks.registry import predicting_task
 
     if fmt != "onnx":
         raise ConfigError(f"--format must be onnx, got {fmt!r}")
-    if quantize not in (None, "int8"):
-        raise ConfigError(f"--quantize must be int8, got {quantize!r}")
-    model, _ = load_run(run, checkpoint, device="cpu")
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        raise ConfigError(f"--quantize must be {' or '.join(QUANTIZE_MODES)}, got {quantize!r}")
+    model, meta = load_run(run, checkpoint, device="cpu")
     if quantize is None:
         export_onnx(model, out)
-    else:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            quantize_graph(export_onnx(model, Path(tmp) / "fp32.onnx"), out, "dynamic")
-    err.print(f"wrote {out}", markup=False)
+        err.print(f"wrote {out}", markup=False)
+        return
+    calibration = None
+    if QUANTIZE_MODES[quantize] == "static":
+        if not Path(meta.dataset.root).is_dir():
+            raise ConfigError(
+                f"--quantize int8-static calibrates on the run's training data, which is no longer at "
+                f"{meta.dataset.root}"
+            )
+        calibration = predicting_task(meta.task).calibration_inputs(model, meta, calibration_videos)
+    with tempfile.TemporaryDirectory() as tmp:
+        quantize_graph(export_onnx(model, Path(tmp) / "fp32.onnx"), out, QUANTIZE_MODES[quantize], calibration)
+    detail = f" (calibrated on {len(calibration)} inputs of the training data)" if calibration else ""
+    err.print(f"wrote {out}{detail}", markup=False)

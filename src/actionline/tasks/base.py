@@ -130,11 +130,19 @@ class PredictingTask(Task):
         ``videos`` is read once and may still be growing: a video's features exist when its name arrives."""
         raise NotImplementedError(f"predict --video is not implemented for {self.name} runs yet")
 
-    def timeline(self, model: TemporalModel, meta: RunMeta, features: Any, video: str) -> Timeline:
-        """One video's timeline from its features as an array (`actionline.load(...).predict`)."""
+    def timeline(
+        self, model: TemporalModel, meta: RunMeta, features: Any, video: str, duration: float | None = None
+    ) -> Timeline:
+        """One video's timeline from its features as an array (`actionline.load(...).predict`); ``duration``: the
+        video's seconds, where the run's record does not give the features' timing."""
         raise NotImplementedError(
             f"predict from features is not implemented for {self.name} models yet (use `actionline predict`)"
         )
+
+    def calibration_inputs(self, model: TemporalModel, meta: RunMeta, limit: int) -> list[tuple]:
+        """Model inputs ``(features, mask)`` of up to ``limit`` videos of the run's training data, as prediction
+        feeds them: the calibration set of static int8 (`engine.quantize`)."""
+        raise NotImplementedError(f"static int8 calibration is not implemented for {self.name} runs")
 
     def predict_video(
         self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console

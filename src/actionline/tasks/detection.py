@@ -93,8 +93,8 @@ class Clip:
     end_s: float
 
 
-def video_clips(data: DetectionData, video: str, num_features: int, cfg: DetectionDataConfig) -> list[Clip]:
-    duration = data.duration(video)
+def video_clips(video: str, num_features: int, duration: float, cfg: DetectionDataConfig) -> list[Clip]:
+    """The clips of a video of ``num_features`` features spanning ``duration`` seconds."""
     if cfg.window is None:
         return [Clip(video, 0, num_features, 0.0, duration)]
     per_feature = duration / num_features
@@ -142,7 +142,7 @@ class DetectionClips(Dataset):
                 self.feature_dim = int(feats.shape[1])
             elif feats.shape[1] != self.feature_dim:
                 raise DataError(f"video {video}: {feats.shape[1]}-d features, the others are {self.feature_dim}-d")
-            for clip in video_clips(data, video, len(feats), cfg):
+            for clip in video_clips(video, len(feats), data.duration(video), cfg):
                 item: dict[str, Any] = {
                     "clip": clip,
                     "features": torch.from_numpy(resample_features(feats[clip.first : clip.last], length).T.copy()),
@@ -381,6 +381,47 @@ class DetectionTask(PredictingTask):
         scores = read_json(options.video_scores) if options.video_scores is not None else None
         found = predict_instances(model, meta, data, videos, out, scores)
         return found, f"{len(found)} detections in {len(videos)} videos (results.json)"
+
+    def timeline(
+        self, model: TemporalModel, meta: RunMeta, features: np.ndarray, video: str, duration: float | None = None
+    ) -> Timeline:
+        """Snippet features [N, D] (as the detection layout's .npy files) -> the detections as a `Timeline` at
+        `TIMELINE_FPS` frames per second, as `predict` writes them to timelines.json: one segment per detection
+        (segments may overlap), its score set. ``duration``: the video's seconds (default: N snippets at the
+        recorded extraction's stride and fps)."""
+        if features.shape[1] != model.config.input_dim:
+            raise CheckpointError(
+                f"video {video}: features [N, D] have {features.shape[1]} dimensions, the model expects "
+                f"{model.config.input_dim}"
+            )
+        if duration is None:
+            if meta.extraction is None:
+                raise ConfigError(
+                    f"{meta.model}: the run does not record its features' timing (they were not extracted by "
+                    "actionline): give the video's duration in seconds"
+                )
+            duration = len(features) * meta.extraction.stride / meta.extraction.fps
+        if not duration > 0:
+            raise ConfigError(f"video {video}: duration must be positive, got {duration}")
+        data_cfg = build(DetectionDataConfig, meta.settings.data_settings, where="data")
+        snippets = np.asarray(features, dtype=np.float32)
+        length = model.config.input_length
+        clips = [
+            {"clip": c, "features": torch.from_numpy(resample_features(snippets[c.first : c.last], length).T.copy())}
+            for c in video_clips(video, len(snippets), duration, data_cfg)
+        ]
+        loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
+        found = detect(model, loader, list(meta.classes), data_cfg.window is not None)
+        return instances_to_timeline(video, found, duration, TIMELINE_FPS)
+
+    def calibration_inputs(self, model: TemporalModel, meta: RunMeta, limit: int) -> list[tuple]:
+        """The clips (resampled snippets) of up to ``limit`` videos spread over the run's training subset."""
+        data = DetectionData(meta.dataset.root)
+        videos = data.videos(meta.dataset.subset or data.default_subsets()[0])
+        chosen = videos[:: max(1, len(videos) // limit)][:limit]
+        data_cfg = build(DetectionDataConfig, meta.settings.data_settings, where="data")
+        clips = DetectionClips(data, chosen, model.config.input_length, data_cfg, meta.classes, with_targets=False)
+        return [(c["features"][None], torch.ones(1, c["features"].shape[-1])) for c in clips.items]
 
     def predict_features(
         self, model: TemporalModel, meta: RunMeta, features: Path, videos: Iterable[str], out: Path

@@ -196,6 +196,9 @@ def evaluation_background(dataset: SegmentationData, options: Options) -> tuple[
     return tuple(bg)
 
 
+CALIBRATION_LENGTH = 2048  # positions per calibration video (static int8)
+
+
 @dataclass
 class Options:
     """What the segmentation commands select."""
@@ -278,10 +281,25 @@ class SegmentationTask(PredictingTask):
         timelines = predict_videos(model, meta, data, videos, out)
         return timelines, f"{len(timelines)} predictions"
 
-    def timeline(self, model: TemporalModel, meta: RunMeta, features: np.ndarray, video: str) -> Timeline:
-        """Features [D, T] at full frame rate -> the timeline (`segment_video` at the run's sample rate)."""
-        fps = meta.extraction.fps if meta.extraction else None
+    def timeline(
+        self, model: TemporalModel, meta: RunMeta, features: np.ndarray, video: str, duration: float | None = None
+    ) -> Timeline:
+        """Features [D, T] at full frame rate -> the timeline (`segment_video` at the run's sample rate); its fps
+        is the recorded extraction's, else T / ``duration`` when given."""
+        fps = meta.extraction.fps if meta.extraction else (features.shape[1] / duration if duration else None)
         return segment_video(model, features, meta.classes, meta.dataset.sample_rate or 1, fps, video)
+
+    def calibration_inputs(self, model: TemporalModel, meta: RunMeta, limit: int) -> list[tuple]:
+        """Up to ``limit`` videos spread over the run's training split, at its sample rate, each cut to its first
+        `CALIBRATION_LENGTH` positions (activation ranges, not whole videos, are what calibration needs)."""
+        data = SegmentationData(meta.dataset.root)
+        videos = data.split("train", meta.dataset.split or 1)
+        rate = meta.dataset.sample_rate or 1
+        inputs = []
+        for video in videos[:: max(1, len(videos) // limit)][:limit]:
+            x = np.ascontiguousarray(data.features(video)[:, ::rate][:, :CALIBRATION_LENGTH], dtype=np.float32)
+            inputs.append((torch.from_numpy(x)[None], torch.ones(1, x.shape[1])))
+        return inputs
 
     def predict_features(
         self, model: TemporalModel, meta: RunMeta, features: Path, videos: Iterable[str], out: Path
