@@ -647,9 +647,13 @@ SHORT_LONG = ("short", "long")
 
 
 def hour_of_video(r: dict) -> str:
-    """`hour_of_video.py`: ``predict --video`` end to end on a short and a long file, and the hour extrapolated."""
+    """`hour_of_video.py`: ``predict --video`` end to end on a short and a long file, and the hour extrapolated
+    (files without a ``runtime`` were timed before there was a choice: PyTorch)."""
+    runtime = r.get("runtime", "torch")
+    first = r.get("first_run_s")
+    cached = f" (graph cached; the first run, which exported it, took {first:.1f} s)" if first is not None else ""
     lines = [
-        f"{r['video']}, {r['threads']} threads ({r['cpu']}), {r['date']}.",
+        f"Backbone runtime: **{runtime}**{cached}. {r['video']}, {r['threads']} threads ({r['cpu']}), {r['date']}.",
         "",
         "| round | load | short: s / frames / peak MB | long: s / frames / peak MB |",
         "|---|---|---|---|",

@@ -14,6 +14,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def graph_cache(tmp_path_factory) -> Path:
+    """Exported ONNX graphs (`engine.graph_cache`) go to a folder of this session, never the user's cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACTIONLINE_CACHE", str(folder))
+        yield folder
+
+
 def shared(*parts: str) -> Path:
     """A path under ../shared/data, skipping the test when it is absent (users do not have it)."""
     path = SHARED_DATA.joinpath(*parts)

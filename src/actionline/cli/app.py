@@ -165,6 +165,7 @@ def predict(
     video_fps: o.VideoFpsOf = None,
     labels_of: o.LabelsOf = None,
     runtime: o.Runtime = "torch",
+    extract_runtime: o.PredictExtractRuntime = "torch",
     stream: o.Stream = None,
     realtime: o.Realtime = False,
     follow: o.Follow = False,
@@ -183,6 +184,7 @@ def predict(
     Example: actionline predict --run runs/baformer --data data/toy --out preds/gt --set model.boundaries=ground_truth
     Example: actionline predict --run runs/gsmt --data data/anet --subset validation --out preds/gsmt
     Example: actionline predict --run runs/video --video my_video.mp4 --out preds/my_video
+    Example: actionline predict --run runs/video --video my_video.mp4 --out preds/ort --extract-runtime onnxruntime
     Example: actionline predict --run runs/mine --video new/ --out preds/new --format labelstudio  (or elan, cvat, via)
     Example: actionline predict --run runs/mstcn --data data/toy --out preds/ort --runtime onnxruntime
     Example: actionline predict --run runs/causal --stream rtsp://camera.local/live --smooth 1 --view --out preds/live
@@ -215,9 +217,10 @@ def predict(
     if tool is not None and tool not in TOOL_FORMATS:
         raise ActionlineError(f"--format must be one of {', '.join(TOOL_FORMATS)}, got {tool!r}")
     if video is not None:
-        err.print(
-            commands.predict_video(run, video, pred, checkpoint, overrides, batch_size, err, runtime), markup=False
+        summary = commands.predict_video(
+            run, video, pred, checkpoint, overrides, batch_size, err, runtime, extract_runtime
         )
+        err.print(summary, markup=False)
     else:
         options = TaskOptions(split, subset, annotations, all_videos=all_videos, video_scores=video_scores)
         err.print(commands.predict(run, data, pred, options, checkpoint, overrides, runtime), markup=False)

@@ -17,6 +17,7 @@ from rich.console import Console
 from actionline.cli.live_view import LiveView, latency_summary
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import init_distributed, shutdown
+from actionline.engine.extractor import RUNTIMES
 from actionline.engine.live import LiveSettings
 from actionline.engine.onnx_graph import run_with_onnxruntime
 from actionline.engine.predictor import load_run
@@ -106,11 +107,15 @@ def predict_video(
     batch_size: int,
     console: Console,
     runtime: str = "torch",
+    extract_runtime: str = "torch",
 ) -> str:
     """Predict a video file (or a folder of them) with the run's task: from features extracted as the run's were
-    (segmentation, detection) or from the pixels (classification)."""
+    (segmentation, detection; the backbone run by ``extract_runtime``) or from the pixels (classification)."""
+    if extract_runtime not in RUNTIMES:
+        raise ConfigError(f"--extract-runtime must be one of {', '.join(RUNTIMES)}, got {extract_runtime!r}")
     model, meta = _load(run, checkpoint, overrides, runtime)
-    return predicting_task(meta.task).predict_video(model, meta, source, out, batch_size, console)
+    task = predicting_task(meta.task)
+    return task.predict_video(model, meta, source, out, batch_size, console, extract_runtime)
 
 
 def _load(run: Path, checkpoint: str, overrides: dict[str, Any], runtime: str) -> tuple[TemporalModel, RunMeta]:

@@ -178,6 +178,14 @@ ExtractRuntime = Annotated[
         "features within 1e-4, faster on some CPUs; docs/performance.md)."
     ),
 ]
+PredictExtractRuntime = Annotated[
+    str,
+    typer.Option(
+        "--extract-runtime",
+        help="--video: the backbone's runtime, torch or onnxruntime (as extract --runtime: the same features "
+        "within 1e-4; its exported graph is cached, docs/performance.md).",
+    ),
+]
 Window = Annotated[int, typer.Option(help="Frames per window of a clip backbone, 1 to 256 (I3D benchmarks: 21).")]
 Stride = Annotated[
     int | None,

@@ -48,7 +48,7 @@ from rich.text import Text
 from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
-from actionline.engine.onnx_graph import backbone_with_onnxruntime
+from actionline.engine.graph_cache import backbone_with_onnxruntime
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, read_json
@@ -99,7 +99,7 @@ def load_backbone(
 class FeatureNetwork:
     """A backbone's ``features`` on a device: uint8 frames or windows in, float32 vectors out. ``runtime`` torch:
     the inference form (`nn.networks.inference_form`: BatchNorm folded, in-place activations, channels-last);
-    onnxruntime: the exported graph run by ONNX Runtime on the CPU (`engine.onnx_graph.backbone_with_onnxruntime`),
+    onnxruntime: the exported graph run by ONNX Runtime on the CPU (`engine.graph_cache`: exported once, then cached),
     the same features within 1e-4 (neither is recorded in the features' settings: both compute the same function)."""
 
     def __init__(self, backbone: Backbone, device: torch.device, runtime: Runtime = "torch"):
@@ -454,12 +454,16 @@ def extract_like_training(
     batch_size: int,
     console: Console | None = None,
     on_video: Callable[[str], None] | None = None,
+    runtime: Runtime = "torch",
 ) -> list[str]:
     """Extract the video file(s) ``source`` into ``out/features`` exactly as the run whose checkpoint ``meta``
-    describes had its training features extracted (`training_extraction`; `predict --video`); returns the videos
-    extracted."""
+    describes had its training features extracted (`training_extraction`; `predict --video`), the backbone run by
+    ``runtime`` (`FeatureNetwork`; onnxruntime on the CPU); returns the videos extracted."""
     run, s = meta.model, training_extraction(meta, input_dim)
-    used, done, failures = extract(source, out, s, None, batch_size, console=console, on_video=on_video)
+    device = "cpu" if runtime == "onnxruntime" else "auto"
+    used, done, failures = extract(
+        source, out, s, None, batch_size, device, console, runtime=runtime, on_video=on_video
+    )
     if used.weights != s.weights:
         raise ConfigError(f"{run}: its features came from other {s.backbone} weights than the installed ones")
     if failures and not done:

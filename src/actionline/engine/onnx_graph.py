@@ -19,7 +19,6 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -255,12 +254,3 @@ def run_with_onnxruntime(model: TemporalModel, folder: Path | None = None) -> Te
     with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:  # the session holds the graph in memory
         model.forward = OnnxForward(export_onnx(model, Path(scratch) / GRAPH_FILE), model)
     return model
-
-
-def backbone_with_onnxruntime(backbone: Backbone, threads: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A backbone's `features` run by ONNX Runtime from a graph exported now (into a temporary folder, removed once
-    the session has read it): scaled frames or clips [N, C, (T,) H, W] in, vectors out (`extract --runtime
-    onnxruntime`). Same features as PyTorch's within 1e-4 absolute (tests/test_fast_extraction.py)."""
-    with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:
-        graph = OnnxForward(export_onnx(backbone, Path(scratch) / GRAPH_FILE), backbone, threads)
-    return lambda frames: graph(frames)["features"]

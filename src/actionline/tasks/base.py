@@ -145,20 +145,28 @@ class PredictingTask(Task):
         raise NotImplementedError(f"static int8 calibration is not implemented for {self.name} runs")
 
     def predict_video(
-        self, model: TemporalModel, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console
+        self,
+        model: TemporalModel,
+        meta: RunMeta,
+        source: Path,
+        out: Path,
+        batch_size: int,
+        console: Console,
+        extract_runtime: str = "torch",
     ) -> str:
         """`predict --video`: by default, extract features of the video file(s) ``source`` the way the run's
-        training features were extracted, into ``out/features`` (kept: a resumed call skips extracted videos), and
-        `predict_features` into a staging folder whose outputs replace those in ``out`` only when all are written;
-        the model takes each video as soon as its features are written, while the next one is extracted
-        (`engine.video_pipeline`). Tasks that read pixels themselves override it."""
+        training features were extracted (the backbone run by ``extract_runtime``), into ``out/features`` (kept: a
+        resumed call skips extracted videos), and `predict_features` into a staging folder whose outputs replace
+        those in ``out`` only when all are written; the model takes each video as soon as its features are written,
+        while the next one is extracted (`engine.video_pipeline`). Tasks that read pixels themselves override it."""
         from actionline.engine.extractor import extract_like_training, training_extraction
         from actionline.engine.video_pipeline import overlapped
 
         training_extraction(meta, model.config.input_dim)  # a run that cannot be reproduced: refused before any work
 
         def extraction(on_video: Callable[[str], None]) -> list[str]:
-            return extract_like_training(meta, model.config.input_dim, source, out, batch_size, console, on_video)
+            dim = model.config.input_dim
+            return extract_like_training(meta, dim, source, out, batch_size, console, on_video, extract_runtime)
 
         videos = overlapped(extraction)
         with staged_files(out) as staging:

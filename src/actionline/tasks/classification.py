@@ -37,7 +37,13 @@ from actionline.metrics.classification import average_precision, confusion_matri
 from actionline.models.base import ClassificationModel, TemporalModel
 from actionline.models.registry import build_model
 from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
-from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
+from actionline.tasks.clips import (
+    clip_scores,
+    kinetics_scale,
+    refuse_extract_runtime,
+    score_video_files,
+    warn_failures,
+)
 from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section, top_confusions
 
@@ -217,9 +223,19 @@ class ClassificationTask(PredictingTask):
         skipped = f", {len(clips.failures)} skipped" if clips.failures else ""
         return records, f"{len(records)} video predictions ({k} clips each, {part} part{skipped})"
 
-    def predict_video(self, model, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console) -> str:
+    def predict_video(
+        self,
+        model,
+        meta: RunMeta,
+        source: Path,
+        out: Path,
+        batch_size: int,
+        console: Console,
+        extract_runtime: str = "torch",
+    ) -> str:
         """Every non-overlapping clip of each video file (the thesis' test protocol, centre crop), scored, and the
         video's mean; ``out/classification.json``."""
+        refuse_extract_runtime(self.name, extract_runtime)
         classes = list(meta.classes)
         records = [
             video_record(path.stem, entries, classes, {"path": str(path)})

@@ -14,7 +14,7 @@ from rich.progress import track
 from actionline.data.clips import ClipSampling, DecodedVideos, centre_square, clip_indices
 from actionline.data.video import find_videos, probe
 from actionline.engine.profiler import MacCounter
-from actionline.errors import DataError
+from actionline.errors import ConfigError, DataError
 from actionline.models.backbone import MEAN_STD
 from actionline.models.base import ClassificationModel
 
@@ -51,6 +51,15 @@ def clip_scores(
         if macs is not None:
             macs.extend(outputs["macs"].tolist() if "macs" in outputs else [counted.total])
     return np.concatenate(out) if out else np.zeros((0, model.config.num_classes))
+
+
+def refuse_extract_runtime(task: str, extract_runtime: str) -> None:
+    """Clip models read pixels themselves: `predict --video --extract-runtime` (a feature backbone's runtime) does
+    not apply to them."""
+    if extract_runtime != "torch":
+        raise ConfigError(
+            f"--extract-runtime is for runs on extracted features; a {task} run scores the video's clips itself"
+        )
 
 
 def score_video_files(

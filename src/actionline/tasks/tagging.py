@@ -29,7 +29,13 @@ from actionline.errors import ActionlineError, CheckpointError, DataError
 from actionline.io import atomic_write_text, read_json, staged_files
 from actionline.metrics.tagging import category_map, tag_average_precisions
 from actionline.tasks.base import PredictingTask, Report, TrainingData, TrainingPlan
-from actionline.tasks.clips import clip_scores, kinetics_scale, score_video_files, warn_failures
+from actionline.tasks.clips import (
+    clip_scores,
+    kinetics_scale,
+    refuse_extract_runtime,
+    score_video_files,
+    warn_failures,
+)
 from actionline.viz.html import Section, heading, note, table
 from actionline.viz.report import names, scores_section
 
@@ -190,7 +196,17 @@ class TaggingTask(PredictingTask):
         atomic_write_text(out / PREDICTIONS, self._payload(meta, records))
         return records, f"{len(records)} tagged clips of the {part} part ({k} clips each)"
 
-    def predict_video(self, model, meta: RunMeta, source: Path, out: Path, batch_size: int, console: Console) -> str:
+    def predict_video(
+        self,
+        model,
+        meta: RunMeta,
+        source: Path,
+        out: Path,
+        batch_size: int,
+        console: Console,
+        extract_runtime: str = "torch",
+    ) -> str:
+        refuse_extract_runtime(self.name, extract_runtime)
         sampling, tags = build(ClipSampling, meta.settings.clips, where="clips"), list(meta.classes)
         scored = score_video_files(model, sampling, source, batch_size, console, sigmoid=True)
         records, rows = [], ["video,tag,category,start,end"]
