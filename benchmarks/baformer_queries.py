@@ -38,14 +38,12 @@ import torch
 
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.io import atomic_write_text
 from actionline.models.registry import build_model
 from actionline.models.segmentation.baformer import BaFormer
-from equal_budget import interval
+from equal_budget import breakfast_labels_set, interval, supervised_epoch
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared" / "data"
 PRESETS = HERE.parent / "src" / "actionline" / "configs"
 ROWS = (
     "acc_query",
@@ -161,17 +159,7 @@ def train_one(data: SegmentationData, overrides: dict, args, seed: int, save: Ca
     order = torch.Generator().manual_seed(seed)
     log, start = [], time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        terms: dict[str, float] = {}
-        for i in torch.randperm(len(train), generator=order).tolist():
-            _, x, y = train[i]
-            mask = torch.ones(1, x.shape[2])
-            loss = model.loss(model(x, mask), {"labels": torch.as_tensor(y)[None], "mask": mask})
-            opt.zero_grad()
-            loss["total"].backward()
-            opt.step()
-            for k, v in loss.items():
-                terms[k] = terms.get(k, 0.0) + float(v.detach()) / len(train)
+        terms = supervised_epoch(model, train, opt, order)
         log.append({"epoch": epoch, "train": terms, **probe(model, test, classes, args.tolerance)})
         print(json.dumps(log[-1]), flush=True)
         save({"seed": seed, **{k: log[-1][k] for k in ROWS}, "train_s": time.perf_counter() - start, "log": log})
@@ -193,10 +181,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     work = Path(args.work)
-    data_dir = work / f"breakfast_v{args.max_videos}"
-    if not data_dir.is_dir():
-        synthesize_segmentation(data_dir, labels_from=SHARED / "breakfast", max_videos=args.max_videos, feature_dim=32)
-    data = SegmentationData(data_dir)
+    data = breakfast_labels_set(work, args.max_videos)
     if args.summarise:
         summarise(data, work, args)
         return

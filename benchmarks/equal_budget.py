@@ -32,6 +32,7 @@ from actionline.metrics.segmentation import SegmentationSettings, evaluate_segme
 from actionline.models.registry import build_model
 
 HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared" / "data"
 PRESETS = HERE.parent / "src" / "actionline" / "configs"
 METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
 
@@ -51,6 +52,31 @@ def load_split(data: SegmentationData, part: str) -> list[tuple[str, torch.Tenso
         features, labels = data.pair(video)
         out.append((video, torch.as_tensor(features, dtype=torch.float32)[None], labels))
     return out
+
+
+def supervised_epoch(model, train, opt, order: torch.Generator) -> dict[str, float]:
+    """One epoch over ``train`` (name, features, frame labels), one video per step in ``order``'s shuffle; returns
+    each loss term averaged over the videos."""
+    model.train()
+    terms: dict[str, float] = {}
+    for i in torch.randperm(len(train), generator=order).tolist():
+        _, x, y = train[i]
+        mask = torch.ones(1, x.shape[2])
+        loss = model.loss(model(x, mask), {"labels": torch.as_tensor(y)[None], "mask": mask})
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        for k, v in loss.items():
+            terms[k] = terms.get(k, 0.0) + float(v.detach()) / len(train)
+    return terms
+
+
+def breakfast_labels_set(work: Path, max_videos: int) -> SegmentationData:
+    """Synthetic 32-d features on the first ``max_videos`` real Breakfast label sequences, made once under ``work``."""
+    data_dir = work / f"breakfast_v{max_videos}"
+    if not data_dir.is_dir():
+        synthesize_segmentation(data_dir, labels_from=SHARED / "breakfast", max_videos=max_videos, feature_dim=32)
+    return SegmentationData(data_dir)
 
 
 def epoch_probe(model, test, classes) -> dict[str, float]:
@@ -84,17 +110,7 @@ def fit(name: str, data: SegmentationData, epochs: int, seed: int, overrides: di
     log = []
     for epoch in range(1, epochs + 1):
         model.set_epoch(epoch, epochs)
-        model.train()
-        terms: dict[str, float] = {}
-        for i in torch.randperm(len(train), generator=order).tolist():
-            _, x, y = train[i]
-            mask = torch.ones(1, x.shape[2])
-            loss = model.loss(model(x, mask), {"labels": torch.as_tensor(y)[None], "mask": mask})
-            opt.zero_grad()
-            loss["total"].backward()
-            opt.step()
-            for k, v in loss.items():
-                terms[k] = terms.get(k, 0.0) + float(v.detach()) / len(train)
+        terms = supervised_epoch(model, train, opt, order)
         model.eval()
         log.append({"epoch": epoch, "train": terms, **epoch_probe(model, test, classes)})
     return model, log

@@ -25,14 +25,12 @@ import numpy as np
 import torch
 
 from actionline.data.layout import SegmentationData
-from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.io import atomic_write_text
 from actionline.models.registry import build_model
 from actionline.models.segmentation.sct import SCT
-from equal_budget import interval
+from equal_budget import breakfast_labels_set, interval
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[1] / "shared" / "data"
 ROWS = ("mof", "top_class_share", "pred_in_set")
 
 
@@ -119,10 +117,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     work = Path(args.work)
-    data_dir = work / f"breakfast_v{args.max_videos}"
-    if not data_dir.is_dir():
-        synthesize_segmentation(data_dir, labels_from=SHARED / "breakfast", max_videos=args.max_videos, feature_dim=32)
-    data = SegmentationData(data_dir)
+    data = breakfast_labels_set(work, args.max_videos)
     if args.summarise:
         summarise(data, work, args)
         return

@@ -120,7 +120,7 @@ def _foreign_graph(graph, record):
             prop.value = "0" * 64
     onnx.save(proto, str(graph))
     entry = json.loads(record.read_text())
-    entry["sha256"] = graphs._file_digest(graph)
+    entry["sha256"] = graphs.file_digest(graph)
     record.write_text(json.dumps(entry))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -80,6 +81,15 @@ def relative_entry(entry: str, where: str) -> str:
     if not rel or rel.startswith("/") or ".." in parts or "\0" in rel or (len(parts[0]) == 2 and parts[0][1] == ":"):
         raise DataError(f"{where}: {entry!r} points outside the dataset (absolute or with '..'): list paths inside it")
     return rel
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -23,7 +23,6 @@ the same per-process thread count. A video that cannot be decoded is reported an
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, fields, replace
@@ -51,7 +50,7 @@ from actionline.engine.distributed import from_environment
 from actionline.engine.graph_cache import backbone_with_onnxruntime
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import ConfigError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json
+from actionline.io import atomic_write, atomic_write_text, file_digest, read_json
 from actionline.models.backbone import Backbone, scale_pixels
 from actionline.models.registry import backbone_class
 from actionline.nn.networks.inference_form import channels_last, inference_form
@@ -60,14 +59,6 @@ SETTINGS_FILE = "extraction.json"
 Runtime = Literal["torch", "onnxruntime"]
 RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
 MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_backbone(

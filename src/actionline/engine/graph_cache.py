@@ -29,7 +29,7 @@ import torch
 
 from actionline.engine.onnx_graph import GRAPH_FILE, OPSET, OnnxForward, export_onnx, model_fingerprint
 from actionline.errors import CheckpointError, DataError
-from actionline.io import atomic_write, atomic_write_text, read_json
+from actionline.io import atomic_write, atomic_write_text, file_digest, read_json
 from actionline.models.backbone import Backbone
 from actionline.version import __version__
 
@@ -72,19 +72,11 @@ def entry_paths(backbone: Backbone, key: dict[str, str]) -> tuple[Path, Path]:
     return stem.with_suffix(".onnx"), stem.with_suffix(".json")
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _cached(graph: Path, record: Path, key: dict[str, str], backbone: Backbone, threads: int | None):
     """The entry's graph as an `OnnxForward` when it is intact and this key's, else None."""
     try:
         recorded = read_json(record)
-        if recorded.get("key") != key or recorded.get("sha256") != _file_digest(graph):
+        if recorded.get("key") != key or recorded.get("sha256") != file_digest(graph):
             return None
         return OnnxForward(graph, backbone, threads)
     except (OSError, DataError, CheckpointError, AttributeError):  # absent, unreadable, foreign record or graph
@@ -96,7 +88,7 @@ def _publish(exported: Path, graph: Path, record: Path, key: dict[str, str]) -> 
     try:
         graph.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(graph, lambda tmp: shutil.copyfile(exported, tmp))
-        atomic_write_text(record, json.dumps({"key": key, "sha256": _file_digest(exported)}, indent=1))
+        atomic_write_text(record, json.dumps({"key": key, "sha256": file_digest(exported)}, indent=1))
     except OSError as exc:
         note = f"could not keep the exported graph in {graph.parent} ({exc}): the next run exports it again"
         warnings.warn(note, stacklevel=3)

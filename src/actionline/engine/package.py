@@ -15,14 +15,13 @@ from typing import Any
 
 import torch
 
-from actionline.engine.extractor import file_digest
 from actionline.engine.model_card import model_card
 from actionline.engine.package_record import meta_from_record, record_from_meta
 from actionline.engine.predictor import load_run
 from actionline.engine.profiler import profile_model
 from actionline.engine.run_record import RunMeta
 from actionline.errors import CheckpointError
-from actionline.io import atomic_write_text, read_json, staged_folder
+from actionline.io import atomic_write_text, file_digest, read_json, staged_folder
 from actionline.models.base import TemporalModel
 from actionline.models.registry import build_model
 from actionline.nn.weights.state_dict import fit_problems

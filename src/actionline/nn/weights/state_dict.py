@@ -20,8 +20,8 @@ def refused_object(exc: Exception) -> str | None:
 
 
 def load_error_detail(exc: Exception) -> str:
-    """What went wrong in a failed ``torch.load``, in one short line (the unpickler's own words, not torch's advice
-    to load with ``weights_only=False``)."""
+    """What went wrong in a failed ``torch.load``, in one short line (the unpickler's own words, without torch's
+    advice to turn the weights-only safety off)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if "WeightsUnpickler" in str(exc) and len(lines) >= 2:
         return lines[-2][:200]
