@@ -93,6 +93,11 @@ class Clip:
     end_s: float
 
 
+def clip_features(snippets: np.ndarray, clip: Clip, length: int) -> torch.Tensor:
+    """A clip's snippets [N, D] resampled to the model's ``length``, as the model reads them: [D, length]."""
+    return torch.from_numpy(resample_features(snippets[clip.first : clip.last], length).T.copy())
+
+
 def video_clips(video: str, num_features: int, duration: float, cfg: DetectionDataConfig) -> list[Clip]:
     """The clips of a video of ``num_features`` features spanning ``duration`` seconds."""
     if cfg.window is None:
@@ -145,7 +150,7 @@ class DetectionClips(Dataset):
             for clip in video_clips(video, len(feats), data.duration(video), cfg):
                 item: dict[str, Any] = {
                     "clip": clip,
-                    "features": torch.from_numpy(resample_features(feats[clip.first : clip.last], length).T.copy()),
+                    "features": clip_features(feats, clip, length),
                 }
                 if with_targets:
                     rows = clip_instances(data.instances(video), clip, index, cfg.min_instance_fraction)
@@ -407,7 +412,7 @@ class DetectionTask(PredictingTask):
         snippets = np.asarray(features, dtype=np.float32)
         length = model.config.input_length
         clips = [
-            {"clip": c, "features": torch.from_numpy(resample_features(snippets[c.first : c.last], length).T.copy())}
+            {"clip": c, "features": clip_features(snippets, c, length)}
             for c in video_clips(video, len(snippets), duration, data_cfg)
         ]
         loader = DataLoader(clips, batch_size=8, collate_fn=collate_clips)
