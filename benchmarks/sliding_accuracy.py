@@ -104,18 +104,30 @@ def majority_accuracy(folder: Path) -> float:
     return float(100 * np.mean(test == counts.argmax()))
 
 
-def train_and_score(folder: Path, epochs: int, seed: int, work: Path) -> dict:
-    run, preds = work / f"run_{folder.name}_{seed}", work / f"pred_{folder.name}_{seed}"
-    cli = [sys.executable, "-m", "actionline"]
+def train_run(folder: Path, epochs: int, seed: int, work: Path) -> Path:
+    """MS-TCN trained on ``folder``'s training split with ``seed`` (``actionline train``); the run folder."""
+    run = work / f"run_{folder.name}_{seed}"
     train = ["train", "--model", "mstcn", "--data", str(folder), "--out", str(run), "--epochs", str(epochs)]
-    train += ["--set", f"train.seed={seed}"]
-    subprocess.run([*cli, *train], check=True, capture_output=True)
-    subprocess.run([*cli, "predict", "--run", str(run), "--data", str(folder), "--out", str(preds)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "actionline", *train, "--set", f"train.seed={seed}"], check=True, capture_output=True
+    )
+    return run
+
+
+def score_run(run: Path, folder: Path, work: Path) -> dict:
+    """``run``'s Acc, Edit and F1@{10,25,50} on ``folder``'s test split (``actionline predict``)."""
+    preds = work / f"pred_{run.name}_on_{folder.name}"
+    predict = ["predict", "--run", str(run), "--data", str(folder), "--out", str(preds)]
+    subprocess.run([sys.executable, "-m", "actionline", *predict], check=True, capture_output=True)
     data = SegmentationData(folder)
     videos = data.split("test", 1)
     predicted = label_indices(read_predictions(preds, videos), videos, data.class_index)
     scores = evaluate_segmentation(predicted, [data.labels(v) for v in videos], SegmentationSettings(background=()))
     return {k: scores.as_dict()[k] for k in ("acc", "edit", "f1@10", "f1@25", "f1@50")}
+
+
+def train_and_score(folder: Path, epochs: int, seed: int, work: Path) -> dict:
+    return score_run(train_run(folder, epochs, seed, work), folder, work)
 
 
 def main() -> None:

@@ -715,6 +715,38 @@ def sliding_accuracy(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def int8_extraction(r: dict) -> str:
+    """`int8_extraction.py`: static int8 EfficientNet-Lite0 features against fp32, and MS-TCN scored on each."""
+    metrics = ("acc", "edit", "f1@10", "f1@25", "f1@50")
+    c, d = r["clip_deviation"], r["feature_deviation"]
+    lines = [
+        f"Feature deviation from PyTorch fp32 on {c['held_out_frames']} frames of {r['clip']} (calibrated on the "
+        f"{c['calibration_frames']} before them; `deploy_case`: random weights and inputs, as `deploy.py` measured):",
+        "",
+        "| int8 configuration | relative L2 | cosine min | max abs |",
+        "|---|---|---|---|",
+    ]
+    for name in ("products_only", "with_activations", "deploy_case"):
+        m = c[name]
+        lines.append(f"| {name} | {m['relative_l2']:.3f} | {m['cosine_min']:.4f} | {m['max_abs']:.3g} |")
+    lines += [
+        "",
+        f"Downstream: {r['videos']} synthetic videos at {r['fps']:g} fps (test videos {', '.join(r['test_videos'])}), "
+        f"int8 calibrated on {r['calibration_frames']} frames of the training videos; int8 features against fp32 "
+        f"over all {d['frames']} frames: relative L2 {d['relative_l2']:.3f}, cosine min {d['cosine_min']:.4f}. "
+        f"MS-TCN {r['epochs']} epochs, {r['seeds']} seeds (mean [95 % t-interval]); majority class Acc "
+        f"{r['majority_acc']:.1f}; {r['date']}.",
+        "",
+        "| trained on / scored on | Acc | Edit | F1@10 | F1@25 | F1@50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = [*r["summary"].items(), *r["differences"].items()]
+    for case, m in rows:
+        cells = " | ".join(f"{m[k]['mean']:.1f} [{m[k]['lo']:.1f}, {m[k]['hi']:.1f}]" for k in metrics)
+        lines.append(f"| {case.replace('_on_', ' / ')} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS = {
     "hvu_heads": tables_video_claims.hvu_heads,  # before "hvu", "ats", "sgs": the longest prefix first
     "ats_plugin": tables_video_claims.ats_plugin,
@@ -736,6 +768,7 @@ RENDERERS = {
     "hour_of_video": hour_of_video,
     "torchrun_extraction": torchrun_extraction,
     "sliding_accuracy": sliding_accuracy,
+    "int8_extraction": int8_extraction,
     "video_classification": video_classification,
     "stc_ablation": stc_ablation,
     "transfer_init": transfer_init,
