@@ -721,27 +721,29 @@ def int8_extraction(r: dict) -> str:
     c, d = r["clip_deviation"], r["feature_deviation"]
     lines = [
         f"Feature deviation from PyTorch fp32 on {c['held_out_frames']} frames of {r['clip']} (calibrated on the "
-        f"{c['calibration_frames']} before them; `deploy_case`: random weights and inputs, as `deploy.py` measured):",
+        f"{c['calibration_frames']} before them; `deploy_case`: random weights and inputs, as `deploy.py` measured), "
+        f"and over all {d['frames']} frames of the synthetic videos (calibrated on {r['calibration_frames']} frames "
+        "of their training videos):",
         "",
-        "| int8 configuration | relative L2 | cosine min | max abs |",
-        "|---|---|---|---|",
+        "| int8 configuration | clip rel. L2 | clip cosine min | synthetic rel. L2 | synthetic cosine min |",
+        "|---|---|---|---|---|",
     ]
-    for name in ("products_only", "with_activations", "deploy_case"):
-        m = c[name]
-        lines.append(f"| {name} | {m['relative_l2']:.3f} | {m['cosine_min']:.4f} | {m['max_abs']:.3g} |")
+    synthetic = {"with_activations": d["int8"], "early_fp32": d["int8_early_fp32"]}
+    for name in ("products_only", "with_activations", "early_fp32", "deploy_case"):
+        m, s = c[name], synthetic.get(name)
+        far = f"{s['relative_l2']:.3f} | {s['cosine_min']:.4f}" if s else "| "
+        lines.append(f"| {name} | {m['relative_l2']:.3f} | {m['cosine_min']:.4f} | {far} |")
     lines += [
         "",
-        f"Downstream: {r['videos']} synthetic videos at {r['fps']:g} fps (test videos {', '.join(r['test_videos'])}), "
-        f"int8 calibrated on {r['calibration_frames']} frames of the training videos; int8 features against fp32 "
-        f"over all {d['frames']} frames: relative L2 {d['relative_l2']:.3f}, cosine min {d['cosine_min']:.4f}. "
-        f"MS-TCN {r['epochs']} epochs, {r['seeds']} seeds (mean [95 % t-interval]); majority class Acc "
-        f"{r['majority_acc']:.1f}; {r['date']}.",
+        f"MS-TCN on the synthetic videos ({r['videos']} at {r['fps']:g} fps, test videos "
+        f"{', '.join(r['test_videos'])}), {r['epochs']} epochs, {r['seeds']} seeds: mean [95 % t-interval]; "
+        f"majority class Acc {r['majority_acc']:.1f}; `int8` = with_activations, `int8_early_fp32` = early_fp32; "
+        f"{r['date']}.",
         "",
         "| trained on / scored on | Acc | Edit | F1@10 | F1@25 | F1@50 |",
         "|---|---|---|---|---|---|",
     ]
-    rows = [*r["summary"].items(), *r["differences"].items()]
-    for case, m in rows:
+    for case, m in [*r["summary"].items(), *r["differences"].items()]:
         cells = " | ".join(f"{m[k]['mean']:.1f} [{m[k]['lo']:.1f}, {m[k]['hi']:.1f}]" for k in metrics)
         lines.append(f"| {case.replace('_on_', ' / ')} | {cells} |")
     return "\n".join(lines) + "\n"

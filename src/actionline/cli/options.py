@@ -175,7 +175,8 @@ ExtractRuntime = Annotated[
     str,
     typer.Option(
         help="torch, or onnxruntime (a per-frame backbone exported and run by ONNX Runtime on the CPU: the same "
-        "features within 1e-4, faster on some CPUs; docs/performance.md)."
+        "features within 1e-4, faster on some CPUs; docs/performance.md), or onnxruntime-int8 (EfficientNet-Lite0 "
+        "as static int8, calibrated on the videos: other features, recorded in extraction.json)."
     ),
 ]
 PredictExtractRuntime = Annotated[

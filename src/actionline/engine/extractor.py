@@ -48,6 +48,8 @@ from actionline.data.video import find_videos, frame_chunks, probe
 from actionline.engine.device import resolve_device
 from actionline.engine.distributed import from_environment
 from actionline.engine.graph_cache import backbone_with_onnxruntime
+from actionline.engine.int8_backbone import int8_graph
+from actionline.engine.onnx_graph import OnnxForward
 from actionline.engine.run_record import ExtractionSettings, RunMeta
 from actionline.errors import ConfigError, DataError
 from actionline.io import atomic_write, atomic_write_text, file_digest, read_json
@@ -56,8 +58,8 @@ from actionline.models.registry import backbone_class
 from actionline.nn.networks.inference_form import channels_last, inference_form
 
 SETTINGS_FILE = "extraction.json"
-Runtime = Literal["torch", "onnxruntime"]
-RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
+Runtime = Literal["torch", "onnxruntime", "onnxruntime-int8"]
+RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8")
 MAX_BATCH = 1024  # windows per backbone batch: far beyond any use, low enough to refuse a mistyped value
 
 
@@ -91,22 +93,31 @@ class FeatureNetwork:
     """A backbone's ``features`` on a device: uint8 frames or windows in, float32 vectors out. ``runtime`` torch:
     the inference form (`nn.networks.inference_form`: BatchNorm folded, in-place activations, channels-last);
     onnxruntime: the exported graph run by ONNX Runtime on the CPU (`engine.graph_cache`: exported once, then cached),
-    the same features within 1e-4 (neither is recorded in the features' settings: both compute the same function)."""
+    the same features within 1e-4 (neither is recorded in the features' settings: both compute the same function);
+    onnxruntime-int8: the static int8 graph at ``int8_graph`` (`engine.int8_backbone`; other features, recorded)."""
 
-    def __init__(self, backbone: Backbone, device: torch.device, runtime: Runtime = "torch"):
+    def __init__(
+        self, backbone: Backbone, device: torch.device, runtime: Runtime = "torch", int8_graph: Path | None = None
+    ):
         self.spec, self.device, self.positions = backbone.input, device, backbone.positions
         self.clip = backbone.input.frames > 1
         if runtime not in RUNTIMES:
             raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        if runtime == "onnxruntime" and device.type != "cpu":
-            raise ConfigError("--runtime onnxruntime runs on the CPU: give --device cpu (or use --runtime torch)")
-        if runtime == "onnxruntime" and self.clip:
+        onnx = runtime != "torch"
+        if onnx and device.type != "cpu":
+            raise ConfigError(f"--runtime {runtime} runs on the CPU: give --device cpu (or use --runtime torch)")
+        if onnx and self.clip:
             raise ConfigError(
                 "--runtime onnxruntime runs per-frame backbones (a clip backbone's graph is exported for one clip "
                 "length, and windows and sliding spans differ from it): use --runtime torch"
             )
-        self.layout_last = runtime == "torch"  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
-        if runtime == "onnxruntime":
+        self.layout_last = not onnx  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
+        if runtime == "onnxruntime-int8":
+            if int8_graph is None:
+                raise ConfigError("--runtime onnxruntime-int8 needs its calibrated graph (engine.int8_backbone)")
+            graph = OnnxForward(int8_graph, backbone)
+            self.network = lambda frames: graph(frames)["features"]
+        elif runtime == "onnxruntime":
             self.network = backbone_with_onnxruntime(backbone)
         else:
             self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
@@ -371,8 +382,15 @@ def extract(
             f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {requested.backbone}"
         )
     backbone.to(dev := resolve_device(device))
-    network = FeatureNetwork(backbone, dev, runtime)  # before anything is written: a runtime it refuses stops here
-    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
+    network = FeatureNetwork(backbone, dev, runtime if runtime != "onnxruntime-int8" else "onnxruntime")
+    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)  # before anything is written
+    if runtime == "onnxruntime-int8":
+        stored = stored_settings(out)
+        if stored is None:
+            check_settings(out, settings)  # features nothing describes: refused before the graph is written
+        int8 = int8_graph(backbone, videos, out, stored and stored.int8, stored is not None)
+        settings = replace(settings, int8=file_digest(int8))
+        network = FeatureNetwork(backbone, dev, runtime, int8)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:
@@ -428,6 +446,12 @@ def training_extraction(meta: RunMeta, input_dim: int) -> ExtractionSettings:
     if s.weights is None:
         raise ConfigError(
             f"{run}: its features came from a {s.backbone} with random weights, which cannot be drawn again"
+        )
+    if s.int8 is not None:
+        raise ConfigError(
+            f"{run}: its features came from a static int8 {s.backbone} calibrated on its own videos "
+            "(`extract --runtime onnxruntime-int8`), which --video does not reproduce; extract the videos into that "
+            "folder and predict with --data"
         )
     if not s.weights.startswith("packaged:"):
         raise ConfigError(

@@ -9,6 +9,8 @@
   takes the range after the activation: left out, the output is quantized over its pre-activation range, which for
   EfficientNet-Lite0 spans tens of units where ReLU6 keeps [0, 6], and its features moved by relative L2 0.58 from
   fp32 instead of 0.14 (`benchmarks/int8_extraction.py`).
+  ``fp32_products`` leaves the graph's first products fp32: int8 moves EfficientNet-Lite0's features most in its
+  first 10 convolutions (those on 112 x 112 and 56 x 56 maps; `benchmarks/int8_extraction.py` measures both).
 
 The quantized file keeps the source file's ``actionline.*`` record (the same fingerprint: it stands in for the same
 model) and adds ``actionline.quantization``.
@@ -30,8 +32,8 @@ from actionline.io import atomic_write
 
 Mode = Literal["dynamic", "static"]
 MODES: tuple[str, ...] = ("dynamic", "static")
-# static int8 quantizes the products and their activations only: with every elementwise op as well, ONNX Runtime's quantizer (quadratic
-# in the tensors it handles) took 22 CPU s instead of 4 on a 20-layer ASFormer graph
+# static int8 quantizes the products and their activations only: with every elementwise op as well, ONNX Runtime's
+# quantizer (quadratic in the tensors it handles) took 22 CPU s instead of 4 on a 20-layer ASFormer graph
 PRODUCTS = ("Conv", "MatMul", "Gemm")
 ACTIVATIONS = ("Relu", "Clip")  # quantized with the product before them (module docstring)
 
@@ -57,9 +59,11 @@ def quantize_graph(
     out: str | Path,
     mode: Mode = "dynamic",
     calibration: Iterable[tuple[torch.Tensor, ...]] | None = None,
+    fp32_products: int = 0,
 ) -> Path:
     """Write the int8 version of the exported graph ``source`` to ``out`` (atomically). ``static`` needs
-    ``calibration``: input tuples as the graph takes them (e.g. a few training videos' features and masks)."""
+    ``calibration``: input tuples as the graph takes them (e.g. a few training videos' features and masks); its
+    first ``fp32_products`` products (in graph order) stay fp32."""
     import onnx
     import onnxruntime as ort
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
@@ -75,6 +79,7 @@ def quantize_graph(
             skip = _computed_weights(onnx.load(str(source)))
             quantize_dynamic(source, quantized, weight_type=QuantType.QInt8, nodes_to_exclude=skip)
         else:
+            products = [n.name for n in onnx.load(str(source)).graph.node if n.op_type in PRODUCTS]
             names = [i.name for i in ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()]
             quantize_static(
                 source,
@@ -82,11 +87,14 @@ def quantize_graph(
                 _Calibration(names, calibration),
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=[*PRODUCTS, *ACTIVATIONS],
+                nodes_to_exclude=products[:fp32_products],
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
             )
         proto = onnx.load(str(quantized))
-        onnx.helper.set_model_props(proto, {**record, "actionline.quantization": f"int8-{mode}"})
+        onnx.helper.set_model_props(
+            proto, {**record, "actionline.quantization": f"int8-{mode}", "actionline.fp32_products": str(fp32_products)}
+        )
         atomic_write(out, lambda path: onnx.save_model(proto, path))
     return Path(out)

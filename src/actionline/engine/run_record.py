@@ -42,6 +42,7 @@ class ExtractionSettings:
     feature_dim: int = 0
     causal: bool = False  # segmentation windows end at their frame (what a live stream can compute)
     mode: Literal["exact", "sliding"] = "exact"  # sliding: a clip backbone's one pass (engine.extractor)
+    int8: str | None = None  # sha256 of the static int8 graph the features came from (engine.int8_backbone)
 
     DETECTION_STRIDE: ClassVar[int] = 16  # the detection layout's snippet stride when none is asked for
 
@@ -102,12 +103,13 @@ class ExtractionSettings:
             + (f", stride {self.stride}" if self.layout == "detection" else "")
             + (", causal windows" if self.causal else "")
             + (", sliding mode" if self.mode == "sliding" else "")
+            + (f", int8 graph {self.int8[:12]}" if self.int8 else "")
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The stored form; settings added later (``causal``, ``mode``) are left out at their defaults, so settings
-        that do not use them read and write as before they existed."""
-        added = {"causal": False, "mode": "exact"}
+        """The stored form; settings added later (``causal``, ``mode``, ``int8``) are left out at their defaults, so
+        settings that do not use them read and write as before they existed."""
+        added = {"causal": False, "mode": "exact", "int8": None}
         return {k: v for k, v in asdict(self).items() if not (k in added and v == added[k])}
 
     @classmethod
