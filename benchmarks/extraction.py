@@ -6,8 +6,9 @@ Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) a
 - the same with ``--runtime onnxruntime`` (the backbone's exported graph run by ONNX Runtime, loaded from the graph
   cache, `engine.graph_cache`, which one untimed extraction before the rounds fills: a user's runs after the first);
 - the backbones alone on batches already in memory: EfficientNet-Lite0 (batch 16) in the inference form the
-  extractor runs, as the plain module (the path before), run by ONNX Runtime in fp32 and as a static int8 graph
-  (activation ranges calibrated on 64 frames of the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
+  extractor runs, as the plain module (the path before), run by ONNX Runtime in fp32 and as the static int8 graph
+  of ``extract --runtime onnxruntime-int8`` (`engine.int8_backbone`; activation ranges calibrated on 64 frames of
+  the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
   21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
 - MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
 torchrun against one process: `torchrun_extraction.py`; an hour of video measured end to end: `hour_of_video.py`.
@@ -37,6 +38,7 @@ from rich.console import Console
 
 from actionline.data.video import frame_chunks
 from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+from actionline.engine.int8_backbone import FP32_PRODUCTS
 from actionline.engine.onnx_graph import OnnxForward, export_onnx
 from actionline.engine.profiler import MacCounter
 from actionline.engine.quantize import quantize_graph
@@ -98,10 +100,10 @@ def real_frames(video: Path, count: int, backbone) -> torch.Tensor:
 
 def onnxruntime_networks(backbone, calibration: torch.Tensor, work: Path) -> dict:
     """EfficientNet-Lite0 run by ONNX Runtime: the fp32 graph (`extract --runtime onnxruntime`) and its static int8
-    version, activation ranges calibrated on ``calibration`` frames of the clip (QDQ, per-channel weights)."""
+    version as `extract --runtime onnxruntime-int8` makes it, calibrated on ``calibration`` frames of the clip."""
     graph = export_onnx(backbone, work / "effnet.onnx")
     batches = [(calibration[i : i + 8],) for i in range(0, len(calibration), 8)]
-    int8 = quantize_graph(graph, work / "effnet_int8.onnx", "static", batches)
+    int8 = quantize_graph(graph, work / "effnet_int8.onnx", "static", batches, FP32_PRODUCTS[backbone.name])
     return {"fp32": OnnxForward(graph, backbone), "int8": OnnxForward(int8, backbone)}
 
 
@@ -209,6 +211,7 @@ def save(rounds: list[dict], cost: dict, threads: int, once: dict) -> dict:
         "torch": torch.__version__,
         "video": VIDEO.name,
         "gmacs_per_frame": cost,
+        "int8_fp32_products": FP32_PRODUCTS["efficientnet_lite0"],  # the int8 graph timed (`extract`'s)
         "rounds": rounds,
         "summary": summary,
         **once,
