@@ -1,0 +1,216 @@
+"""I3D on every window of a run of consecutive frames (the per-frame convention: one window per frame), exactly,
+with the work the windows share computed once.
+
+Window ``t`` of a chunk covers frames ``t ... t + W - 1``. Inside it, a layer's output position whose temporal
+receptive field does not reach the window's zero (SAME) padding is the same function of the same frames for every
+window that contains those frames: the layer run once over the whole chunk at temporal stride 1 (with its kernel
+dilated by the product of the strides before it, so that the positions of every window interleave) gives those
+positions for all windows at once. Only the positions that touch the padding (the *edges*) are computed per window,
+from the window's own positions below them with the padding the window would see. Sharing continues layer by
+layer while a window still has at least two shared positions (below that the shared pass costs as much as it
+saves); from there the remaining layers run on each window's assembled positions as in `I3D.trunk`.
+
+For I3D's 21-frame window this shares the stem (Conv3d_1a: 7 of 11 positions, Conv3d_2b: 7, Conv3d_2c: 5) and
+Mixed_3b (3 of 11): 38.8 -> 29.0 GMACs per frame at 224 x 224 for long chunks (`macs_per_window` counts them for
+any chunk; 16 windows per chunk: 30.3). The function is the network's (BatchNorm folded into the convolutions, as
+in `nn.networks.inference_form`); only the order of the floating-point sums differs (tests: 1e-5 relative).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+from actionline.models.video.i3d import I3D, Inception, MaxPoolSame, Unit3D
+from actionline.nn.networks.same_padding import same_padding
+
+Padding = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SharedStep:
+    """One layer run on the shared sequence. Window positions ``a ... b`` of the layer's output are shared; the
+    front edges ``0 ... a - 1`` read input positions ``0 ... front_end``, the back edges ``b + 1 ... length - 1``
+    read input positions from ``back_start`` on, with ``back_pad`` zeros after the window (SAME padding)."""
+
+    name: str
+    kernel: int
+    stride: int
+    pad_front: int
+    a: int
+    b: int
+    length: int
+    front_end: int
+    back_start: int
+    back_pad: int
+
+
+def temporal_geometry(module: nn.Module) -> tuple[int, int]:
+    """A layer's temporal kernel and stride (an Inception block: the 3-frame convolutions and pool, stride 1)."""
+    if isinstance(module, Inception):
+        return 3, 1
+    return module.kernel[0], module.stride[0]
+
+
+def same_pads(length: int, kernel: int, stride: int) -> Padding:
+    total = max(kernel - stride, 0) if length % stride == 0 else max(kernel - length % stride, 0)
+    return total // 2, total - total // 2
+
+
+def plan(backbone: I3D, window: int) -> list[SharedStep]:
+    """The shared layers of a ``window``-frame window, the first ones of `I3D.order`."""
+    steps, a, b, length = [], 0, window - 1, window
+    for name in backbone.order:
+        k, s = temporal_geometry(getattr(backbone, name))
+        front, _ = same_pads(length, k, s)
+        out = -(-length // s)
+        a2, b2 = -(-(a + front) // s), (b + front - k + 1) // s
+        if b2 - a2 + 1 < 2:
+            break
+        back_pad = s * (out - 1) - front + k - 1 - (length - 1)
+        steps.append(
+            SharedStep(name, k, s, front, a2, b2, out, s * (a2 - 1) - front + k - 1, s * (b2 + 1) - front, back_pad)
+        )
+        a, b, length = a2, b2, out
+    return steps
+
+
+def joined(*parts: torch.Tensor | None) -> torch.Tensor:
+    """Positions of every window concatenated in time (None: no positions)."""
+    return torch.cat([p for p in parts if p is not None], 2)
+
+
+class SharedWindowsI3D:
+    """Features of every window of consecutive frames: [n + W - 1 frames] -> [n windows, 1024] (the mean of each
+    window's output positions, as the extractor's one-window-per-call path), computed as the module docstring says.
+    Holds the BatchNorm-folded weights (``backbone`` is left unchanged); the plan is made once per window length."""
+
+    def __init__(self, backbone: I3D, device: torch.device | str = "cpu"):
+        if backbone.training:
+            raise ValueError("SharedWindowsI3D folds BatchNorm statistics: give a backbone in eval mode")
+        self.backbone = backbone
+        self.weights: dict[Unit3D, tuple[torch.Tensor, torch.Tensor]] = {}
+        for unit in backbone.modules():
+            if isinstance(unit, Unit3D) and not unit.head:
+                conv, bn = unit.conv3d, unit.bn
+                w, b = fuse_conv_bn_weights(
+                    conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias
+                )
+                w = w.detach().to(device).contiguous(memory_format=torch.channels_last_3d)
+                self.weights[unit] = (w, b.detach().to(device))
+        self.plans: dict[int, list[SharedStep]] = {}
+        self.macs = 0  # multiply-accumulates of the convolutions run so far (`macs_per_window`)
+
+    # --- the layers, with the temporal stride, dilation and zero padding given (space: SAME, as the network) ---
+
+    def unit(self, unit: Unit3D, x: torch.Tensor, stride: int = 1, dilation: int = 1, pads: Padding = (0, 0)):
+        weight, bias = self.weights[unit]
+        spatial = [
+            p
+            for size, k, s in zip(x.shape[-2:], unit.kernel[1:], unit.stride[1:], strict=True)
+            for p in same_pads(size, k, s)
+        ]
+        symmetric = spatial[0] == spatial[1] and spatial[2] == spatial[3]
+        if not symmetric:
+            x = F.pad(x, (spatial[2], spatial[3], spatial[0], spatial[1]))
+        if any(pads):
+            x = F.pad(x, (0, 0, 0, 0, *pads))
+        padding = (0, spatial[0], spatial[2]) if symmetric else 0
+        out = F.conv3d(x, weight, bias, (stride, *unit.stride[1:]), padding, (dilation, 1, 1))
+        self.macs += out.numel() * weight[0].numel()
+        return F.relu_(out)
+
+    @staticmethod
+    def pool(pool: MaxPoolSame, x: torch.Tensor, stride: int = 1, dilation: int = 1, pads: Padding = (0, 0)):
+        x = same_padding(x, pool.kernel[1:], pool.stride[1:])
+        if any(pads):
+            x = F.pad(x, (0, 0, 0, 0, *pads))
+        return F.max_pool3d(x, pool.kernel, (stride, *pool.stride[1:]), 0, (dilation, 1, 1))
+
+    def inception(self, block: Inception, x: torch.Tensor, dilation: int = 1, pads: Padding = (0, 0)):
+        length = x.shape[2] + sum(pads) - 2 * dilation
+        centre = x[:, :, dilation - pads[0] : dilation - pads[0] + length]  # what the 1x1 branches see
+        return torch.cat(
+            [
+                self.unit(block.b0, centre),
+                self.unit(block.b1b, self.unit(block.b1a, x), 1, dilation, pads),
+                self.unit(block.b2b, self.unit(block.b2a, x), 1, dilation, pads),
+                self.unit(block.b3b, self.pool(block.b3a, x, 1, dilation, pads)),
+            ],
+            dim=1,
+        )
+
+    def layer(self, name: str, x: torch.Tensor, stride: int, dilation: int, pads: Padding) -> torch.Tensor:
+        module = getattr(self.backbone, name)
+        if isinstance(module, Inception):
+            return self.inception(module, x, dilation, pads)
+        if isinstance(module, MaxPoolSame):
+            return self.pool(module, x, stride, dilation, pads)
+        return self.unit(module, x, stride, dilation, pads)
+
+    # --- the windows ---
+
+    @torch.inference_mode()
+    def maps(self, frames: torch.Tensor, window: int) -> torch.Tensor:
+        """Scaled frames [1, C, n + window - 1, H, W] -> each window's last map (Mixed_5c) [n, 1024, T', h, w]."""
+        if window not in self.plans:
+            self.plans[window] = plan(self.backbone, window)
+        steps = self.plans[window]
+        n = frames.shape[2] - window + 1
+        if n < 1:
+            raise ValueError(f"{frames.shape[2]} frames hold no {window}-frame window")
+        windows = torch.arange(n, device=frames.device)[:, None]
+        shared, dilation, offset = frames, 1, 0  # window t's position j (a <= j <= b) is shared[t + d j + offset]
+        a, b = 0, window - 1
+        front: torch.Tensor | None = None  # every window's positions 0 ... a - 1 (None: there are none)
+        back: torch.Tensor | None = None  # and b + 1 ... to its end
+
+        def gather(first: int, last: int) -> torch.Tensor | None:  # shared positions first ... last of every window
+            if last < first:
+                return None
+            index = (windows + dilation * torch.arange(first, last + 1, device=frames.device) + offset).flatten()
+            picked = shared[0][:, index].unflatten(1, (n, last + 1 - first)).transpose(0, 1)
+            return picked.contiguous(memory_format=torch.channels_last_3d)
+
+        for step in steps:
+            k, s = step.kernel, step.stride
+            edges = [None, None]
+            if step.a:  # the front edges, from the window's positions 0 ... front_end with its padding before them
+                below = None if front is None else front[:, :, : step.front_end + 1]
+                inputs = joined(below, gather(a, step.front_end))
+                edges[0] = self.layer(step.name, inputs, s, 1, (step.pad_front, 0))
+            if step.b < step.length - 1:  # the back edges, from back_start on with the padding after the window
+                above = None if back is None else back[:, :, max(step.back_start - b - 1, 0) :]
+                inputs = joined(gather(step.back_start, b), above)
+                edges[1] = self.layer(step.name, inputs, s, 1, (0, step.back_pad))
+            first = dilation * (s * step.a - step.pad_front) + offset  # window 0's first shared output reads here
+            last = n - 1 + dilation * (s * step.b - step.pad_front + k - 1) + offset  # the last window's last one
+            shared = self.layer(step.name, shared[:, :, first : last + 1], 1, dilation, (0, 0))
+            front, back = edges
+            a, b, dilation, offset = step.a, step.b, dilation * s, -dilation * s * step.a
+        x = joined(front, gather(a, b), back) if steps else frames.unfold(2, window, 1)[0].permute(1, 0, 4, 2, 3)
+        for name in self.backbone.order[len(steps) :]:
+            k, s = temporal_geometry(getattr(self.backbone, name))
+            x = self.layer(name, x, s, 1, same_pads(x.shape[2], k, s))
+        return x
+
+    @torch.inference_mode()
+    def features(self, frames: torch.Tensor, window: int) -> torch.Tensor:
+        """Scaled frames [1, C, n + window - 1, H, W] -> [n, 1024]: each window's output positions (`I3D.trunk`'s
+        2 x 7 x 7 average pool) averaged."""
+        return F.avg_pool3d(self.maps(frames, window), (2, 7, 7), stride=1).flatten(3).mean(3).mean(2)
+
+    def macs_per_window(self, window: int, windows: int, size: tuple[int, int] = (224, 224)) -> float:
+        """Convolution MACs per window when ``windows`` windows are computed together (shapes only: on the meta
+        device)."""
+        counter = copy.copy(self)
+        counter.weights = {u: (w.to("meta"), b.to("meta")) for u, (w, b) in self.weights.items()}
+        counter.macs = 0
+        channels = self.weights[self.backbone.Conv3d_1a_7x7][0].shape[1]
+        counter.maps(torch.empty(1, channels, windows + window - 1, *size, device="meta"), window)
+        return counter.macs / windows
