@@ -7,6 +7,8 @@ Tolerance: 1e-5 relative to the largest value (measured: under 1e-6; the sums ru
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -79,15 +81,21 @@ def test_too_few_frames_are_refused():
         SharedWindowsI3D(backbone_class("i3d_rgb")().eval()).maps(torch.zeros(1, 3, 20, 32, 32), 21)
 
 
-def test_extraction_gives_the_features_of_one_window_per_call(tmp_path):
-    """224 x 224 (the pool needs 7 x 7): a 3-frame video in batches of 2 windows, centred windows padded with the
-    first and last frame, against `FeatureNetwork.windows` on the same batches."""
-    rng = np.random.default_rng(0)
-    write_video(tmp_path / "v.mp4", rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8), 10)
-    network = FeatureNetwork(randomised("i3d_rgb"), torch.device("cpu"))
-    settings = ExtractionSettings("i3d_rgb", None, 10.0, 21, 1, "segmentation", 1024)
-    got = extract_video(tmp_path / "v.mp4", network, settings, 2)
-    chunks = frame_chunks(tmp_path / "v.mp4", 10.0, 256, 224, 2)
-    expected = np.concatenate([network.windows(b) for b in window_batches(chunks, 21, 1, 10)])
-    assert got.shape == expected.shape == (3, 1024)
+@pytest.mark.parametrize("count, batch, causal", [(1, 1, False), (5, 2, False), (5, 2, True), (23, 16, True)])
+def test_extraction_gives_the_features_of_one_window_per_call(tmp_path, count, batch, causal):
+    """`extract_video` (videos shorter and longer than the window, cut into batches) against
+    `FeatureNetwork.windows` (one call per batch of windows, each window computed by itself) on the same batches.
+    At 64 x 64 with the final pool over the 2 x 2 map (as `benchmarks/sliding_accuracy.py` runs I3D small)."""
+    rng = np.random.default_rng(count)
+    write_video(tmp_path / "v.mp4", rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), 10)
+    backbone = randomised("i3d_rgb")
+    backbone.pool_kernel = (2, 2, 2)
+    network = FeatureNetwork(backbone, torch.device("cpu"))
+    network.spec = replace(network.spec, size=64, short_side=64)
+    settings = ExtractionSettings("i3d_rgb", None, 10.0, 21, 1, "segmentation", 1024, causal=causal)
+    got = extract_video(tmp_path / "v.mp4", network, settings, batch)
+    chunks = frame_chunks(tmp_path / "v.mp4", 10.0, 64, 64, batch)
+    windows = window_batches(chunks, 21, 1, 20 if causal else 10)
+    expected = np.concatenate([network.windows(b) for b in windows])
+    assert got.shape == expected.shape == (count, 1024)
     np.testing.assert_allclose(got, expected, atol=RELATIVE * np.abs(expected).max(), rtol=0)

@@ -202,8 +202,9 @@ class SharedWindowsI3D:
     @torch.inference_mode()
     def features(self, frames: torch.Tensor, window: int) -> torch.Tensor:
         """Scaled frames [1, C, n + window - 1, H, W] -> [n, 1024]: each window's output positions (`I3D.trunk`'s
-        2 x 7 x 7 average pool) averaged."""
-        return F.avg_pool3d(self.maps(frames, window), (2, 7, 7), stride=1).flatten(3).mean(3).mean(2)
+        average pool) averaged."""
+        pooled = F.avg_pool3d(self.maps(frames, window), self.backbone.pool_kernel, stride=1)
+        return pooled.flatten(3).mean(3).mean(2)
 
     def macs_per_window(self, window: int, windows: int, size: tuple[int, int] = (224, 224)) -> float:
         """Convolution MACs per window when ``windows`` windows are computed together (shapes only: on the meta
