@@ -68,12 +68,14 @@ def test_shared_windows_equal_one_window_each(name, window, count, size):
     torch.testing.assert_close(got, expected, atol=RELATIVE * expected.abs().max().item(), rtol=0)
 
 
-def test_the_21_frame_window_shares_up_to_mixed_3b_and_saves_a_quarter_of_the_macs():
+def test_the_21_frame_window_shares_up_to_mixed_3b_and_needs_under_two_thirds_of_the_macs():
     backbone = backbone_class("i3d_rgb")().eval()
-    assert [s.name for s in plan(backbone, 21)][-1] == "Mixed_3b"
+    steps = plan(backbone, 21)
+    assert steps[-1].name == "Mixed_3b"
+    assert [s.name for s in steps if s.by_taps] == ["Conv3d_1a_7x7", "Conv3d_2c_3x3"]
     shared = SharedWindowsI3D(backbone)
     one, many = shared.macs_per_window(21, 1), shared.macs_per_window(21, 1024)
-    assert 28.5e9 < many < 29.5e9 < 38.8e9 < one  # one window alone pays the shared pass's gaps
+    assert 23.5e9 < many < 24e9 < 38.8e9 < one  # one window alone pays the shared pass's gaps
 
 
 def test_too_few_frames_are_refused():

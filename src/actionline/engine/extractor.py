@@ -13,10 +13,11 @@ Two conventions (``layout``):
   snippet vector is the mean of its frames'.
 
 A clip backbone's window gives several output positions (I3D: T/8 - 1); the vector is their mean. Windows one
-frame apart (the segmentation layout) share most of their frames: for I3D the layers up to Mixed_3b compute the
-positions that do not reach a window's padding once for all the windows of a batch (`engine.i3d_windows`; 38.8 ->
-30.3 GMACs per frame at 224 x 224 and 16 windows per batch, 29.1 for long batches), the same features within
-1e-5 relative.
+frame apart (the segmentation layout, centred or causal) share most of their frames: for I3D the layers up to
+Mixed_3b compute the positions that do not reach a window's padding once for all the windows of a batch, and the
+first two temporal convolutions' edge positions from per-tap products shared across windows (`engine.i3d_windows`;
+38.8 -> 25.6 GMACs per frame at 224 x 224 with 16 windows per batch, 23.7 for long batches), the same features
+within 1e-5 relative.
 
 Frames stream from the decoder (`data.video.iter_frames`) through a sliding buffer of one window, so memory does
 not grow with the video. Every video's files are written atomically; ``extraction.json`` at the output root
