@@ -265,6 +265,36 @@ def test_view_renders_without_a_terminal(causal_run, short, tmp_path, capsys):
     assert events[0]["event"] == "start" and events[-1]["event"] == "end"
 
 
+@pytest.mark.parametrize(
+    "source, extra, expected",
+    [
+        ("missing.mp4", [], "not found"),  # no stream
+        ("text.mp4", [], "cannot open the stream"),  # not a video
+        ("short", ["--smooth", "-1"], "--smooth"),  # bad arguments
+    ],
+)
+def test_a_refused_stream_opens_no_view(causal_run, short, tmp_path, capsys, monkeypatch, source, extra, expected):
+    """Refusals come before the live view draws anything: one error line, no (empty) view."""
+    from actionline.cli import commands
+
+    opened = []
+
+    class Recorded(commands.LiveView):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.live.start = lambda *a, **k: opened.append(True)  # rich draws from the moment Live starts
+
+    monkeypatch.setattr(commands, "LiveView", Recorded)
+    (tmp_path / "text.mp4").write_text("not a video")
+    path = str(short) if source == "short" else str(tmp_path / source)
+    capsys.readouterr()
+    assert _predict(causal_run[0], path, tmp_path / "o", "--view", *extra) == 2
+    err = capsys.readouterr().err
+    _one_error(err, expected)
+    assert opened == [] and err.strip().startswith("error:")
+    assert not (tmp_path / "o").exists()
+
+
 def test_ctrl_c_before_the_stream_says_what_was_interrupted(causal_run, tmp_path, capsys, monkeypatch):
     from actionline.cli import commands
 
