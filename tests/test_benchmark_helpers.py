@@ -169,3 +169,27 @@ def test_baformer_probe_counts_a_no_action_query_that_wins_every_proposal():
     assert (s["peaks"], s["gt_boundaries"], s["recalled"]) == (1, 1, 1)
     assert s["correct_query"] == s["correct_gt"] == 4  # query 2's best real class (b) labels both halves
     assert s["correct_frame"] == 8  # frame voting weights the masks by the real-class probabilities
+
+
+def test_ats_plugin_merges_seeds_and_pools_them_with_a_t_interval(tmp_path):
+    ats = _load("ats_plugin")
+
+    def run(seed: int, delta: float, latency: bool = False) -> dict:
+        row = {"delta_top1": {"mean": delta}, "ats_minus_topk": {"mean": 1.0 + seed / 10}, "agreement": 99.0}
+        record = {"seed": seed, "ats": [row | {"ratio": r, "macs_saved": 0.5} for r in ats.RATIOS]}
+        return record | ({"latency_ms": {"batch_1": {}}} if latency else {})
+
+    settings = {"seeds": "0,1", "steps": 150, "repeats": 9}
+    path = tmp_path / "ats.json"
+    path.write_text(json.dumps({"settings": settings, "runs": [run(0, -0.1, latency=True), run(1, 9.0)]}))
+    merged_settings, runs = ats.merged(path, settings | {"seeds": "1,2"}, [run(1, 0.1), run(2, 0.0)])
+    assert merged_settings["seeds"] == "0,1,2" and [r["seed"] for r in runs] == [0, 1, 2]
+    assert "latency_ms" in runs[0] and runs[1]["ats"][0]["delta_top1"]["mean"] == 0.1  # kept; replaced
+    pooled = ats.pooled(runs)[0]
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) x sd / sqrt(n) of (-0.1, 0.1, 0.0)
+    assert pooled["delta_top1"]["mean"] == pytest.approx(0.0)
+    assert pooled["delta_top1"]["hi"] == pytest.approx(half) and pooled["delta_top1"]["n"] == 3
+    assert pooled["delta_top1"]["verdict"] == "no resolved difference"
+    assert pooled["ats_minus_topk"]["verdict"] == "higher"  # 1.0, 1.1, 1.2
+    with pytest.raises(SystemExit, match="steps"):
+        ats.merged(path, settings | {"steps": 100}, [])
