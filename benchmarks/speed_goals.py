@@ -27,7 +27,8 @@ def _missing(goal: str, command: str) -> Row:
 def extraction_rows(r: dict | None) -> list[Row]:
     command = "python benchmarks/extraction.py --rounds 3"
     goals = (
-        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate",
+        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate (10 s clip)",
+        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate (minutes of video)",
         "EfficientNet-Lite0 backbone alone >= 0.5 of the fp32 matmul rate",
         "I3D sliding mode >= 10x faster than a window per frame",
     )
@@ -43,10 +44,13 @@ def extraction_rows(r: dict | None) -> list[Row]:
     end_to_end, e2e = best(("effnet_end_to_end_fps", "effnet_end_to_end_onnxruntime_fps"))
     backbone, alone = best(("effnet_backbone_fps", "effnet_onnxruntime_fps"))
     at = f" (peak {s['peak_gmacs']:.0f} GMAC/s, load {s['load_1min']:.1f}, {r['date']})"
-    rows = [
-        (goals[0], end_to_end + at, _verdict(e2e >= 0.4)),
-        (goals[1], backbone + at, _verdict(alone >= 0.5)),
-    ]
+    rows = [(goals[0], end_to_end + at, _verdict(e2e >= 0.4))]
+    if "effnet_end_to_end_long_fps" in s:
+        long, e2e_long = best(("effnet_end_to_end_long_fps", "effnet_end_to_end_long_onnxruntime_fps"))
+        rows.append((goals[1], f"{long}: {r['long_video']}{at}", _verdict(e2e_long >= 0.4)))
+    else:
+        rows.append(_missing(goals[1], command))
+    rows.append((goals[2], backbone + at, _verdict(alone >= 0.5)))
     if "effnet_int8_fps" in s:
         int8 = r.get("runtime_deviation", {}).get("int8", {})
         rows.append(
@@ -57,7 +61,7 @@ def extraction_rows(r: dict | None) -> list[Row]:
                 "not counted: its downstream accuracy is not measured, so it is not offered by `extract`",
             )
         )
-    rows.append((goals[2], f"{s['i3d_sliding_speedup']:.1f}x", _verdict(s["i3d_sliding_speedup"] >= 10)))
+    rows.append((goals[3], f"{s['i3d_sliding_speedup']:.1f}x", _verdict(s["i3d_sliding_speedup"] >= 10)))
     return rows
 
 

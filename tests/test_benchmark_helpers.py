@@ -77,7 +77,7 @@ def test_product_floor_records_every_product_with_its_layout_and_replays_it():
 
 def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     goals = _load("speed_goals")
-    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 9  # no result file yet
+    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 10  # no result file yet
     assert "not measured: `python benchmarks/hour_of_video.py --runtime onnxruntime`" in goals.table(tmp_path)
     hour = {"hour_minutes": 9.5, "video": "v", "frames_per_s": 100.0, "fixed_s": 5.0, "date": "d"}
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
@@ -92,7 +92,32 @@ def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     assert rows["baformer forward: ours / official <= 0.3"].endswith("| not measured |")
     hour["hour_minutes"] = 10.5
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
-    assert "10.5 min" in goals.table(tmp_path) and "| **not met** |" in goals.table(tmp_path).splitlines()[6]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "10.5 min" in rows[f"{hour_goal} (torch)"] and rows[f"{hour_goal} (torch)"].endswith("| **not met** |")
+
+
+def test_speed_goals_judge_end_to_end_extraction_on_the_clip_and_on_minutes_of_video(tmp_path):
+    goals = _load("speed_goals")
+    summary = {
+        "effnet_end_to_end_fps": {"fraction_of_peak": 0.15},
+        "effnet_end_to_end_onnxruntime_fps": {"fraction_of_peak": 0.2},
+        "effnet_backbone_fps": {"fraction_of_peak": 0.41},
+        "peak_gmacs": 91.0,
+        "load_1min": 1.8,
+        "i3d_sliding_speedup": 11.7,
+    }
+    result = {"summary": summary, "date": "d"}
+    (tmp_path / "extraction.json").write_text(json.dumps(result))
+    goal = "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (10 s clip)"].endswith("| **not met** |")
+    assert "not measured: `python benchmarks/extraction.py" in rows[f"{goal} (minutes of video)"]  # a run before
+    summary["effnet_end_to_end_long_fps"] = {"fraction_of_peak": 0.3}
+    summary["effnet_end_to_end_long_onnxruntime_fps"] = {"fraction_of_peak": 0.45}
+    (tmp_path / "extraction.json").write_text(json.dumps(result | {"long_video": "bikes.mp4 repeated: 3 min"}))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (minutes of video)"].endswith("| **met** |")
+    assert "end_to_end_long_onnxruntime_fps: 0.450" in rows[f"{goal} (minutes of video)"]
 
 
 def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
