@@ -75,6 +75,21 @@ def test_product_floor_records_every_product_with_its_layout_and_replays_it():
     assert 0 < first < 1 and floor.measure(repeats=2) <= first  # the best of all rounds is kept
 
 
+def test_product_floor_records_the_products_of_composite_operators_without_autograd():
+    floor_module = _load("product_floor")
+    a, b, weight = torch.randn(30, 20), torch.randn(20, 10), torch.randn(10, 20)
+
+    def workload():
+        with torch.inference_mode():  # matmul, linear and einsum reach the recorder whole here
+            a @ b
+            torch.nn.functional.linear(a, weight)
+            torch.einsum("tc,ck->tk", a, b)
+
+    floor = floor_module.ProductFloor(workload)
+    assert floor.macs == 3 * 30 * 20 * 10
+    assert {c.op.overloadpacket.__name__ for c in floor.calls} <= floor_module.PRODUCTS
+
+
 def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     goals = _load("speed_goals")
     assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 10  # no result file yet

@@ -371,7 +371,8 @@ def extract(
     backbone's packaged weights, else random ones, only with ``random_weights``: `load_backbone`) run by
     ``runtime`` (`FeatureNetwork`); returns the settings used (with the weights' digest and the feature size), the
     videos done (or already complete) and the failures (video, reason). ``on_video`` is called with each video
-    whose files are complete, as soon as they are (`engine.video_pipeline` segments it meanwhile)."""
+    whose files are complete, as soon as they are (`engine.video_pipeline` segments it meanwhile); videos are done
+    and reported in the folder's order, complete ones included, so a resumed run's outputs keep that order."""
     console = console or Console(stderr=True)
     requested.check()  # before any file is read
     if not 1 <= batch_size <= MAX_BATCH:
@@ -391,17 +392,20 @@ def extract(
         atomic_write_text(out / SETTINGS_FILE, json.dumps(settings.as_dict(), indent=1))
     for stale in (out / "features").glob(".*.tmp"):  # left by a killed run: never a complete file
         stale.unlink(missing_ok=True)
-    mine = [v for v in videos[shard.rank :: shard.world_size] if not is_complete(out, v.stem, settings)]
-    done = [v.stem for v in videos[shard.rank :: shard.world_size] if v not in mine]
+    shard_videos = videos[shard.rank :: shard.world_size]
+    complete = {v for v in shard_videos if is_complete(out, v.stem, settings)}
+    done: list[str] = []
     failures: list[tuple[str, str]] = []
-    for video in done if on_video is not None else ():
-        on_video(video)
     with Progress(*PROGRESS_COLUMNS, console=console, transient=True) as progress:
-        frames = progress.add_task("frames", total=sum(expected_frames(v, settings.fps) for v in mine) or None)
-        for path in mine:
-            progress.update(
-                frames, description=f"{path.name} ({len(done) + len(failures) + 1}/{len(done) + len(mine)})"
-            )
+        total = sum(expected_frames(v, settings.fps) for v in shard_videos if v not in complete)
+        frames = progress.add_task("frames", total=total or None)
+        for position, path in enumerate(shard_videos, 1):
+            if path in complete:
+                done.append(path.stem)
+                if on_video is not None:
+                    on_video(path.stem)
+                continue
+            progress.update(frames, description=f"{path.name} ({position}/{len(shard_videos)})")
             try:
                 features = extract_video(path, network, settings, batch_size, lambda n: progress.advance(frames, n))
             except DataError as exc:
@@ -412,8 +416,7 @@ def extract(
             done.append(path.stem)
             if on_video is not None:
                 on_video(path.stem)
-    order = {v.stem: i for i, v in enumerate(videos)}
-    return settings, sorted(done, key=order.__getitem__), failures  # in the folder's order, as before
+    return settings, done, failures
 
 
 def stored_settings(root: Path) -> ExtractionSettings | None:
