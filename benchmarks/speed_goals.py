@@ -47,7 +47,7 @@ def extraction_rows(r: dict | None) -> list[Row]:
     rows = [(goals[0], end_to_end + at, _verdict(e2e >= 0.4))]
     if "effnet_end_to_end_long_fps" in s:
         long, e2e_long = best(("effnet_end_to_end_long_fps", "effnet_end_to_end_long_onnxruntime_fps"))
-        rows.append((goals[1], f"{long}: {r['long_video']}{at}", _verdict(e2e_long >= 0.4)))
+        rows.append((goals[1], f"{long} on {r['long_video']}{at}", _verdict(e2e_long >= 0.4)))
     else:
         rows.append((goals[1], "not in the last run (it predates this row)", f"not measured: `{command}`"))
     rows.append((goals[2], backbone + at, _verdict(alone >= 0.5)))
