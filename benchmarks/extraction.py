@@ -10,7 +10,8 @@ Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) a
 - the backbones alone on batches already in memory: EfficientNet-Lite0 (batch 16) in the inference form the
   extractor runs, as the plain module (the path before), run by ONNX Runtime in fp32 and as a static int8 graph
   (activation ranges calibrated on 64 frames of the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
-  21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
+  21-frame window per frame, 2 windows), I3D exact as the extractor runs it (16 consecutive windows with the work
+  they share done once, `engine.i3d_windows`; the same features) and sliding (one 192-frame span = 128 frames);
 - MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
 torchrun against one process: `torchrun_extraction.py`; an hour of video measured end to end: `hour_of_video.py`.
 Fraction of the peak = frames/s x GMACs per frame / peak GMAC/s (GMACs counted on the network, conv + linear).
@@ -39,6 +40,7 @@ from rich.console import Console
 
 from actionline.data.video import frame_chunks
 from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+from actionline.engine.i3d_windows import SharedWindowsI3D
 from actionline.engine.onnx_graph import OnnxForward, export_onnx
 from actionline.engine.profiler import MacCounter
 from actionline.engine.quantize import quantize_graph
@@ -52,6 +54,7 @@ from repeated_clip import repeated
 HERE = Path(__file__).resolve().parent
 VIDEO = HERE.parents[1] / "shared" / "data" / "videos" / "bikes.mp4"  # H.264, 640 x 272, 25 fps, 10 s
 HOUR = 54_000  # frames: one hour at 15 fps
+SHARED_WINDOWS = 16  # consecutive I3D windows per batch: `extract`'s default --batch-size
 
 
 def matmul_peak_gmacs(size: int = 2048, repeats: int = 5) -> float:
@@ -158,11 +161,14 @@ def main() -> None:
     i3d = backbone_class("i3d_rgb")().eval()
     images, clips = torch.randn(16, 3, 224, 224), torch.randn(2, 3, 21, 224, 224)
     span = torch.randn(1, 3, 192, 224, 224)
+    consecutive = torch.randn(1, 3, SHARED_WINDOWS + 20, 224, 224)  # the frames of 16 consecutive 21-frame windows
+    shared = SharedWindowsI3D(i3d)
     cost = {
         "efficientnet_lite0": gmacs(effnet, images[:1]),
         "resnet50": gmacs(resnet, images[:1]),
         "i3d_window": gmacs(i3d, clips[:1]),
         "i3d_span": gmacs(i3d, span),
+        "i3d_shared": shared.macs_per_window(21, SHARED_WINDOWS) / 1e9,
     }
     fast = {
         "efficientnet_lite0": inference_form(effnet),
@@ -193,6 +199,7 @@ def main() -> None:
             row["effnet_int8_fps"] = rate(runtimes["int8"], images, 16)
             row["resnet50_fps"] = rate(fast["resnet50"], channels_last(images[:8]), 8)
             row["i3d_exact_fps"] = rate(fast["i3d"], channels_last(clips), 2)
+            row["i3d_shared_fps"] = rate(lambda x: shared.features(x, 21), channels_last(consecutive), SHARED_WINDOWS)
             row["i3d_sliding_fps"] = rate(fast["i3d"], channels_last(span), 128)
             with torch.inference_mode():
                 mstcn(hour, torch.ones(1, HOUR))
@@ -249,12 +256,14 @@ def summarise(rounds: list[dict], cost: dict) -> dict:
         "effnet_int8_fps": cost["efficientnet_lite0"],
         "resnet50_fps": cost["resnet50"],
         "i3d_exact_fps": cost["i3d_window"],
+        "i3d_shared_fps": cost["i3d_shared"],
         "i3d_sliding_fps": cost["i3d_span"] / 128,
     }
     out = {k: {"fps": median(k), "fraction_of_peak": fraction(k, g)} for k, g in per_frame.items() if k in rounds[0]}
     out["peak_gmacs"] = median("peak_gmacs")
     out["load_1min"] = median("load_1min")
     out["i3d_sliding_speedup"] = statistics.median(r["i3d_sliding_fps"] / r["i3d_exact_fps"] for r in rounds)
+    out["i3d_shared_speedup"] = statistics.median(r["i3d_shared_fps"] / r["i3d_exact_fps"] for r in rounds)
     out["inference_form_speedup"] = statistics.median(
         r["effnet_backbone_fps"] / r["effnet_plain_backbone_fps"] for r in rounds
     )
