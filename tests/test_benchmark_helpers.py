@@ -92,7 +92,7 @@ def test_product_floor_records_the_products_of_composite_operators_without_autog
 
 def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     goals = _load("speed_goals")
-    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 9  # no result file yet
+    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 11  # no result file yet
     assert "not measured: `python benchmarks/hour_of_video.py --runtime onnxruntime`" in goals.table(tmp_path)
     hour = {"hour_minutes": 9.5, "video": "v", "frames_per_s": 100.0, "fixed_s": 5.0, "date": "d"}
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
@@ -105,9 +105,46 @@ def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     assert rows["mstcn forward: ours / official <= 0.8"].endswith("| **met** |")
     assert rows["asformer forward: ours / official <= 0.2"].endswith("| **not met** |")
     assert rows["baformer forward: ours / official <= 0.3"].endswith("| not measured |")
+    speeds = {k: {"fraction_of_peak": 0.5} for k in ("effnet_end_to_end_fps", "effnet_backbone_fps")}
+    summary = {**speeds, "peak_gmacs": 30.0, "load_1min": 1.0, "i3d_sliding_speedup": 12.0}
+    extraction = {"summary": summary, "date": "d", "gmacs_per_frame": {"i3d_window": 38.8, "i3d_shared": 25.6}}
+    (tmp_path / "extraction.json").write_text(json.dumps(extraction))
+    shared_goal = "I3D per-frame features: the exact path's speed-up over one window per frame stated"
+    assert "rerun: `python benchmarks/extraction.py" in goals.table(tmp_path)  # a file from before the row
+    summary["i3d_shared_speedup"] = 1.5
+    (tmp_path / "extraction.json").write_text(json.dumps(extraction))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "1.50x" in rows[shared_goal] and "38.8 -> 25.6 GMACs" in rows[shared_goal]
+    assert rows[shared_goal].endswith("| stated |")
+    (tmp_path / "extraction.json").unlink()
     hour["hour_minutes"] = 10.5
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
-    assert "10.5 min" in goals.table(tmp_path) and "| **not met** |" in goals.table(tmp_path).splitlines()[6]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "10.5 min" in rows[f"{hour_goal} (torch)"] and rows[f"{hour_goal} (torch)"].endswith("| **not met** |")
+
+
+def test_speed_goals_judge_end_to_end_extraction_on_the_clip_and_on_minutes_of_video(tmp_path):
+    goals = _load("speed_goals")
+    summary = {
+        "effnet_end_to_end_fps": {"fraction_of_peak": 0.15},
+        "effnet_end_to_end_onnxruntime_fps": {"fraction_of_peak": 0.2},
+        "effnet_backbone_fps": {"fraction_of_peak": 0.41},
+        "peak_gmacs": 91.0,
+        "load_1min": 1.8,
+        "i3d_sliding_speedup": 11.7,
+    }
+    result = {"summary": summary, "date": "d"}
+    (tmp_path / "extraction.json").write_text(json.dumps(result))
+    goal = "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (10 s clip)"].endswith("| **not met** |")
+    assert "rerun: `python benchmarks/extraction.py" in rows[f"{goal} (minutes of video)"]  # a run before the row
+    summary["effnet_end_to_end_long_fps"] = {"fraction_of_peak": 0.3}
+    summary["effnet_end_to_end_long_onnxruntime_fps"] = {"fraction_of_peak": 0.45}
+    (tmp_path / "extraction.json").write_text(json.dumps(result | {"long_video": "bikes.mp4 repeated: 3 min"}))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (minutes of video)"].endswith("| **met** |")
+    assert "end_to_end_long_onnxruntime_fps: 0.450" in rows[f"{goal} (minutes of video)"]
 
 
 def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
