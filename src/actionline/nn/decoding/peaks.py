@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 
 def local_maxima(prob: np.ndarray, threshold: float = 0.0) -> np.ndarray:
@@ -39,6 +38,8 @@ def nms_peaks(prob: np.ndarray, threshold: float, radius: int) -> np.ndarray:
     This is the vectorised form of greedy 1-D NMS (pick the global maximum, suppress its neighbourhood, repeat);
     the two differ only on chains of near-equal peaks spaced just over ``radius`` apart.
     """
+    from scipy.ndimage import maximum_filter1d  # here: not every command that imports the models needs scipy
+
     if len(prob) == 0:
         return np.zeros(0, dtype=np.int64)
     window_max = maximum_filter1d(prob, size=2 * radius + 1, mode="constant", cval=-np.inf)
