@@ -92,7 +92,7 @@ def test_product_floor_records_the_products_of_composite_operators_without_autog
 
 def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     goals = _load("speed_goals")
-    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 11  # no result file yet
+    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 12  # no result file yet
     assert "not measured: `python benchmarks/hour_of_video.py --runtime onnxruntime`" in goals.table(tmp_path)
     hour = {"hour_minutes": 9.5, "video": "v", "frames_per_s": 100.0, "fixed_s": 5.0, "date": "d"}
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
@@ -116,6 +116,24 @@ def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
     assert "1.50x" in rows[shared_goal] and "38.8 -> 25.6 GMACs" in rows[shared_goal]
     assert rows[shared_goal].endswith("| stated |")
+    int8_goal = "an int8 runtime that beats fp32 counts, with its deviation and downstream accuracy"
+    interval = {"mean": -0.5, "lo": -0.9, "hi": -0.1}
+    differences = {
+        f"fp32_on_{n} - fp32_on_fp32": {"acc": interval, "f1@50": interval} for n in ("int8", "int8_early_fp32")
+    }
+    deviation = {"int8": {"relative_l2": 0.5}, "int8_early_fp32": {"relative_l2": 0.07}}
+    int8 = {"early_fp32_products": 10, "feature_deviation": deviation, "differences": differences, "seeds": 3}
+    int8 |= {"holds": {"int8": False, "int8_early_fp32": True}, "tolerance_points": 1.0}
+    (tmp_path / "int8_extraction.json").write_text(json.dumps(int8))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "its speed is not timed yet" in rows[int8_goal]  # this extraction.json timed no int8 graph of this kind
+    summary["effnet_int8_fps"] = {"fraction_of_peak": 0.9}
+    (tmp_path / "extraction.json").write_text(json.dumps(extraction | {"int8_fp32_products": 10}))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[int8_goal].endswith("| **met**: accuracy holds (int8_early_fp32) |")
+    int8["holds"]["int8_early_fp32"] = False
+    (tmp_path / "int8_extraction.json").write_text(json.dumps(int8))
+    assert "**not met**: loses more than 1 point(s)" in goals.table(tmp_path)
     (tmp_path / "extraction.json").unlink()
     hour["hour_minutes"] = 10.5
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
