@@ -1,5 +1,5 @@
 """README tables of the claim experiments on video tagging and adaptive sampling (issue 39): `hvu_heads.py`,
-`ats_plugin.py`, `sgs_atfr.py`."""
+`ats_plugin.py`, `sgs_atfr.py`, `sgs_diagnosis.py`."""
 
 from __future__ import annotations
 
@@ -87,5 +87,30 @@ def sgs_atfr(r: dict) -> str:
             f"{p['gmacs']:.3f} | {g['gmacs']:.3f} ({run['macs_saved']:.0%}) | {p['latency_ms']:.1f} | "
             f"{g['latency_ms']:.1f} | {b['mean']:.1f} | {b['spearman_vs_redundancy']:+.2f} | "
             f"{p['retimed_agreement']:.1f} / {g['retimed_agreement']:.1f} | {b['retimed_mean_abs_change']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def sgs_diagnosis(r: dict) -> str:
+    """Per variant and seed of `sgs_diagnosis.py`: per-factor accuracy, training-set fit, how the bins mix moments,
+    gradient norms before / after SGS (first and last epoch) and the confusion matrix."""
+    s = r["settings"]
+    lines = [
+        f"`{r['model']}`, content task ({', '.join(r['classes'])}), {s['train']} training / {s['test']} test clips, "
+        f"{s['epochs']} epochs; accuracies in %, gradient norms of stem + res2 (before SGS) and res3-fc (after), "
+        "mean over the steps of the first / last epoch; confusion rows = truth, in class order.",
+        "",
+        "| variant | seed | top-1 | shape | axis | train top-1 | mean B' | moment purity | path span | "
+        "grad before SGS | grad after SGS | confusion |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        t, b, c = run["test"], run.get("bins"), run["curve"]
+        bins = f"{b['bins_mean']:.1f} | {b['moment_purity']:.2f} | {b['path_span']:.2f}" if b else "32 | 1 | 0"
+        lines.append(
+            f"| {run['variant']} | {run['seed']} | {t['top1']:.1f} | {t['shape_acc']:.1f} | {t['axis_acc']:.1f} | "
+            f"{run['train']['top1']:.1f} | {bins} | {c[0]['grad_before_sgs']:.2f} / {c[-1]['grad_before_sgs']:.2f} | "
+            f"{c[0]['grad_after_sgs']:.2f} / {c[-1]['grad_after_sgs']:.2f} | "
+            f"{' / '.join(' '.join(str(v) for v in row) for row in t['confusion'])} |"
         )
     return "\n".join(lines) + "\n"

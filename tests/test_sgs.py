@@ -33,6 +33,43 @@ def test_edge_cases_frame_at_the_maximum_and_a_static_clip():
     torch.testing.assert_close(out[:, :, 0], 6 * x[:, :, 0])  # a weighted sum, not normalised
 
 
+def test_normalised_linear_kernel_gives_each_bin_the_weighted_mean():
+    """``linear_normalised`` (an ablation): the linear kernel's weights over their sum per bin, so a static clip's
+    one bin is its frame, not six times it, and every kept bin is a convex combination of frames."""
+    sgs = SimilarityGuidedSampling(4, bins=8, kernel="linear_normalised").eval()
+    x = torch.randn(1, 4, 1, 3, 3).repeat(1, 1, 6, 1, 1)
+    torch.testing.assert_close(sgs(x)[0][:, :, 0], x[:, :, 0])
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 2, 2)
+    summed = SimilarityGuidedSampling(4, bins=5).eval()
+    normalised = SimilarityGuidedSampling(4, bins=5, kernel="linear_normalised").eval()
+    normalised.load_state_dict(summed.state_dict())
+    w = bin_weights(summed.similarity_values(x), 5, "linear")
+    mass = w.sum(2)
+    (out_sum, mask), (out_mean, mask_mean) = summed(x), normalised(x)
+    assert torch.equal(mask, mask_mean)
+    for n in range(2):
+        kept = mass[n][mass[n] > 0]
+        torch.testing.assert_close(out_mean[n, :, : len(kept)] * kept[None, :, None, None], out_sum[n, :, : len(kept)])
+
+
+def test_time_similarity_is_the_chronological_control():
+    """``similarity="time"``: B uniform windows of T / B frames in time order, through the same kernels; B = T is
+    the identity; no similarity space is built."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 2, 2)
+    mean = SimilarityGuidedSampling(3, bins=2, kernel="kronecker", similarity="time")
+    assert not list(mean.parameters())
+    out, mask = mean(x)
+    assert mask.tolist() == [[1.0, 1.0]] * 2
+    torch.testing.assert_close(out, torch.stack([x[:, :, :4].mean(2), x[:, :, 4:].mean(2)], 2))
+    out, _ = SimilarityGuidedSampling(3, bins=2, similarity="time")(x)  # linear: γ = 2, β = 2, 6; Δ = 0.5 .. 7.5
+    weights = torch.tensor([1.0, 1.0, 0.75, 0.25, 0.25, 0.75, 1.0, 1.0])  # the outer bins flat beyond β_1, β_B
+    torch.testing.assert_close(out[:, :, 0], torch.einsum("t,ncthw->nchw", weights[:4], x[:, :, :4]))
+    torch.testing.assert_close(out[:, :, 1], torch.einsum("t,ncthw->nchw", weights[4:], x[:, :, 4:]))
+    torch.testing.assert_close(SimilarityGuidedSampling(3, bins=8, similarity="time")(x)[0], x)
+
+
 def test_bins_vary_per_clip_padded_and_masked():
     torch.manual_seed(0)
     sgs = SimilarityGuidedSampling(8, bins=6)

@@ -8,11 +8,15 @@ on as many time steps as the clip has distinct moments.
    ||Z_t||_2 (the thesis, ``similarity="norm"``).
 3. Bins per clip: Δ_max = max_t Δ_t, γ = Δ_max / 2B, centres β_b = (2b - 1) γ; γ and β are constants for the
    gradient (computed from Δ detached).
-4. O_b = Σ_t Ψ(Δ_t, β_b) X_t. Linear kernel Ψ = max(0, 1 - |Δ_t - β_b| / γ), a weighted sum, not normalised;
-   Kronecker kernel: the frames of the bin, averaged.
+4. O_b = Σ_t Ψ(Δ_t, β_b) X_t. Linear kernel Ψ = max(0, 1 - |Δ_t - β_b| / γ), a weighted sum, not normalised
+   (Eq. 6.6); Kronecker kernel: the frames of the bin, averaged (Eq. 6.5). ``linear_normalised`` (an ablation, not
+   in the thesis): the linear kernel's weights divided by their sum per bin, a weighted mean.
 5. Empty bins (Σ_t Ψ = 0) are dropped: each clip keeps its own B' bins in increasing b; a batch is zero-padded to
    the largest B' and returns a mask [N, B'] (1 = a real bin) that later layers respect. After SGS the time axis is
    ordered by similarity value, not chronologically.
+
+``similarity="time"`` is a control, not the thesis: Δ_t = t + 1/2 over a fixed range T, so the bins are B uniform
+chronological windows of T / B frames, sampled by the same kernels (no similarity space is built).
 
 Edge cases, decided (spec gotchas 1-2): the first and last bins extend flat to the ends of the range, i.e. Δ is
 clamped to [β_1, β_B] before the kernel. So the frame at Δ_max (on bin B's outer edge, weight 0 under the bare
@@ -31,8 +35,8 @@ from torch import nn
 
 from actionline.errors import ConfigError
 
-Kernel = Literal["linear", "kronecker"]
-Similarity = Literal["mean_distance", "norm"]
+Kernel = Literal["linear", "kronecker", "linear_normalised"]
+Similarity = Literal["mean_distance", "norm", "time"]
 EPS = 1e-12
 
 
@@ -47,11 +51,11 @@ def bin_weights(
     gamma = (top / (2 * bins)).clamp_min(EPS)
     centres = (2 * torch.arange(1, bins + 1, device=delta.device, dtype=delta.dtype) - 1)[None, :] * gamma  # [N, B]
     d = torch.minimum(torch.maximum(delta, centres[:, :1]), centres[:, -1:])  # flat outer bins
-    if kernel == "linear":
-        w = (1 - (d[:, None, :] - centres[:, :, None]).abs() / gamma[:, :, None]).clamp_min(0)
-    else:
+    if kernel == "kronecker":
         index = (d.detach() / (2 * gamma)).floor().clamp(0, bins - 1).long()  # half-open bins [2(b-1)γ, 2bγ)
         w = nn.functional.one_hot(index, bins).transpose(1, 2).to(delta.dtype)
+    else:  # the linear triangles (normalised per bin by the caller for "linear_normalised")
+        w = (1 - (d[:, None, :] - centres[:, :, None]).abs() / gamma[:, :, None]).clamp_min(0)
     return w * valid[:, None, :]
 
 
@@ -72,14 +76,17 @@ class SimilarityGuidedSampling(nn.Module):
                 f"SGS needs bins >= 1, embedding >= 1 and channels >= 2, got {bins}, {embedding}, {channels}"
             )
         self.bins, self.kernel, self.similarity = bins, kernel, similarity
-        self.embed = nn.Sequential(
-            nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
-        )
-        self.norm = nn.BatchNorm1d(embedding)
+        if similarity != "time":
+            self.embed = nn.Sequential(
+                nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
+            )
+            self.norm = nn.BatchNorm1d(embedding)
 
     def similarity_values(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Δ [N, T] (steps 1-2)."""
         n, _, t = x.shape[:3]
+        if self.similarity == "time":
+            return (torch.arange(t, device=x.device, dtype=x.dtype) + 0.5).expand(n, t)
         z = self.embed(x.mean(dim=(3, 4)).transpose(1, 2))  # [N, T, L]
         z = self.norm(z.reshape(n * t, -1)).view(n, t, -1)
         if self.similarity == "norm":
@@ -89,9 +96,10 @@ class SimilarityGuidedSampling(nn.Module):
         return (z - mean).norm(dim=2)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        w = bin_weights(self.similarity_values(x, mask), self.bins, self.kernel, mask)  # [N, B, T]
+        top = x.new_full((x.shape[0], 1), x.shape[2]) if self.similarity == "time" else None
+        w = bin_weights(self.similarity_values(x, mask), self.bins, self.kernel, mask, top)  # [N, B, T]
         mass = w.sum(dim=2)  # [N, B]
-        if self.kernel == "kronecker":
+        if self.kernel != "linear":
             w = w / mass.clamp_min(EPS)[:, :, None]
         out = torch.einsum("nbt,ncthw->ncbhw", w, x)
         active = mass > 0
