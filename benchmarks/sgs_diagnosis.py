@@ -9,6 +9,8 @@ similarity_detached, kronecker). Variants (all but ``plain`` put SGS after res2 
 - ``linear_normalised``: the linear kernel's weights divided by their sum per bin (not in the thesis);
 - ``similarity_detached``: ``linear`` with Δ detached, so no gradient passes through Δ (Eq. 6.8): the similarity
   space stays at its initialisation and res2 learns only through O (Eq. 6.7), as under the Kronecker kernel;
+- ``range_gradient``: ``linear`` with γ and β following Δ_max in the backward (the released code's exact gradient
+  of a function of Δ / Δ_max) instead of constants (Eq. 6.8 as written);
 - ``time_linear`` / ``time_kronecker``: the same sampling on B = 8 chronological windows of 4 frames (a control).
 
     OMP_NUM_THREADS=1 python benchmarks/sgs_diagnosis.py --variants linear,kronecker --seeds 0 \
@@ -39,6 +41,7 @@ VARIANTS = {
     "kronecker": {"sgs_after": 1, "sgs_kernel": "kronecker"},
     "linear_normalised": {"sgs_after": 1, "sgs_kernel": "linear_normalised"},
     "similarity_detached": {"sgs_after": 1},
+    "range_gradient": {"sgs_after": 1},
     "time_linear": {"sgs_after": 1, "sgs_similarity": "time", "sgs_bins": 8},
     "time_kronecker": {"sgs_after": 1, "sgs_similarity": "time", "sgs_bins": 8, "sgs_kernel": "kronecker"},
 }
@@ -49,7 +52,8 @@ def grad_norm(params: list[torch.nn.Parameter]) -> float:
 
 
 def train(variant: str, seed: int, x: torch.Tensor, y: torch.Tensor, args):
-    """The schedule of `sgs_atfr.train`, with the mean gradient norm before / after SGS per epoch."""
+    """The schedule of `sgs_atfr.train`, with the mean gradient norm before / after SGS per epoch and how far the
+    layers before SGS moved in it (||θ_end - θ_start|| / ||θ_start||)."""
     torch.manual_seed(seed)
     settings = {"num_classes": len(CLASSES["content"]), "frames": FRAMES, "size": args.size, **VARIANTS[variant]}
     model = build_model("atfr_resnet3d_18", settings)
@@ -57,6 +61,8 @@ def train(variant: str, seed: int, x: torch.Tensor, y: torch.Tensor, args):
     if variant == "similarity_detached":
         values = net.sgs.similarity_values
         net.sgs.similarity_values = lambda x, mask=None: values(x, mask).detach()
+    if variant == "range_gradient":
+        net.sgs.value_range = lambda delta, mask=None: delta.amax(dim=1, keepdim=True)
     before = [p for m in (net.conv1, net.bn1, net.layer1) for p in m.parameters()]
     after = [p for m in (net.layer2, net.layer3, net.layer4, net.fc) for p in m.parameters()]
     params = [p for p in model.parameters() if p.requires_grad]
@@ -68,7 +74,7 @@ def train(variant: str, seed: int, x: torch.Tensor, y: torch.Tensor, args):
     model.train()
     for _ in range(args.epochs):
         perm = torch.randperm(len(x), generator=order)
-        norms, losses = [], []
+        norms, losses, start = [], [], torch.cat([p.detach().flatten() for p in before])
         for i in range(0, len(perm) - args.batch + 1, args.batch):
             idx = perm[i : i + args.batch]
             loss = model.loss(model(x[idx]), {"labels": y[idx]})["total"]
@@ -79,7 +85,9 @@ def train(variant: str, seed: int, x: torch.Tensor, y: torch.Tensor, args):
             opt.step()
             sched.step()
         b, a = np.mean(norms, axis=0)
-        curve.append({"loss": float(np.mean(losses)), "grad_before_sgs": float(b), "grad_after_sgs": float(a)})
+        moved = float((torch.cat([p.detach().flatten() for p in before]) - start).norm() / start.norm())
+        curve.append({"loss": float(np.mean(losses)), "grad_before_sgs": float(b), "grad_after_sgs": float(a),
+                      "update_before_sgs": moved})  # fmt: skip
     return model.eval(), curve, time.process_time() - t0
 
 
@@ -98,8 +106,7 @@ def bin_mixing(model, x: torch.Tensor, moment_of_frame: np.ndarray, moments: np.
         sgs = net.sgs
         feats = net.layer1(net.stem(x[i : i + 1]))
         delta = sgs.similarity_values(feats)
-        top = feats.new_full((1, 1), FRAMES) if sgs.similarity == "time" else None
-        w = bin_weights(delta, sgs.bins, sgs.kernel, None, top)[0].numpy()  # [B, T]
+        w = bin_weights(delta, sgs.bins, sgs.kernel, None, sgs.value_range(delta))[0].numpy()  # [B, T]
         w = w[w.sum(1) > 0]
         kept.append(len(w))
         onehot = np.eye(moments[i])[moment_of_frame[i]]  # [T, K]

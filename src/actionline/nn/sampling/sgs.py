@@ -95,9 +95,14 @@ class SimilarityGuidedSampling(nn.Module):
         mean = (z * valid[..., None]).sum(1, keepdim=True) / valid.sum(1, keepdim=True)[..., None].clamp_min(1)
         return (z - mean).norm(dim=2)
 
+    def value_range(self, delta: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Δ_max [N, 1] that sets γ and β (Eq. 6.2); None: the maximum of Δ detached, so γ and β are constants
+        for the gradient (Eq. 6.8); the clip length T for the chronological control."""
+        return delta.new_full((delta.shape[0], 1), delta.shape[1]) if self.similarity == "time" else None
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        top = x.new_full((x.shape[0], 1), x.shape[2]) if self.similarity == "time" else None
-        w = bin_weights(self.similarity_values(x, mask), self.bins, self.kernel, mask, top)  # [N, B, T]
+        delta = self.similarity_values(x, mask)
+        w = bin_weights(delta, self.bins, self.kernel, mask, self.value_range(delta, mask))  # [N, B, T]
         mass = w.sum(dim=2)  # [N, B]
         if self.kernel != "linear":
             w = w / mass.clamp_min(EPS)[:, :, None]
