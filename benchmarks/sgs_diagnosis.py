@@ -7,8 +7,9 @@ similarity_detached, kronecker). Variants (all but ``plain`` put SGS after res2 
 
 - ``plain``: no SGS; ``linear``: the thesis' default (Eq. 6.6, a sum); ``kronecker``: Eq. 6.5 (a mean);
 - ``linear_normalised``: the linear kernel's weights divided by their sum per bin (not in the thesis);
-- ``similarity_detached``: ``linear`` with Δ detached, so no gradient passes through Δ (Eq. 6.8): the similarity
-  space stays at its initialisation and res2 learns only through O (Eq. 6.7), as under the Kronecker kernel;
+- ``similarity_detached``: ``linear`` with Δ detached (``sgs_similarity_grad=0``), so no gradient passes through Δ
+  (Eq. 6.8): the similarity space stays at its initialisation and res2 learns only through O (Eq. 6.7), as under the
+  Kronecker kernel;
 - ``range_gradient``: ``linear`` with γ and β following Δ_max in the backward (the released code's exact gradient
   of a function of Δ / Δ_max) instead of constants (Eq. 6.8 as written);
 - ``time_linear`` / ``time_kronecker``: the same sampling on B = 8 chronological windows of 4 frames (a control).
@@ -40,7 +41,7 @@ VARIANTS = {
     "linear": {"sgs_after": 1},
     "kronecker": {"sgs_after": 1, "sgs_kernel": "kronecker"},
     "linear_normalised": {"sgs_after": 1, "sgs_kernel": "linear_normalised"},
-    "similarity_detached": {"sgs_after": 1},
+    "similarity_detached": {"sgs_after": 1, "sgs_similarity_grad": 0.0},
     "range_gradient": {"sgs_after": 1},
     "time_linear": {"sgs_after": 1, "sgs_similarity": "time", "sgs_bins": 8},
     "time_kronecker": {"sgs_after": 1, "sgs_similarity": "time", "sgs_bins": 8, "sgs_kernel": "kronecker"},
@@ -58,9 +59,6 @@ def train(variant: str, seed: int, x: torch.Tensor, y: torch.Tensor, args):
     settings = {"num_classes": len(CLASSES["content"]), "frames": FRAMES, "size": args.size, **VARIANTS[variant]}
     model = build_model("atfr_resnet3d_18", settings)
     net = model.net
-    if variant == "similarity_detached":
-        values = net.sgs.similarity_values
-        net.sgs.similarity_values = lambda x, mask=None: values(x, mask).detach()
     if variant == "range_gradient":
         net.sgs.value_range = lambda delta, mask=None: delta.amax(dim=1, keepdim=True)
     before = [p for m in (net.conv1, net.bn1, net.layer1) for p in m.parameters()]

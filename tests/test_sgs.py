@@ -70,6 +70,35 @@ def test_time_similarity_is_the_chronological_control():
     torch.testing.assert_close(SimilarityGuidedSampling(3, bins=8, similarity="time")(x)[0], x)
 
 
+def test_similarity_grad_scales_the_gradient_through_delta_only():
+    """0 detaches Δ (the similarity space gets no gradient; X only through O, Eq. 6.7); 0.5 halves the part that
+    passes through Δ (Eq. 6.8); the output is the same for every scale."""
+    from actionline.errors import ConfigError
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 2, 2, dtype=torch.float64)
+    probe = torch.randn(2, 4, 9, 2, 2, dtype=torch.float64)
+    grads, outs = {}, {}
+    for scale in (0.0, 0.5, 1.0):
+        torch.manual_seed(1)
+        sgs = SimilarityGuidedSampling(4, bins=5, similarity_grad=scale).double().eval()
+        xs = x.clone().requires_grad_()
+        out, _ = sgs(xs)
+        (out * probe[:, :, : out.shape[2]]).sum().backward()
+        grads[scale], outs[scale] = xs.grad, out.detach()
+        embedded = [p.grad for p in sgs.embed.parameters()]
+        assert all(g is None for g in embedded) if scale == 0 else all(g.abs().sum() > 0 for g in embedded)
+    assert torch.equal(outs[0.0], outs[1.0]) and torch.allclose(outs[0.5], outs[1.0], atol=1e-12)
+    assert not torch.allclose(grads[0.0], grads[1.0])
+    torch.testing.assert_close(grads[0.5], (grads[0.0] + grads[1.0]) / 2)
+    with pytest.raises(ConfigError, match="similarity_grad"):
+        SimilarityGuidedSampling(4, similarity_grad=-1.0)
+    with pytest.raises(ConfigError, match="sgs_similarity_grad"):
+        build_model("atfr_resnet3d_18", {"num_classes": 2, "frames": 8, "size": 32, "sgs_similarity_grad": -0.5})
+    model = build_model("atfr_resnet3d_18", {"num_classes": 2, "frames": 8, "size": 32, "sgs_similarity_grad": 0.0})
+    assert model.net.sgs.similarity_grad == 0.0
+
+
 def test_bins_vary_per_clip_padded_and_masked():
     torch.manual_seed(0)
     sgs = SimilarityGuidedSampling(8, bins=6)

@@ -15,6 +15,12 @@ on as many time steps as the clip has distinct moments.
    the largest B' and returns a mask [N, B'] (1 = a real bin) that later layers respect. After SGS the time axis is
    ordered by similarity value, not chronologically.
 
+``similarity_grad`` scales the gradient that reaches the similarity space and the layers before SGS through Δ
+(Eq. 6.8; the released code's GRAD_SCALE_VAL, 1 there and here); 0 detaches Δ, so the similarity space keeps its
+initialisation and earlier layers learn only through O (Eq. 6.7). Through Δ that gradient carries 1 / γ = 2B / Δ_max;
+in Table 6.12's network on a CPU-scale task it is an order of magnitude larger than the rest and keeps the layers
+before SGS from learning appearance (`benchmarks/sgs_diagnosis.py`).
+
 ``similarity="time"`` is a control, not the thesis: Δ_t = t + 1/2 over a fixed range T, so the bins are B uniform
 chronological windows of T / B frames, sampled by the same kernels (no similarity space is built).
 
@@ -69,13 +75,15 @@ class SimilarityGuidedSampling(nn.Module):
         embedding: int = 8,
         kernel: Kernel = "linear",
         similarity: Similarity = "mean_distance",
+        similarity_grad: float = 1.0,
     ):
         super().__init__()
-        if bins < 1 or embedding < 1 or channels < 2:
+        if bins < 1 or embedding < 1 or channels < 2 or similarity_grad < 0:
             raise ConfigError(
-                f"SGS needs bins >= 1, embedding >= 1 and channels >= 2, got {bins}, {embedding}, {channels}"
+                "SGS needs bins >= 1, embedding >= 1, channels >= 2 and similarity_grad >= 0, got "
+                f"{bins}, {embedding}, {channels}, {similarity_grad}"
             )
-        self.bins, self.kernel, self.similarity = bins, kernel, similarity
+        self.bins, self.kernel, self.similarity, self.similarity_grad = bins, kernel, similarity, similarity_grad
         if similarity != "time":
             self.embed = nn.Sequential(
                 nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
@@ -102,6 +110,10 @@ class SimilarityGuidedSampling(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         delta = self.similarity_values(x, mask)
+        if self.similarity_grad == 0:
+            delta = delta.detach()
+        elif self.similarity_grad != 1:
+            delta = delta.detach() + self.similarity_grad * (delta - delta.detach())  # same value, scaled gradient
         w = bin_weights(delta, self.bins, self.kernel, mask, self.value_range(delta, mask))  # [N, B, T]
         mass = w.sum(dim=2)  # [N, B]
         if self.kernel != "linear":
