@@ -15,7 +15,9 @@ similarity_detached, kronecker). Variants (all but ``plain`` put SGS after res2 
 - ``time_linear`` / ``time_kronecker``: the same sampling on B = 8 chronological windows of 4 frames (a control).
 
     OMP_NUM_THREADS=1 python benchmarks/sgs_diagnosis.py --variants linear,kronecker --seeds 0 \
-        --out benchmarks/results/sgs_diagnosis.json
+        --out benchmarks/results/sgs_diagnosis_kernels.json
+    python benchmarks/sgs_diagnosis.py --combine benchmarks/results/sgs_diagnosis_*.json \
+        --out benchmarks/results/sgs_diagnosis.json    # runs of several processes, same settings, in one file
 """
 
 from __future__ import annotations
@@ -139,6 +141,22 @@ def one_run(variant: str, seed: int, args) -> dict:
     return result
 
 
+def combine(parts: list[Path], out: Path) -> None:
+    """One result file from the runs of several part files whose settings agree (apart from variants and seeds)."""
+    loaded = [json.loads(p.read_text()) for p in parts if p.resolve() != out.resolve()]
+    fixed = [{k: v for k, v in r["settings"].items() if k not in ("variants", "seeds")} for r in loaded]
+    if not loaded or any(f != fixed[0] for f in fixed):
+        raise SystemExit("error: --combine needs part files with the same settings (apart from variants and seeds)")
+    result = {**loaded[0], "parts": [p.name for p in parts if p.resolve() != out.resolve()]}
+    result["settings"] = {
+        **fixed[0],
+        "variants": ",".join(dict.fromkeys(r["variant"] for x in loaded for r in x["runs"])),
+    }
+    result["runs"] = [r for x in loaded for r in x["runs"]]
+    atomic_write_text(out, json.dumps(result, indent=1))
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -150,12 +168,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "sgs_diagnosis.json")
+    parser.add_argument("--combine", type=Path, nargs="+", help="part result files to merge into --out (no training)")
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine, args.out)
     unknown = set(args.variants.split(",")) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {', '.join(VARIANTS)}")
     torch.set_num_threads(1)
-    result = {"settings": {k: v for k, v in vars(args).items() if k != "out"}, "model": "atfr_resnet3d_18",
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "combine")}
+    result = {"settings": settings, "model": "atfr_resnet3d_18",
               "classes": list(CLASSES["content"]), "threads": torch.get_num_threads(), "runs": []}  # fmt: skip
     for variant in args.variants.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
