@@ -6,10 +6,13 @@ Then, without fine-tuning, multi-stage ATS goes into blocks L/4 .. L-1 (the thes
 3-11 of 12) with ρ in {1, 0.87, 0.72}: Δ top-1 against the vanilla model with a 95 % interval (paired per image), top-1
 agreement with it, average MACs (analytic, `VisionTransformer.macs`), and top-K at matched MACs (its ρ chosen so that
 its analytic MACs are nearest ATS's average) with the ATS - top-K difference and its interval. Latency (ms per image at
-batch 1 and batch 64, medians of interleaved repeats) with the machine's load average, which it depends on. Writes
-``results/ats_plugin.json``.
+batch 1 and batch 64, medians of interleaved repeats, on the ``--latency-seed`` model only) with the machine's load
+average, which it depends on. Pooled over seeds: each ρ's Δ top-1 and ATS - top-K as a mean with its 95 % Student-t
+interval (one value per seed). Writes ``results/ats_plugin.json``; ``--merge`` adds the given seeds' runs to that
+file's (same settings but the seeds; a seed run again replaces its record) and pools them all.
 
     OMP_NUM_THREADS=1 python benchmarks/ats_plugin.py --seeds 0,1 --steps 150 --test 5000 --repeats 9
+    OMP_NUM_THREADS=1 python benchmarks/ats_plugin.py --seeds 2,3,4 --steps 150 --test 5000 --repeats 9 --merge
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from actionline.data.synthetic.clutter import cluttered_objects
 from actionline.io import atomic_write_text
 from actionline.nn.networks.vit import VisionTransformer, block_macs
 from actionline.nn.sampling.ats import MIN_TOKENS, TokenSampler
+from clip_runs import interval, verdict
 
 HERE = Path(__file__).resolve().parent
 MEAN, STD = 0.45, 0.25
@@ -139,6 +143,35 @@ def one_seed(args, seed: int, x, y, clutter) -> dict:
     return result
 
 
+def pooled(runs: list[dict]) -> list[dict]:
+    """Per ρ, over seeds: Δ top-1 and ATS - top-K (mean, 95 % t-interval, verdict), agreement and MACs saved."""
+    out = []
+    for i, ratio in enumerate(RATIOS):
+        rows = [run["ats"][i] for run in runs]
+        delta = interval([a["delta_top1"]["mean"] for a in rows])
+        minus_topk = interval([a["ats_minus_topk"]["mean"] for a in rows])
+        out.append({
+            "ratio": ratio, "delta_top1": delta | {"verdict": verdict(delta)},
+            "ats_minus_topk": minus_topk | {"verdict": verdict(minus_topk)},
+            "agreement": float(np.mean([a["agreement"] for a in rows])),
+            "macs_saved": float(np.mean([a["macs_saved"] for a in rows])),
+        })  # fmt: skip
+    return out
+
+
+def merged(path: Path, settings: dict, runs: list[dict]) -> tuple[dict, list[dict]]:
+    """The recorded file's settings and runs with ``runs`` added (a seed run again replaces its record)."""
+    if not path.is_file():
+        raise SystemExit(f"error: --merge: no recorded file {path}")
+    recorded = json.loads(path.read_text())
+    differing = sorted(k for k in settings if k != "seeds" and recorded["settings"].get(k) != settings[k])
+    if differing:
+        raise SystemExit(f"error: --merge: settings differ from {path.name}'s: {', '.join(differing)}")
+    by_seed = {run["seed"]: run for run in recorded["runs"]} | {run["seed"]: run for run in runs}
+    all_runs = [by_seed[seed] for seed in sorted(by_seed)]
+    return settings | {"seeds": ",".join(str(seed) for seed in sorted(by_seed))}, all_runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1")
@@ -153,13 +186,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--latency-seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ats_plugin.json")
+    parser.add_argument("--merge", action="store_true", help="add these seeds' runs to those recorded in --out")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "merge")}
+    if args.merge:
+        merged(args.out, settings, [])  # settings checked before any training
     x, y, clutter = data(args.test, np.random.default_rng(10_000), args.target)
     runs = [one_seed(args, int(s), x, y, clutter) for s in args.seeds.split(",")]
-    result = {"settings": {k: v for k, v in vars(args).items() if k != "out"},
-              "ats_blocks": list(range(args.depth // 4, args.depth)), "threads": torch.get_num_threads(),
-              "runs": runs}  # fmt: skip
+    if args.merge:
+        settings, runs = merged(args.out, settings, runs)
+    result = {"settings": settings, "ats_blocks": list(range(args.depth // 4, args.depth)),
+              "threads": torch.get_num_threads(), "runs": runs, "pooled": pooled(runs)}  # fmt: skip
     atomic_write_text(args.out, json.dumps(result, indent=1))
     print(f"wrote {args.out}")
 

@@ -1,10 +1,12 @@
-"""What the in-memory clip benchmarks (`stc_ablation.py`, `transfer_init.py`) share: pixels -> clips, a seeded
-training loop (AdamW, cosine, no checkpoint selection: the last weights are tested), per-clip correctness on a test
-set, and 95 % Student-t intervals over seeds (of a value, and of a difference paired by seed)."""
+"""What the clip benchmarks share. The in-memory ones (`stc_ablation.py`, `transfer_init.py`): pixels -> clips, a
+seeded training loop (AdamW, cosine, no checkpoint selection: the last weights are tested), per-clip correctness on
+a test set. All of them (`sgs.py` and the superseded `video_classification.py` too): statistics over seeds, the mean
+and standard deviation, and 95 % Student-t intervals (of a value, and of a difference paired by seed)."""
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import numpy as np
@@ -70,6 +72,15 @@ def correct(model: torch.nn.Module, videos: np.ndarray, labels: np.ndarray, fram
         logits = model(as_clips(videos[lo : lo + batch], start, frames))["logits"]
         hits.append(logits.argmax(1).numpy() == labels[lo : lo + batch])
     return np.concatenate(hits)
+
+
+def summary(values: list[float]) -> dict:
+    """Mean, standard deviation (0 for one seed) and the ``values`` themselves (one per seed)."""
+    return {
+        "mean": statistics.mean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "values": values,
+    }
 
 
 def interval(values: list[float]) -> dict[str, float]:

@@ -2,20 +2,23 @@
 
 Per round: the fp32 2048-cube matmul peak (GMAC/s at the current thread count) and the load average, then
 - EfficientNet-Lite0 end to end: ``python -m actionline extract`` on an H.264 file (process start, model load,
-  decoding and writing included), frames/s = frames written / wall time;
+  decoding and writing included), frames/s = frames written / wall time; on the 10 s clip, where the process start
+  weighs most, and on the clip repeated to ``--long-minutes`` (packet for packet, `repeated_clip.py`), where the
+  steady rate does;
 - the same with ``--runtime onnxruntime`` (the backbone's exported graph run by ONNX Runtime, loaded from the graph
   cache, `engine.graph_cache`, which one untimed extraction before the rounds fills: a user's runs after the first);
 - the backbones alone on batches already in memory: EfficientNet-Lite0 (batch 16) in the inference form the
   extractor runs, as the plain module (the path before), run by ONNX Runtime in fp32 and as a static int8 graph
   (activation ranges calibrated on 64 frames of the clip), torchvision-layout ResNet-50 (batch 8), I3D exact (one
-  21-frame window per frame, 2 windows) and sliding (one 192-frame span = 128 frames);
+  21-frame window per frame, 2 windows), I3D exact as the extractor runs it (16 consecutive windows with the work
+  they share done once, `engine.i3d_windows`; the same features) and sliding (one 192-frame span = 128 frames);
 - MS-TCN's forward on one hour of 1280-d EfficientNet-Lite0 features (54,000 frames), for the hour estimate.
 torchrun against one process: `torchrun_extraction.py`; an hour of video measured end to end: `hour_of_video.py`.
 Fraction of the peak = frames/s x GMACs per frame / peak GMAC/s (GMACs counted on the network, conv + linear).
 Once per run: the I3D sliding mode's deviation from the exact features, and the ONNX
 Runtime fp32 / int8 features' deviation from PyTorch's fp32 ones on 32 other frames of the clip.
 
-Writes ``results/extraction.json``.  ``python benchmarks/extraction.py [--rounds 3]``
+Writes ``results/extraction.json``.  ``python benchmarks/extraction.py [--rounds 3] [--long-minutes 3]``
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from rich.console import Console
 
 from actionline.data.video import frame_chunks
 from actionline.engine.extractor import FeatureNetwork, extract_video, load_backbone
+from actionline.engine.i3d_windows import SharedWindowsI3D
 from actionline.engine.onnx_graph import OnnxForward, export_onnx
 from actionline.engine.profiler import MacCounter
 from actionline.engine.quantize import quantize_graph
@@ -45,10 +49,12 @@ from actionline.io import atomic_write_text
 from actionline.models.backbone import scale_pixels
 from actionline.models.registry import backbone_class, build_model
 from actionline.nn.networks.inference_form import channels_last, inference_form
+from repeated_clip import repeated
 
 HERE = Path(__file__).resolve().parent
 VIDEO = HERE.parents[1] / "shared" / "data" / "videos" / "bikes.mp4"  # H.264, 640 x 272, 25 fps, 10 s
 HOUR = 54_000  # frames: one hour at 15 fps
+SHARED_WINDOWS = 16  # consecutive I3D windows per batch: `extract`'s default --batch-size
 
 
 def matmul_peak_gmacs(size: int = 2048, repeats: int = 5) -> float:
@@ -144,6 +150,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--deviation-fps", type=float, default=2.0, help="I3D exact vs sliding on the clip (0: skip)")
+    ap.add_argument("--long-minutes", type=float, default=3.0, help="end to end on the clip repeated (0: skip)")
     args = ap.parse_args()
     if not VIDEO.is_file():
         raise SystemExit(f"{VIDEO} not found: the benchmark decodes that H.264 clip")
@@ -154,11 +161,14 @@ def main() -> None:
     i3d = backbone_class("i3d_rgb")().eval()
     images, clips = torch.randn(16, 3, 224, 224), torch.randn(2, 3, 21, 224, 224)
     span = torch.randn(1, 3, 192, 224, 224)
+    consecutive = torch.randn(1, 3, SHARED_WINDOWS + 20, 224, 224)  # the frames of 16 consecutive 21-frame windows
+    shared = SharedWindowsI3D(i3d)
     cost = {
         "efficientnet_lite0": gmacs(effnet, images[:1]),
         "resnet50": gmacs(resnet, images[:1]),
         "i3d_window": gmacs(i3d, clips[:1]),
         "i3d_span": gmacs(i3d, span),
+        "i3d_shared": shared.macs_per_window(21, SHARED_WINDOWS) / 1e9,
     }
     fast = {
         "efficientnet_lite0": inference_form(effnet),
@@ -174,16 +184,22 @@ def main() -> None:
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:
         end_to_end(VIDEO, Path(tmp), "--runtime", "onnxruntime")  # untimed: exports the graph into the cache
+        long = repeated(VIDEO, 60 * args.long_minutes, Path(tmp) / "long.mp4") if args.long_minutes > 0 else None
         for r in range(args.rounds):
             row = {"load_1min": os.getloadavg()[0], "peak_gmacs": matmul_peak_gmacs()}
             row["effnet_end_to_end_fps"] = end_to_end(VIDEO, Path(tmp))
+            if long is not None:
+                row["effnet_end_to_end_long_fps"] = end_to_end(long, Path(tmp))
             row["effnet_backbone_fps"] = rate(fast["efficientnet_lite0"], channels_last(images), 16)
             row["effnet_plain_backbone_fps"] = rate(effnet.features, images, 16)
             row["effnet_end_to_end_onnxruntime_fps"] = end_to_end(VIDEO, Path(tmp), "--runtime", "onnxruntime")
+            if long is not None:
+                row["effnet_end_to_end_long_onnxruntime_fps"] = end_to_end(long, Path(tmp), "--runtime", "onnxruntime")
             row["effnet_onnxruntime_fps"] = rate(runtimes["fp32"], images, 16)
             row["effnet_int8_fps"] = rate(runtimes["int8"], images, 16)
             row["resnet50_fps"] = rate(fast["resnet50"], channels_last(images[:8]), 8)
             row["i3d_exact_fps"] = rate(fast["i3d"], channels_last(clips), 2)
+            row["i3d_shared_fps"] = rate(lambda x: shared.features(x, 21), channels_last(consecutive), SHARED_WINDOWS)
             row["i3d_sliding_fps"] = rate(fast["i3d"], channels_last(span), 128)
             with torch.inference_mode():
                 mstcn(hour, torch.ones(1, HOUR))
@@ -195,6 +211,7 @@ def main() -> None:
             console.print(f"round {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), markup=False)
         once: dict = {"runtime_deviation": once_deviation}
         shutil.rmtree(work)
+        once["long_video"] = f"{VIDEO.name} repeated: {args.long_minutes:g} min" if long is not None else None
         save(rounds, cost, threads, once)  # written after each stage, so that a long run keeps what it measured
         if args.deviation_fps > 0:
             once["i3d_sliding_deviation"] = sliding_deviation(VIDEO, args.deviation_fps)
@@ -230,6 +247,8 @@ def summarise(rounds: list[dict], cost: dict) -> dict:
 
     per_frame = {
         "effnet_end_to_end_fps": cost["efficientnet_lite0"],
+        "effnet_end_to_end_long_fps": cost["efficientnet_lite0"],
+        "effnet_end_to_end_long_onnxruntime_fps": cost["efficientnet_lite0"],
         "effnet_backbone_fps": cost["efficientnet_lite0"],
         "effnet_plain_backbone_fps": cost["efficientnet_lite0"],
         "effnet_end_to_end_onnxruntime_fps": cost["efficientnet_lite0"],
@@ -237,12 +256,14 @@ def summarise(rounds: list[dict], cost: dict) -> dict:
         "effnet_int8_fps": cost["efficientnet_lite0"],
         "resnet50_fps": cost["resnet50"],
         "i3d_exact_fps": cost["i3d_window"],
+        "i3d_shared_fps": cost["i3d_shared"],
         "i3d_sliding_fps": cost["i3d_span"] / 128,
     }
-    out = {k: {"fps": median(k), "fraction_of_peak": fraction(k, g)} for k, g in per_frame.items()}
+    out = {k: {"fps": median(k), "fraction_of_peak": fraction(k, g)} for k, g in per_frame.items() if k in rounds[0]}
     out["peak_gmacs"] = median("peak_gmacs")
     out["load_1min"] = median("load_1min")
     out["i3d_sliding_speedup"] = statistics.median(r["i3d_sliding_fps"] / r["i3d_exact_fps"] for r in rounds)
+    out["i3d_shared_speedup"] = statistics.median(r["i3d_shared_fps"] / r["i3d_exact_fps"] for r in rounds)
     out["inference_form_speedup"] = statistics.median(
         r["effnet_backbone_fps"] / r["effnet_plain_backbone_fps"] for r in rounds
     )

@@ -1,11 +1,12 @@
 """The time a workload's matrix products take on their own: the floor under its latency on this BLAS.
 
 A workload is run once under a dispatch mode that records every matrix product it calls (``mm``, ``addmm``,
-``bmm``, ``baddbmm`` and their in-place and ``out=`` forms, forward and backward) with each operand's shape and
-strides. Each distinct call is then replayed on fresh operands laid out the same way (same strides, so transposed
-and strided operands stay so), timed alone with warm caches, and the times are summed over the calls. The sum is
-what the products cost if nothing else ran and none of them waited for memory: dividing the workload's GMACs by it
-gives the highest fraction of the matmul peak the workload could reach with these products.
+``bmm``, ``baddbmm`` and their in-place and ``out=`` forms, forward and backward, and those that ``matmul``,
+``linear`` and ``einsum`` run as) with each operand's shape and strides. Each distinct call is then replayed on
+fresh operands laid out the same way (same strides, so transposed and strided operands stay so), timed alone with
+warm caches, and the times are summed over the calls. The sum is what the products cost if nothing else ran and
+none of them waited for memory: dividing the workload's GMACs by it gives the highest fraction of the matmul peak
+the workload could reach with these products.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 PRODUCTS = frozenset({"mm", "addmm", "addmm_", "bmm", "baddbmm", "baddbmm_", "addbmm", "addbmm_"})
+# composite operators that run as the products above: outside autograd (``inference_mode``) they reach the recorder
+# whole, so it decomposes them and records the products they run as
+COMPOSITE_PRODUCTS = frozenset({"matmul", "linear", "einsum"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,9 @@ class _Recorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func.overloadpacket.__name__ in COMPOSITE_PRODUCTS:
+            with self:
+                return func.decompose(*args, **kwargs)
         if func.overloadpacket.__name__ in PRODUCTS:
             layouts, kw_layouts = tuple(map(_layout, args)), {k: _layout(v) for k, v in kwargs.items()}
             key = (func, layouts, tuple(sorted(kw_layouts.items())))

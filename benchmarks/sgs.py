@@ -33,7 +33,7 @@ from actionline.data.synthetic.clips import synthesize_video_classification
 from actionline.engine.predictor import load_run
 from actionline.io import atomic_write_text
 from actionline.tasks.clips import kinetics_scale
-from video_classification import summary
+from clip_runs import summary
 
 HERE = Path(__file__).resolve().parent
 QUIET = Console(stderr=True, quiet=True)

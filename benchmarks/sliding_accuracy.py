@@ -23,13 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from actionline.data.layout import SegmentationData
 from actionline.data.predictions import label_indices, read_predictions
@@ -45,17 +43,10 @@ SIZE = 112
 MODES = ("exact", "sliding")
 
 
-def _trunk_at_112(self, x: torch.Tensor) -> torch.Tensor:
-    """I3D's trunk with the final average pool over the 4 x 4 map of a 112 x 112 input."""
-    for name in self.order:
-        x = getattr(self, name)(x)
-    return F.avg_pool3d(x, (2, 4, 4), stride=1)
-
-
 def small_i3d() -> FeatureNetwork:
     torch.manual_seed(0)
     backbone = backbone_class("i3d_rgb")().eval()
-    backbone.trunk = types.MethodType(_trunk_at_112, backbone)
+    backbone.pool_kernel = (2, 4, 4)  # the final average pool over the 4 x 4 map of a 112 x 112 input
     network = FeatureNetwork(backbone, torch.device("cpu"))
     network.spec = replace(network.spec, size=SIZE, short_side=SIZE)
     return network

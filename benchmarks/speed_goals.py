@@ -27,9 +27,11 @@ def _missing(goal: str, command: str) -> Row:
 def extraction_rows(r: dict | None) -> list[Row]:
     command = "python benchmarks/extraction.py --rounds 3"
     goals = (
-        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate",
+        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate (10 s clip)",
+        "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate (minutes of video)",
         "EfficientNet-Lite0 backbone alone >= 0.5 of the fp32 matmul rate",
         "I3D sliding mode >= 10x faster than a window per frame",
+        "I3D per-frame features: the exact path's speed-up over one window per frame stated",
     )
     if r is None:
         return [_missing(goal, command) for goal in goals]
@@ -43,10 +45,13 @@ def extraction_rows(r: dict | None) -> list[Row]:
     end_to_end, e2e = best(("effnet_end_to_end_fps", "effnet_end_to_end_onnxruntime_fps"))
     backbone, alone = best(("effnet_backbone_fps", "effnet_onnxruntime_fps"))
     at = f" (peak {s['peak_gmacs']:.0f} GMAC/s, load {s['load_1min']:.1f}, {r['date']})"
-    rows = [
-        (goals[0], end_to_end + at, _verdict(e2e >= 0.4)),
-        (goals[1], backbone + at, _verdict(alone >= 0.5)),
-    ]
+    rows = [(goals[0], end_to_end + at, _verdict(e2e >= 0.4))]
+    if "effnet_end_to_end_long_fps" in s:
+        long, e2e_long = best(("effnet_end_to_end_long_fps", "effnet_end_to_end_long_onnxruntime_fps"))
+        rows.append((goals[1], f"{long} on {r['long_video']}{at}", _verdict(e2e_long >= 0.4)))
+    else:
+        rows.append((goals[1], "not in this `extraction.json` (run before the row existed)", f"rerun: `{command}`"))
+    rows.append((goals[2], backbone + at, _verdict(alone >= 0.5)))
     if "effnet_int8_fps" in s:
         int8 = r.get("runtime_deviation", {}).get("int8", {})
         rows.append(
@@ -57,7 +62,16 @@ def extraction_rows(r: dict | None) -> list[Row]:
                 "not counted: its downstream accuracy is not measured, so it is not offered by `extract`",
             )
         )
-    rows.append((goals[2], f"{s['i3d_sliding_speedup']:.1f}x", _verdict(s["i3d_sliding_speedup"] >= 10)))
+    rows.append((goals[3], f"{s['i3d_sliding_speedup']:.1f}x", _verdict(s["i3d_sliding_speedup"] >= 10)))
+    if "i3d_shared_speedup" not in s:
+        rows.append((goals[4], "not in this `extraction.json` (run before the row existed)", f"rerun: `{command}`"))
+    else:
+        g = r["gmacs_per_frame"]
+        shared = (
+            f"{s['i3d_shared_speedup']:.2f}x with the windows' shared interior computed once ({g['i3d_window']:.1f} "
+            f"-> {g['i3d_shared']:.1f} GMACs per frame, 16 windows per batch; same features within 1e-5)"
+        )
+        rows.append((goals[4], shared + at, "stated"))
     return rows
 
 

@@ -43,7 +43,7 @@ def hvu_heads(r: dict) -> str:
 
 
 def ats_plugin(r: dict) -> str:
-    """Vanilla vs ATS (no fine-tuning) vs top-K at matched MACs, per seed."""
+    """Vanilla vs ATS (no fine-tuning) vs top-K at matched MACs, per seed and pooled over seeds."""
     s = r["settings"]
     lines = [
         f"ViT d {s['dim']}, {s['depth']} blocks, {s['heads']} heads, 64 tokens + CLS, trained {s['steps']} steps of "
@@ -61,6 +61,17 @@ def ats_plugin(r: dict) -> str:
                 f"| {run['seed']} | {a['ratio']} | {a['top1']:.2f} | {_ci(a['delta_top1'], 2)} | "
                 f"{a['agreement']:.2f} | {a['gmacs']:.4f} ({a['macs_saved']:.0%}) | {t['ratio']} | {t['top1']:.2f} | "
                 f"{_ci(a['ats_minus_topk'], 2)} |"
+            )
+    if "pooled" in r:
+        lines += ["", f"Pooled over the {len(r['runs'])} seeds: mean [95 % t-interval] of the per-seed values.", "",
+                  "| ρ | Δ top-1 vs vanilla | verdict | ATS − top-K | verdict | agreement | MACs saved |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for p in r["pooled"]:
+            d, k = p["delta_top1"], p["ats_minus_topk"]
+            lines.append(
+                f"| {p['ratio']} | {d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | {d['verdict']} | "
+                f"{k['mean']:+.3f} [{k['lo']:+.3f}, {k['hi']:+.3f}] | {k['verdict']} | {p['agreement']:.2f} | "
+                f"{p['macs_saved']:.0%} |"
             )
     for run in r["runs"]:
         if "latency_ms" in run:

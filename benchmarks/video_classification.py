@@ -33,6 +33,7 @@ from actionline.engine.profiler import profile_model
 from actionline.io import atomic_write_text
 from actionline.models.backbone import scale_pixels
 from actionline.models.video.resnet2d import ResNet18
+from clip_runs import summary
 
 HERE = Path(__file__).resolve().parent
 WIDTH, SIZE, FRAMES = 16, 56, 16
@@ -85,14 +86,6 @@ def frames_teacher(path: Path, seed: int, steps: int = 300) -> float:
         accuracy = float((net(x).argmax(1) == y).float().mean()) * 100
     torch.save(net.state_dict(), path)
     return accuracy
-
-
-def summary(values: list[float]) -> dict:
-    return {
-        "mean": statistics.mean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "values": values,
-    }
 
 
 def main() -> None:

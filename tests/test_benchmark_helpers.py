@@ -75,9 +75,24 @@ def test_product_floor_records_every_product_with_its_layout_and_replays_it():
     assert 0 < first < 1 and floor.measure(repeats=2) <= first  # the best of all rounds is kept
 
 
+def test_product_floor_records_the_products_of_composite_operators_without_autograd():
+    floor_module = _load("product_floor")
+    a, b, weight = torch.randn(30, 20), torch.randn(20, 10), torch.randn(10, 20)
+
+    def workload():
+        with torch.inference_mode():  # matmul, linear and einsum reach the recorder whole here
+            a @ b
+            torch.nn.functional.linear(a, weight)
+            torch.einsum("tc,ck->tk", a, b)
+
+    floor = floor_module.ProductFloor(workload)
+    assert floor.macs == 3 * 30 * 20 * 10
+    assert {c.op.overloadpacket.__name__ for c in floor.calls} <= floor_module.PRODUCTS
+
+
 def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     goals = _load("speed_goals")
-    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 9  # no result file yet
+    assert goals.table(tmp_path).count("not measured: `python benchmarks/") == 11  # no result file yet
     assert "not measured: `python benchmarks/hour_of_video.py --runtime onnxruntime`" in goals.table(tmp_path)
     hour = {"hour_minutes": 9.5, "video": "v", "frames_per_s": 100.0, "fixed_s": 5.0, "date": "d"}
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
@@ -90,9 +105,46 @@ def test_speed_goals_give_each_verdict_from_its_result_file(tmp_path):
     assert rows["mstcn forward: ours / official <= 0.8"].endswith("| **met** |")
     assert rows["asformer forward: ours / official <= 0.2"].endswith("| **not met** |")
     assert rows["baformer forward: ours / official <= 0.3"].endswith("| not measured |")
+    speeds = {k: {"fraction_of_peak": 0.5} for k in ("effnet_end_to_end_fps", "effnet_backbone_fps")}
+    summary = {**speeds, "peak_gmacs": 30.0, "load_1min": 1.0, "i3d_sliding_speedup": 12.0}
+    extraction = {"summary": summary, "date": "d", "gmacs_per_frame": {"i3d_window": 38.8, "i3d_shared": 25.6}}
+    (tmp_path / "extraction.json").write_text(json.dumps(extraction))
+    shared_goal = "I3D per-frame features: the exact path's speed-up over one window per frame stated"
+    assert "rerun: `python benchmarks/extraction.py" in goals.table(tmp_path)  # a file from before the row
+    summary["i3d_shared_speedup"] = 1.5
+    (tmp_path / "extraction.json").write_text(json.dumps(extraction))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "1.50x" in rows[shared_goal] and "38.8 -> 25.6 GMACs" in rows[shared_goal]
+    assert rows[shared_goal].endswith("| stated |")
+    (tmp_path / "extraction.json").unlink()
     hour["hour_minutes"] = 10.5
     (tmp_path / "hour_of_video.json").write_text(json.dumps(hour))
-    assert "10.5 min" in goals.table(tmp_path) and "| **not met** |" in goals.table(tmp_path).splitlines()[6]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert "10.5 min" in rows[f"{hour_goal} (torch)"] and rows[f"{hour_goal} (torch)"].endswith("| **not met** |")
+
+
+def test_speed_goals_judge_end_to_end_extraction_on_the_clip_and_on_minutes_of_video(tmp_path):
+    goals = _load("speed_goals")
+    summary = {
+        "effnet_end_to_end_fps": {"fraction_of_peak": 0.15},
+        "effnet_end_to_end_onnxruntime_fps": {"fraction_of_peak": 0.2},
+        "effnet_backbone_fps": {"fraction_of_peak": 0.41},
+        "peak_gmacs": 91.0,
+        "load_1min": 1.8,
+        "i3d_sliding_speedup": 11.7,
+    }
+    result = {"summary": summary, "date": "d"}
+    (tmp_path / "extraction.json").write_text(json.dumps(result))
+    goal = "EfficientNet-Lite0 end to end from H.264 >= 0.4 of the fp32 matmul rate"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (10 s clip)"].endswith("| **not met** |")
+    assert "rerun: `python benchmarks/extraction.py" in rows[f"{goal} (minutes of video)"]  # a run before the row
+    summary["effnet_end_to_end_long_fps"] = {"fraction_of_peak": 0.3}
+    summary["effnet_end_to_end_long_onnxruntime_fps"] = {"fraction_of_peak": 0.45}
+    (tmp_path / "extraction.json").write_text(json.dumps(result | {"long_video": "bikes.mp4 repeated: 3 min"}))
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in goals.table(tmp_path).splitlines()}
+    assert rows[f"{goal} (minutes of video)"].endswith("| **met** |")
+    assert "end_to_end_long_onnxruntime_fps: 0.450" in rows[f"{goal} (minutes of video)"]
 
 
 def test_causal_accuracy_smoothing_starts_from_what_the_model_decodes(toy_data):
@@ -154,3 +206,27 @@ def test_baformer_probe_counts_a_no_action_query_that_wins_every_proposal():
     assert (s["peaks"], s["gt_boundaries"], s["recalled"]) == (1, 1, 1)
     assert s["correct_query"] == s["correct_gt"] == 4  # query 2's best real class (b) labels both halves
     assert s["correct_frame"] == 8  # frame voting weights the masks by the real-class probabilities
+
+
+def test_ats_plugin_merges_seeds_and_pools_them_with_a_t_interval(tmp_path):
+    ats = _load("ats_plugin")
+
+    def run(seed: int, delta: float, latency: bool = False) -> dict:
+        row = {"delta_top1": {"mean": delta}, "ats_minus_topk": {"mean": 1.0 + seed / 10}, "agreement": 99.0}
+        record = {"seed": seed, "ats": [row | {"ratio": r, "macs_saved": 0.5} for r in ats.RATIOS]}
+        return record | ({"latency_ms": {"batch_1": {}}} if latency else {})
+
+    settings = {"seeds": "0,1", "steps": 150, "repeats": 9}
+    path = tmp_path / "ats.json"
+    path.write_text(json.dumps({"settings": settings, "runs": [run(0, -0.1, latency=True), run(1, 9.0)]}))
+    merged_settings, runs = ats.merged(path, settings | {"seeds": "1,2"}, [run(1, 0.1), run(2, 0.0)])
+    assert merged_settings["seeds"] == "0,1,2" and [r["seed"] for r in runs] == [0, 1, 2]
+    assert "latency_ms" in runs[0] and runs[1]["ats"][0]["delta_top1"]["mean"] == 0.1  # kept; replaced
+    pooled = ats.pooled(runs)[0]
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) x sd / sqrt(n) of (-0.1, 0.1, 0.0)
+    assert pooled["delta_top1"]["mean"] == pytest.approx(0.0)
+    assert pooled["delta_top1"]["hi"] == pytest.approx(half) and pooled["delta_top1"]["n"] == 3
+    assert pooled["delta_top1"]["verdict"] == "no resolved difference"
+    assert pooled["ats_minus_topk"]["verdict"] == "higher"  # 1.0, 1.1, 1.2
+    with pytest.raises(SystemExit, match="steps"):
+        ats.merged(path, settings | {"steps": 100}, [])

@@ -28,3 +28,23 @@ def test_compare_cells_read_the_named_entries():
     assert row[1] == "|---|---|"
     summary = make_readme.load("segmentation_50salads.json")["summary"]["mstcn"]
     assert row[2] == f"| 50Salads | {summary['acc']:.1f} / {summary['edit']:.1f} / {summary['f1@50']:.1f} |"
+
+
+def test_no_benchmark_imports_a_superseded_script():
+    """A script whose run README.in.md marks superseded (a heading with "(superseded)") stays only to reproduce the
+    numbers that section cites: the other scripts' helpers live in current modules."""
+    import ast
+    import re
+
+    superseded, inside = set(), False
+    for line in (BENCHMARKS / "README.in.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            inside = "(superseded)" in line
+        elif inside:
+            superseded |= set(re.findall(r"benchmarks/(\w+)\.py", line))
+    assert superseded  # the section exists (the test would pass vacuously otherwise)
+    for script in sorted(BENCHMARKS.glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not superseded & set(names), f"{script.name} imports superseded {superseded & set(names)}"

@@ -243,6 +243,35 @@ def test_bad_inputs_get_clear_errors_and_write_nothing(tmp_path, motion):
 
 
 # --- 2D -> 3D transfer ------------------------------------------------------------------------------------
+def test_pretrain_negatives_are_not_background_matched(motion):
+    """`pretrain` draws a negative's clip from another video at random, as Sec. 4.3 does, not from one on the same
+    background (unlabeled videos name none; benchmarks/transfer_init.py matches them on videos generated in
+    background groups). On videos that differ in background, as every `synth clips` video does (its grey level is
+    drawn per video), the pretext is then solved by the background alone: comparing the colour of the frames'
+    corners with the clip's separates every held-out pair (docs/models/stc.md)."""
+    from actionline.data.clips import ClipSampling, DecodedVideos
+    from actionline.models.backbone import MEAN_STD
+    from actionline.tasks.transfer import CorrespondencePairs
+
+    paths = sorted((motion / "videos").rglob("*.mp4"))
+    pairs = CorrespondencePairs(paths, ClipSampling(short_side=32), 8, 32, False, DecodedVideos(None, 32, 2**26))
+    mean, std = (torch.tensor(v)[:, None, None, None] for v in MEAN_STD["kinetics"])
+
+    def corners(x: torch.Tensor) -> torch.Tensor:  # [3, T, S, S] in 0..255 -> the corners' median colour
+        patches = [x[..., :4, :4], x[..., :4, -4:], x[..., -4:, :4], x[..., -4:, -4:]]
+        return torch.cat(patches, -1).reshape(3, -1).median(1).values
+
+    distance, positive = [], []
+    for i in range(len(pairs)):
+        item = pairs[i]
+        frames, clip = item["frames"].permute(1, 0, 2, 3).float(), (item["features"] * std + mean) * 255
+        distance.append(float((corners(frames) - corners(clip)).abs().max()))
+        positive.append(item["label"] == 1)
+    distance, positive = np.array(distance), np.array(positive)
+    assert len(distance) == 2 * len(paths) and positive.sum() == len(paths)
+    assert distance[positive].max() < distance[~positive].min()  # a threshold on the background alone: 100 %
+
+
 def test_transfer_keeps_the_teacher_bit_identical_and_starts_fine_tuning(tmp_path, motion):
     torch.manual_seed(0)
     teacher = ResNet18(width=4)

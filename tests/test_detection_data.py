@@ -66,3 +66,41 @@ def test_synthetic_detection_is_deterministic_and_cli(tmp_path):
     assert np.array_equal(np.load(a / "features" / "video_00002.npy"), np.load(b / "features" / "video_00002.npy"))
     assert main(["synth", "detection", "--out", str(tmp_path / "c"), "--num-videos", "4", "--feature-dim", "4"]) == 0
     assert {"training", "validation"} == set(read_annotations(tmp_path / "c" / "annotations.json").subsets.values())
+
+
+def test_instances_past_a_video_end_are_clipped_to_it_with_one_warning(tmp_path):
+    """A few ground-truth instances past their video's end (real files have them) are clipped to the duration (one
+    that starts after the end becomes empty, so nothing trains on it and the instance count stays that of the
+    file); one warning names the videos."""
+    from actionline.data.detection import DetectionData
+
+    inside = [{"segment": [k, k + 0.5], "label": "a"} for k in range(8)]
+    database = {
+        "v1": {"subset": "training", "duration": 10.0, "annotations": inside},
+        "v2": {"subset": "training", "duration": 10.0, "annotations": [*inside, {"segment": [8, 12], "label": "b"}]},
+        "v3": {"subset": "validation", "duration": 10.0, "annotations": [{"segment": [11, 12], "label": "b"}]},
+    }
+    (tmp_path / "annotations.json").write_text(json.dumps({"database": database}))
+    with pytest.warns(UserWarning) as caught:
+        data = DetectionData(tmp_path)
+    assert len(caught) == 1 and "2 video(s): v2, v3" in str(caught[0].message)
+    assert [(i.start, i.end) for i in data.instances("v2")][-1] == (8.0, 10.0)
+    assert [(i.start, i.end) for i in data.instances("v3")] == [(10.0, 10.0)]
+    assert [(i.start, i.end) for i in data.instances("v1")] == [(k, k + 0.5) for k in range(8)]
+    assert data.classes == ["a", "b"]
+
+
+def test_thumos14_instances_after_their_video_end_are_clipped(tmp_path):
+    """thumos14.json: 30 of 6,365 instances start after their video ends (Test 270, 814, 1081; Validation 364,
+    856: the annotations, not the features, are wrong: the videos' frame counts agree with the durations)."""
+    from actionline.data.detection import DetectionData
+
+    src = shared("thumos14", "annotations", "thumos14.json")
+    with pytest.warns(UserWarning) as caught:
+        data = DetectionData(tmp_path, src)
+    assert len(caught) == 1
+    named = [v for v in read_annotations(src).durations if v in str(caught[0].message)]
+    assert sorted(v[-4:] for v in named) == ["0270", "0364", "0814", "0856", "1081"]
+    kept = [i for v in data.annotations.durations for i in data.instances(v)]
+    assert len(kept) == 6365 and all(i.end <= data.duration(i.video) for i in kept)
+    assert sum(i.start == i.end == data.duration(i.video) for i in kept) == 30

@@ -22,6 +22,7 @@ from actionline.engine.extractor import (
     snippet_means,
     window_batches,
 )
+from actionline.models.backbone import scale_pixels
 from actionline.models.registry import BACKBONES, backbone_class
 from actionline.nn.networks.inference_form import channels_last, inference_form
 
@@ -237,3 +238,29 @@ def test_an_unknown_runtime_is_refused_before_anything_is_written(tmp_path):
         clip = ExtractionSettings.request("i3d_rgb")
         extract(tmp_path / "v.mp4", tmp_path / "out", clip, random_weights=True, runtime="onnxruntime")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_every_batch_is_scaled_into_one_input_buffer(runtime, request, monkeypatch):
+    """A new float input per batch, freed while each batch's feature rows stayed, fragmented the heap until an
+    ONNX Runtime extraction's memory grew with the video's length (about 9 MB per batch): every batch is scaled into
+    the same memory (a shorter one into its first rows), with the values `scale_pixels` gives."""
+    if runtime == "torch":
+        network, size = FeatureNetwork(backbone_class("efficientnet_lite0")().eval(), torch.device("cpu")), 64
+    else:
+        network, size = request.getfixturevalue("onnx_network"), 224  # the graph's input is 224 x 224
+    inputs = []
+
+    def recording(x: torch.Tensor) -> torch.Tensor:
+        inputs.append((x, x.clone()))  # x kept alive: a fresh input per batch could not reuse its memory
+        return run(x)
+
+    run = network.network
+    monkeypatch.setattr(network, "network", recording)
+    rng = np.random.default_rng(0)
+    for n in (3, 3, 2, 3):
+        pixels = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+        assert network.frames(pixels).shape == (n, 1280)
+        expected = scale_pixels(torch.from_numpy(pixels).permute(0, 3, 1, 2), "minus_one_one")
+        assert torch.equal(inputs[-1][1], expected)
+    assert len({x.data_ptr() for x, _ in inputs}) == 1

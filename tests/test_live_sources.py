@@ -179,7 +179,7 @@ def test_damaged_frames_are_skipped_and_counted(tmp_path):
         frames[name] = list(live_frames(str(tmp_path / f"{name}.ts"), FPS, None, None, stats, 5.0))
         frames[f"{name} skipped"] = stats.skipped
     assert frames["clean skipped"] == 0 and frames["bad skipped"] > 0
-    assert len(frames["bad"]) >= len(frames["clean"]) == 30  # a skipped frame's time holds the one before it
+    assert len(frames["bad"]) == len(frames["clean"]) == 30  # a skipped frame's time holds the one before it
     assert not np.array_equal(np.stack(frames["bad"][:30]), np.stack(frames["clean"]))
 
 
@@ -263,6 +263,36 @@ def test_view_renders_without_a_terminal(causal_run, short, tmp_path, capsys):
     assert captured.out == ""  # the events went to --events
     events = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
     assert events[0]["event"] == "start" and events[-1]["event"] == "end"
+
+
+@pytest.mark.parametrize(
+    "source, extra, expected",
+    [
+        ("missing.mp4", [], "not found"),  # no stream
+        ("text.mp4", [], "cannot open the stream"),  # not a video
+        ("short", ["--smooth", "-1"], "--smooth"),  # bad arguments
+    ],
+)
+def test_a_refused_stream_opens_no_view(causal_run, short, tmp_path, capsys, monkeypatch, source, extra, expected):
+    """Refusals come before the live view draws anything: one error line, no (empty) view."""
+    from actionline.cli import commands
+
+    opened = []
+
+    class Recorded(commands.LiveView):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.live.start = lambda *a, **k: opened.append(True)  # rich draws from the moment Live starts
+
+    monkeypatch.setattr(commands, "LiveView", Recorded)
+    (tmp_path / "text.mp4").write_text("not a video")
+    path = str(short) if source == "short" else str(tmp_path / source)
+    capsys.readouterr()
+    assert _predict(causal_run[0], path, tmp_path / "o", "--view", *extra) == 2
+    err = capsys.readouterr().err
+    _one_error(err, expected)
+    assert opened == [] and err.strip().startswith("error:")
+    assert not (tmp_path / "o").exists()
 
 
 def test_ctrl_c_before_the_stream_says_what_was_interrupted(causal_run, tmp_path, capsys, monkeypatch):

@@ -36,6 +36,14 @@ def test_predict_video_gives_the_timeline_of_the_videos_extracted_features(tmp_p
     assert timeline.video == video.stem and timeline.fps == 4.0
     assert timeline.num_frames == len((data / "groundTruth" / f"{video.stem}.txt").read_text().split())
     assert actionline.load(tmp_path / "pkg").predict_video(video) == timeline
+    # the backbone run by ONNX Runtime (its graph exported into the session's cache): the same features within 1e-4,
+    # so the same segments, scores within 1e-3 (as `predict --video --extract-runtime onnxruntime`)
+    ort = loaded.predict_video(video, extract_runtime="onnxruntime")
+    assert (ort.video, ort.num_frames, ort.fps) == (timeline.video, timeline.num_frames, timeline.fps)
+    assert [(s.start, s.end, s.label) for s in ort.segments] == [(s.start, s.end, s.label) for s in timeline.segments]
+    assert [s.score for s in ort.segments] == pytest.approx([s.score for s in timeline.segments], abs=1e-3)
+    with pytest.raises(ConfigError, match="extract_runtime must be one of torch, onnxruntime"):
+        loaded.predict_video(video, extract_runtime="tvm")
 
 
 @pytest.fixture(scope="module")

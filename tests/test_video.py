@@ -93,6 +93,19 @@ def test_variable_frame_rate(tmp_path):
     assert [source_index(f) for f in frames] == expected
 
 
+@pytest.mark.parametrize("fps", [10, 30])
+def test_a_skipped_frame_does_not_lengthen_the_video(tmp_path, fps):
+    """A 2 s video at 30 fps whose frame 30 never decodes (a damaged frame a decoder skips) still lasts 2 s: the
+    last frame lasts the frame period its timestamps show, not the span over one frame fewer."""
+    times = [i / 30 for i in range(60)]
+    write_indexed_video(tmp_path / "whole.mp4", times)
+    write_indexed_video(tmp_path / "gap.mp4", times[:30] + times[31:])
+    whole = [source_index(f) for f in iter_frames(tmp_path / "whole.mp4", fps=fps)]
+    gap = [source_index(f) for f in iter_frames(tmp_path / "gap.mp4", fps=fps)]
+    assert len(whole) == len(gap) == 2 * fps
+    assert gap == [i if i < 30 else max(i - 1, 29) for i in whole]  # indices in gap.mp4: the frame before is held
+
+
 def test_clip_reads_are_frame_accurate_and_resize_crop(tmp_path):
     write_indexed_video(tmp_path / "v.mp4", [i / 30 for i in range(60)], size=48)
     clip = read_clip(tmp_path / "v.mp4", start=1.0, num_frames=4, fps=10)

@@ -89,3 +89,16 @@ def test_predict_video_on_a_folder_gives_the_outputs_of_extracting_first(tmp_pat
     assert len([k for k in piped if k.suffix == ".npy"]) == 3
     assert piped.keys() == first.keys()
     assert {k: v for k, v in piped.items() if k not in images} == {k: v for k, v in first.items() if k not in images}
+
+    # resumed: the middle video's features are already there (an earlier call on it alone, or an interrupted run);
+    # timelines.json lists the videos in the folder's order all the same
+    monkeypatch.undo()  # overlapped again
+    resumed = tmp_path / "resumed"
+    middle = sorted(videos.glob("*.mp4"))[1].stem
+    (resumed / "features").mkdir(parents=True)
+    (resumed / "extraction.json").write_bytes((tmp_path / "piped" / "extraction.json").read_bytes())
+    (resumed / "features" / f"{middle}.npy").write_bytes(
+        (tmp_path / "piped" / "features" / f"{middle}.npy").read_bytes()
+    )
+    assert main(["predict", "--run", str(run), "--video", str(videos), "--out", str(resumed)]) == 0
+    assert (resumed / "timelines.json").read_bytes() == (tmp_path / "piped" / "timelines.json").read_bytes()

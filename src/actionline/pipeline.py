@@ -73,10 +73,15 @@ class Pipeline:
             raise ConfigError(f"features must be a matrix ([D, T] or, for detection, [N, D]), got shape {full.shape}")
         return predicting_task(self.task).timeline(self.model, self.meta, full, video, duration)
 
-    def predict_video(self, path: str | Path, batch_size: int = 16) -> Timeline:
-        """Extract the video file ``path`` with the recorded extraction settings, then `predict`."""
+    def predict_video(self, path: str | Path, batch_size: int = 16, extract_runtime: Runtime = "torch") -> Timeline:
+        """Extract the video file ``path`` with the recorded extraction settings, the backbone run by
+        ``extract_runtime`` (as ``predict --video --extract-runtime``: torch, or onnxruntime on the CPU from the
+        backbone's cached graph; the same features within 1e-4), then `predict`."""
+        if extract_runtime not in RUNTIMES:
+            raise ConfigError(f"extract_runtime must be one of {', '.join(RUNTIMES)}, got {extract_runtime!r}")
+        dim = self.model.config.input_dim
         with tempfile.TemporaryDirectory() as tmp:
-            (video,) = extract_like_training(self.meta, self.model.config.input_dim, Path(path), Path(tmp), batch_size)
+            (video,) = extract_like_training(self.meta, dim, Path(path), Path(tmp), batch_size, runtime=extract_runtime)
             return self.predict(np.load(Path(tmp) / "features" / f"{video}.npy"), video)
 
 

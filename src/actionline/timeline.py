@@ -84,12 +84,12 @@ class Timeline:
         if len(values) and (values.min() < 0 or values.max() >= len(classes)):
             raise ActionlineError(f"label index out of range for {len(classes)} classes in {video}")
         seg_scores: list[float | None] = [None] * len(values)
-        if scores is not None:
-            sums = np.add.reduceat(np.asarray(scores, dtype=np.float64), starts) if len(starts) else []
-            seg_scores = [float(s / (e - b)) for s, b, e in zip(sums, starts, ends, strict=True)]
+        if scores is not None and len(starts):
+            sums = np.add.reduceat(np.asarray(scores, dtype=np.float64), starts)
+            seg_scores = (sums / (ends - starts)).tolist()
         segments = [
-            Segment(int(b), int(e), classes[int(v)], sc)
-            for b, e, v, sc in zip(starts, ends, values, seg_scores, strict=True)
+            Segment(b, e, classes[int(v)], sc)
+            for b, e, v, sc in zip(starts.tolist(), ends.tolist(), values.tolist(), seg_scores, strict=True)
         ]
         return cls(video, len(labels), segments, fps)
 

@@ -13,20 +13,26 @@ from actionline.engine.live import STAGES, LatencyLog
 
 
 class LiveView:
-    """A context manager; `update` is `engine.live.run_stream`'s per-frame callback."""
+    """A context manager; `update` is `engine.live.run_stream`'s per-frame callback. The view starts drawing at the
+    first decided frame, so a stream refused before it (bad arguments, a source that cannot be opened or gives no
+    frame, a run that cannot stream) draws nothing: its one error line stands alone."""
 
     def __init__(self, console: Console, classes: Sequence[str]):
         self.classes = list(classes)
         self.live = Live(console=console, refresh_per_second=4, transient=False)
+        self.started = False
 
     def __enter__(self) -> LiveView:
-        self.live.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.live.__exit__(*exc)
+        if self.started:
+            self.live.stop()
 
     def update(self, frame: int, label: int, score: float, log: LatencyLog) -> None:
+        if not self.started:
+            self.live.start(refresh=False)
+            self.started = True
         table = Table(show_header=False, box=None)
         table.add_row("time", f"{frame / log.fps:8.2f} s  (frame {frame})")
         table.add_row("label", f"[bold]{self.classes[label]}[/bold]  {score:.2f}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,22 @@ class DetectionAnnotations:
     @property
     def classes(self) -> list[str]:
         return sorted({i.label for i in self.instances})
+
+    def within_durations(self) -> tuple[DetectionAnnotations, list[str]]:
+        """The instances clipped to their video's duration, and the videos that had instances past their end,
+        sorted. An instance that starts after the end becomes an empty one at the end: no clip trains on it and,
+        as before, no prediction inside the video matches it, so a score computed from these instances equals
+        the one from the file (the reference scripts keep such instances as misses). Videos of unknown duration
+        (0) are left as they are."""
+        kept, cut = [], set()
+        for inst in self.instances:
+            duration = self.durations[inst.video]
+            if duration <= 0 or inst.end <= duration:
+                kept.append(inst)
+                continue
+            cut.add(inst.video)
+            kept.append(replace(inst, start=min(inst.start, duration), end=duration))
+        return DetectionAnnotations(self.durations, self.subsets, kept), sorted(cut)
 
 
 def _number(value, what: str) -> float:

@@ -8,7 +8,10 @@ Resampling is by presentation time, so 29.97 fps and variable frame rates come
 out exact: output frame k shows what the video shows at ``t0 + k / fps`` (t0 the first frame's time), i.e. the
 last decoded frame whose timestamp is at or before that time (sample and hold). A video of duration d yields one
 frame per time ``k / fps < d``, i.e. ``ceil(d * fps)`` frames (a 10 s clip at 15 fps gives 150, a 5.28 s clip 80),
-where d runs from the first frame's time to the end of the last frame (its timestamp plus the mean frame period).
+where d runs from the first frame's time to the end of the last frame: its timestamp plus the frame period, the
+median interval between the last `PERIOD_WINDOW` timestamps (a frame the decoder skipped as damaged leaves one
+interval of two periods, which the median ignores; a mean over the decoded frames would count one frame too few
+and lengthen the video by a frame).
 
 Every failure names the file: unreadable or corrupt files, files without a video stream (audio only), still images
 (a PNG or JPEG renamed ``.mp4``: only videos are read) and videos without a decodable frame raise `DataError`.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,6 +35,7 @@ from actionline.errors import DataError
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 IMAGE_FORMATS = ("image2", "gif", "webp_pipe", "apng")  # FFmpeg demuxers of still images (also every "*_pipe")
 EPS = 2e-5  # seconds: tolerance for timestamps stored in a container's time base
+PERIOD_WINDOW = 31  # the last frames' timestamps whose median interval is the last frame's period
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,11 @@ def resample_frames(
 ) -> Iterator[np.ndarray]:
     """`iter_frames`' frames from PyAV frames ``decoded`` of the video ``stream`` (a file's or a live source's):
     sample and hold at ``fps`` by presentation time; a frame is yielded once a later one shows it is due (or the
-    frames end: the last lasts the mean frame period)."""
+    frames end: the last lasts `frame_period`)."""
     width, height = output_size(stream.codec_context.width, stream.codec_context.height, short_side)
-    period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
     t0: float | None = None
     held, held_image, held_time, k = None, None, 0.0, 0
-    decoded_count, first_time = 0, 0.0
+    recent: deque[float] = deque(maxlen=PERIOD_WINDOW)  # the last frames' timestamps
 
     def image(frame) -> np.ndarray:
         return centre_crop(frame.to_ndarray(format="rgb24", width=width, height=height), crop)
@@ -179,17 +183,24 @@ def resample_frames(
                 held_image = image(held)
             yield held_image
             k += 1
-        decoded_count += 1
-        if decoded_count > 1 and t > first_time:
-            period = (t - first_time) / (decoded_count - 1)  # the last frame lasts the mean frame period
-        else:
-            first_time = t
+        recent.append(t)
         held, held_image, held_time = frame, None, t
+    period = frame_period(recent, stream)
     stop = held_time + period if end is None else min(end, held_time + period)
     while fps is not None and held is not None and due(k) < stop - EPS:
         held_image = image(held) if held_image is None else held_image
         yield held_image
         k += 1
+
+
+def frame_period(times: Iterable[float], stream) -> float:
+    """The period of frames shown at ``times`` (seconds, ascending): the median interval between them, so that a
+    skipped frame (an interval of two periods) does not count; the ``stream``'s nominal rate without two times."""
+    intervals = np.diff(np.fromiter(times, float))
+    intervals = intervals[intervals > 0]
+    if len(intervals):
+        return float(np.median(intervals))
+    return 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
 
 
 def read_clip(

@@ -191,7 +191,10 @@ def graph_metadata(path: str | Path) -> dict[str, str]:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from None
-    props = {p.key: p.value for p in proto.metadata_props}
+    return _actionline_record(path, {p.key: p.value for p in proto.metadata_props})
+
+
+def _actionline_record(path: Path, props: dict[str, str]) -> dict[str, str]:
     if props.get("actionline.format") != FORMAT:
         raise CheckpointError(f"{path}: not an actionline ONNX export (no {FORMAT} record in its metadata)")
     return props
@@ -218,7 +221,14 @@ class OnnxForward:
     def __init__(self, path: str | Path, model: TemporalModel | Backbone, threads: int | None = None):
         import onnxruntime as ort
 
-        props = graph_metadata(path)
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: ONNX file not found")
+        try:  # the session reads the metadata too: importing onnx to read it would cost every start a second
+            session = ort.InferenceSession(os.fspath(path), session_options(threads), ["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own types (Fail, InvalidGraph, ...) or RuntimeError
+            raise CheckpointError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from None
+        props = _actionline_record(path, session.get_modelmeta().custom_metadata_map)
         expected = model_fingerprint(model)
         if props.get("actionline.fingerprint") != expected:
             raise CheckpointError(
@@ -230,8 +240,7 @@ class OnnxForward:
                 f"{path}: exported by actionline {props.get('actionline.version')}, this is {__version__} (the "
                 "graph may not compute what this version's model does): export it again"
             )
-        self.path, self.outputs = Path(path), json.loads(props["actionline.outputs"])
-        self.session = ort.InferenceSession(os.fspath(path), session_options(threads), ["CPUExecutionProvider"])
+        self.path, self.outputs, self.session = path, json.loads(props["actionline.outputs"]), session
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, *inputs: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -39,15 +39,18 @@ class BackboneInput:
     channels: int = 3
 
 
-def scale_pixels(frames: torch.Tensor, scaling: Scaling) -> torch.Tensor:
-    """uint8 frames [B, C, H, W] or [B, C, T, H, W] -> float32 as the backbone expects (channels on axis 1)."""
-    x = frames.float() / 255.0
+def scale_pixels(frames: torch.Tensor, scaling: Scaling, out: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 frames [B, C, H, W] or [B, C, T, H, W] -> float32 as the backbone expects (channels on axis 1), written
+    into ``out`` when given (float32 of the frames' shape, any layout: no new memory). One conversion, then the
+    scaling in place: the same operations in the same order as out of place, so the same values bit for bit."""
+    x = frames.to(torch.float32, copy=True) if out is None else out.copy_(frames)
+    x.div_(255.0)
     if scaling == "minus_one_one":
-        return x * 2 - 1
+        return x.mul_(2).sub_(1)
     if scaling in MEAN_STD:
         shape = (1, 3) + (1,) * (x.ndim - 2)
         mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).view(shape) for v in MEAN_STD[scaling])
-        return (x - mean) / std
+        return x.sub_(mean).div_(std)
     return x
 
 

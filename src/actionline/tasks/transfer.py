@@ -1,7 +1,13 @@
 """Correspondence pre-training (dissertation Sec. 4.3) as a task: unlabeled videos -> image-clip pairs, half of
 them positive (frames and clip of the same moment of one video), half negative (the clip from another video), a
 pair accuracy on videos held out of the training videos, and a run whose student starts fine-tuning
-(``train --set model.init=<run>``). A pre-training run predicts nothing itself."""
+(``train --set model.init=<run>``). A pre-training run predicts nothing itself.
+
+Negatives are not matched in background: Sec. 4.3 draws the other video at random, and unlabeled videos name no
+background or scene to match on. Where videos differ in background (every `synth clips` video does), the pretext is
+therefore solvable from the background alone (tests/test_classification.py); benchmarks/transfer_init.py, whose
+in-memory videos come in background groups, draws its negatives within a group
+(`data.synthetic.object_videos.negative_partners`)."""
 
 from __future__ import annotations
 

@@ -129,25 +129,29 @@ class MaskedCrossAttention(nn.Module):
     ) -> torch.Tensor:
         """``valid`` [B, T] marks real frames; ``None`` means no padding."""
         B, M, C = x.shape
-        T = frames.shape[-1]
         H, D = self.heads, self.head_dim
         q = self.to_q(self.norm(x)).view(B, M, H, D).transpose(1, 2) * (D**-0.5)  # [B, H, M, D]
         w_k = self.to_k.weight[:, :, 0].view(H, D, C)
         q_frames = (q @ w_k).reshape(B, H * M, C)  # heads folded into rows: one [H*M, C] @ [C, T] product
         if not torch.is_grad_enabled() and valid is None and B == 1:
             return x + self.to_out(self._pooled_by_head(q, q_frames[0], frames[0], mask_prob[0]))
-        logits = (q_frames @ frames).view(B, H, M, T)
-        if torch.is_grad_enabled():
-            logits = (logits + q @ self.to_k.bias.view(H, D, 1)) * mask_prob[:, None]
-        else:  # in place: [H*M, T] maps are the decoder's largest tensors
-            logits.add_(q @ self.to_k.bias.view(H, D, 1)).mul_(mask_prob[:, None])  # soft mask attention (Eq. 2)
-        if valid is not None:
-            logits = logits.masked_fill(~valid[:, None, None, :], torch.finfo(logits.dtype).min)
-        attn = self.dropout(torch.softmax(logits, dim=-1))  # [B, H, M, T]
-        w_v = self.to_v.weight[:, :, 0].view(H, D, C)
-        pooled = (attn.reshape(B, H * M, T) @ frames.transpose(1, 2)).view(B, H, M, C)
-        out = pooled @ w_v.transpose(-1, -2) + attn.sum(-1, keepdim=True) * self.to_v.bias.view(H, 1, D)
-        return x + self.to_out(out.transpose(1, 2).reshape(B, M, H * D))
+        key_bias = q @ self.to_k.bias.view(H, D, 1)  # [B, H, M, 1]
+        w_v, b_v = self.to_v.weight[:, :, 0].view(H, D, C), self.to_v.bias.view(H, 1, D)
+        heads = []
+        # a head at a time: an [M, C] @ [C, T] product runs ~1.5x faster than one [H*M, C] @ [C, T] here, and so do
+        # the backward's products; each head's [B, M, T] maps are a third of the size
+        for h in range(H):
+            logits = q_frames[:, h * M : (h + 1) * M] @ frames  # [B, M, T]
+            if torch.is_grad_enabled():
+                logits = (logits + key_bias[:, h]) * mask_prob
+            else:  # in place: [M, T] maps are the decoder's largest tensors
+                logits.add_(key_bias[:, h]).mul_(mask_prob)  # soft mask attention (Eq. 2)
+            if valid is not None:
+                logits = logits.masked_fill(~valid[:, None, :], torch.finfo(logits.dtype).min)
+            attn = self.dropout(torch.softmax(logits, dim=-1))  # [B, M, T]
+            pooled = attn @ frames.transpose(1, 2)  # [B, M, C]
+            heads.append(pooled @ w_v[h].t() + attn.sum(-1, keepdim=True) * b_v[h])
+        return x + self.to_out(torch.cat(heads, dim=-1))  # heads side by side: [B, M, H * D]
 
     def _pooled_by_head(self, q, q_frames, frames, mask_prob) -> torch.Tensor:
         """Inference for one unpadded video, a head at a time into two reused [M, T] buffers (the [H*M, T]
@@ -458,10 +462,10 @@ def query_voting(
     class_prob: np.ndarray, mask_prob: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1, vectorised: in each proposal ``[starts_i, ends_i)`` the query with the largest summed mask
-    wins and its class (no-action dropped: ``class_prob`` is [M, K]) labels the segment. Returns (classes,
+    wins and its class (no-action dropped: ``class_prob`` is [M, K]) labels the segment. The proposals partition
+    the frames, as `boundaries_to_spans` gives them (each ends where the next starts). Returns (classes,
     scores = the winner's class probability) per segment."""
-    cum = np.concatenate([np.zeros((mask_prob.shape[0], 1)), np.cumsum(mask_prob, axis=1, dtype=np.float64)], 1)
-    mass = cum[:, ends] - cum[:, starts]  # [M, S]
+    mass = np.add.reduceat(mask_prob, starts, axis=1, dtype=np.float64)  # [M, S]: float64 sums, one pass
     winner = mass.argmax(axis=0)
     query_class = class_prob.argmax(axis=1)
     return query_class[winner], class_prob[winner, query_class[winner]]

@@ -90,6 +90,7 @@ class I3D(Backbone):
     stream: ClassVar[Literal["rgb", "flow"]]
     feature_dim = 1024
     positions = (8, 9)  # temporal stride 8; SAME padding of a multiple of 8 frames centres position p on 8p + 9
+    pool_kernel = (2, 7, 7)  # the average pool before the logits (Mixed_5c's map at 224 x 224 is T/8 x 7 x 7)
 
     def __init__(self, num_classes: int = 400):
         super().__init__()
@@ -109,7 +110,7 @@ class I3D(Backbone):
         """[B, C, T, H, W] -> the 2x7x7 average pool, [B, 1024, T/8 - 1, 1, 1] at 224 x 224."""
         for name in self.order:
             x = getattr(self, name)(x)
-        return F.avg_pool3d(x, (2, 7, 7), stride=1)
+        return F.avg_pool3d(x, self.pool_kernel, stride=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, T, H, W] -> [B, 1024, T'] (T' = T/8 - 1 at 224 x 224)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 
 def hungarian_match(cost: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -12,6 +11,8 @@ def hungarian_match(cost: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
     With more ground truths than predictions only ``num_pred`` ground truths are matched.
     """
+    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize costs every command 0.3 s
+
     if cost.numel() == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
 
 
 def local_maxima(prob: np.ndarray, threshold: float = 0.0) -> np.ndarray:
@@ -39,6 +38,8 @@ def nms_peaks(prob: np.ndarray, threshold: float, radius: int) -> np.ndarray:
     This is the vectorised form of greedy 1-D NMS (pick the global maximum, suppress its neighbourhood, repeat);
     the two differ only on chains of near-equal peaks spaced just over ``radius`` apart.
     """
+    from scipy.ndimage import maximum_filter1d  # here: not every command that imports the models needs scipy
+
     if len(prob) == 0:
         return np.zeros(0, dtype=np.int64)
     window_max = maximum_filter1d(prob, size=2 * radius + 1, mode="constant", cval=-np.inf)
@@ -52,5 +53,6 @@ def nms_peaks(prob: np.ndarray, threshold: float, radius: int) -> np.ndarray:
 
 def boundaries_to_spans(peaks: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Segment proposals ``[b_i, b_{i+1})`` from boundary frames: sorted {0, T} ∪ peaks."""
-    edges = np.unique(np.concatenate(([0], peaks[(peaks > 0) & (peaks < length)], [length])))
+    edges = np.sort(np.concatenate(([0], peaks[(peaks > 0) & (peaks < length)], [length])))
+    edges = edges[np.concatenate(([True], edges[1:] != edges[:-1]))]  # `np.unique` without its hashing (3x slower)
     return edges[:-1], edges[1:]

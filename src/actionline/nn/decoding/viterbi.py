@@ -11,13 +11,14 @@ frames.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
 
 from actionline.errors import ActionlineError
 
 
 def poisson_log_pmf(lengths: np.ndarray, rate: float) -> np.ndarray:
     """``log Pois(l; λ) - log Pois(round(λ); λ)``."""
+    from scipy.special import gammaln  # here: not every command that imports the models needs scipy
+
     rate = max(float(rate), 1e-3)
 
     def raw(k):
