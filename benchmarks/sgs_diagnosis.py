@@ -152,7 +152,10 @@ def combine(parts: list[Path], out: Path) -> None:
         **fixed[0],
         "variants": ",".join(dict.fromkeys(r["variant"] for x in loaded for r in x["runs"])),
     }
-    result["runs"] = [r for x in loaded for r in x["runs"]]
+    order = list(VARIANTS)
+    result["runs"] = sorted(
+        (r for x in loaded for r in x["runs"]), key=lambda r: (order.index(r["variant"]), r["seed"])
+    )
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")
 

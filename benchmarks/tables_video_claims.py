@@ -113,7 +113,9 @@ def sgs_diagnosis(r: dict) -> str:
     lines = [
         f"`{r['model']}`, content task ({', '.join(r['classes'])}), {s['train']} training / {s['test']} test clips, "
         f"{s['epochs']} epochs; accuracies in %; gradient norms of stem + res2 (before SGS) and res3-fc (after), "
-        "mean over the steps of the first / last epoch; confusion rows = truth, in class order.",
+        "mean over the steps of the first / last epoch; moment purity: the share of a bin's weight from its largest "
+        "moment; path span: how far along the path the moments merged into a bin lie apart (0 = one position, "
+        "1 = both ends); confusion rows = truth, in class order.",
         "",
         "| variant | seed | top-1 | shape | axis | train top-1 | mean B' | moment purity | path span | "
         "grad before SGS | grad after SGS | confusion |",
