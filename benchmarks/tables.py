@@ -771,6 +771,7 @@ RENDERERS = {
     "hvu_heads": tables_video_claims.hvu_heads,  # before "hvu", "ats", "sgs": the longest prefix first
     "ats_plugin": tables_video_claims.ats_plugin,
     "sgs_atfr": tables_video_claims.sgs_atfr,
+    "sgs_diagnosis": tables_video_claims.sgs_diagnosis,
     "equal_budget": intervals,
     "sct_baselines": intervals,
     "detection_oracle": intervals,

@@ -1,7 +1,11 @@
 """README tables of the claim experiments on video tagging and adaptive sampling (issue 39): `hvu_heads.py`,
-`ats_plugin.py`, `sgs_atfr.py`."""
+`ats_plugin.py`, `sgs_atfr.py`, `sgs_diagnosis.py`."""
 
 from __future__ import annotations
+
+import statistics
+
+from scipy import stats
 
 CATEGORIES = ("scene", "object", "action", "event", "attribute", "concept", "overall")
 
@@ -99,4 +103,38 @@ def sgs_atfr(r: dict) -> str:
             f"{g['latency_ms']:.1f} | {b['mean']:.1f} | {b['spearman_vs_redundancy']:+.2f} | "
             f"{p['retimed_agreement']:.1f} / {g['retimed_agreement']:.1f} | {b['retimed_mean_abs_change']:.2f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def sgs_diagnosis(r: dict) -> str:
+    """Per variant and seed of `sgs_diagnosis.py`: per-factor accuracy, training-set fit, how the bins mix moments,
+    gradient norms before / after SGS (first and last epoch) and the confusion matrix; then top-1 over seeds."""
+    s = r["settings"]
+    lines = [
+        f"`{r['model']}`, content task ({', '.join(r['classes'])}), {s['train']} training / {s['test']} test clips, "
+        f"{s['epochs']} epochs; accuracies in %; gradient norms of stem + res2 (before SGS) and res3-fc (after), "
+        "mean over the steps of the first / last epoch; moment purity: the share of a bin's weight from its largest "
+        "moment; path span: how far along the path the moments merged into a bin lie apart (0 = one position, "
+        "1 = both ends); confusion rows = truth, in class order.",
+        "",
+        "| variant | seed | top-1 | shape | axis | train top-1 | mean B' | moment purity | path span | "
+        "grad before SGS | grad after SGS | confusion |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_variant: dict[str, list[float]] = {}
+    for run in r["runs"]:
+        t, b, c = run["test"], run.get("bins"), run["curve"]
+        by_variant.setdefault(run["variant"], []).append(t["top1"])
+        bins = f"{b['bins_mean']:.1f} | {b['moment_purity']:.2f} | {b['path_span']:.2f}" if b else "32 | 1 | 0"
+        lines.append(
+            f"| {run['variant']} | {run['seed']} | {t['top1']:.1f} | {t['shape_acc']:.1f} | {t['axis_acc']:.1f} | "
+            f"{run['train']['top1']:.1f} | {bins} | {c[0]['grad_before_sgs']:.2f} / {c[-1]['grad_before_sgs']:.2f} | "
+            f"{c[0]['grad_after_sgs']:.2f} / {c[-1]['grad_after_sgs']:.2f} | "
+            f"{' / '.join(' '.join(str(v) for v in row) for row in t['confusion'])} |"
+        )
+    several = {k: v for k, v in by_variant.items() if len(v) > 1}
+    if several:
+        lines += ["", "Top-1 over seeds (mean, 95 % t-interval): " + "; ".join(
+            f"{k} {statistics.mean(v):.1f} ± {stats.t.ppf(0.975, len(v) - 1) * statistics.stdev(v) / len(v) ** 0.5:.1f}"
+            f" ({len(v)} seeds)" for k, v in several.items())]  # fmt: skip
     return "\n".join(lines) + "\n"

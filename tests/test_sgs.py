@@ -33,6 +33,72 @@ def test_edge_cases_frame_at_the_maximum_and_a_static_clip():
     torch.testing.assert_close(out[:, :, 0], 6 * x[:, :, 0])  # a weighted sum, not normalised
 
 
+def test_normalised_linear_kernel_gives_each_bin_the_weighted_mean():
+    """``linear_normalised`` (an ablation): the linear kernel's weights over their sum per bin, so a static clip's
+    one bin is its frame, not six times it, and every kept bin is a convex combination of frames."""
+    sgs = SimilarityGuidedSampling(4, bins=8, kernel="linear_normalised").eval()
+    x = torch.randn(1, 4, 1, 3, 3).repeat(1, 1, 6, 1, 1)
+    torch.testing.assert_close(sgs(x)[0][:, :, 0], x[:, :, 0])
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 2, 2)
+    summed = SimilarityGuidedSampling(4, bins=5).eval()
+    normalised = SimilarityGuidedSampling(4, bins=5, kernel="linear_normalised").eval()
+    normalised.load_state_dict(summed.state_dict())
+    w = bin_weights(summed.similarity_values(x), 5, "linear")
+    mass = w.sum(2)
+    (out_sum, mask), (out_mean, mask_mean) = summed(x), normalised(x)
+    assert torch.equal(mask, mask_mean)
+    for n in range(2):
+        kept = mass[n][mass[n] > 0]
+        torch.testing.assert_close(out_mean[n, :, : len(kept)] * kept[None, :, None, None], out_sum[n, :, : len(kept)])
+
+
+def test_time_similarity_is_the_chronological_control():
+    """``similarity="time"``: B uniform windows of T / B frames in time order, through the same kernels; B = T is
+    the identity; no similarity space is built."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 2, 2)
+    mean = SimilarityGuidedSampling(3, bins=2, kernel="kronecker", similarity="time")
+    assert not list(mean.parameters())
+    out, mask = mean(x)
+    assert mask.tolist() == [[1.0, 1.0]] * 2
+    torch.testing.assert_close(out, torch.stack([x[:, :, :4].mean(2), x[:, :, 4:].mean(2)], 2))
+    out, _ = SimilarityGuidedSampling(3, bins=2, similarity="time")(x)  # linear: γ = 2, β = 2, 6; Δ = 0.5 .. 7.5
+    weights = torch.tensor([1.0, 1.0, 0.75, 0.25, 0.25, 0.75, 1.0, 1.0])  # the outer bins flat beyond β_1, β_B
+    torch.testing.assert_close(out[:, :, 0], torch.einsum("t,ncthw->nchw", weights[:4], x[:, :, :4]))
+    torch.testing.assert_close(out[:, :, 1], torch.einsum("t,ncthw->nchw", weights[4:], x[:, :, 4:]))
+    torch.testing.assert_close(SimilarityGuidedSampling(3, bins=8, similarity="time")(x)[0], x)
+
+
+def test_similarity_grad_scales_the_gradient_through_delta_only():
+    """0 detaches Δ (the similarity space gets no gradient; X only through O, Eq. 6.7); 0.5 halves the part that
+    passes through Δ (Eq. 6.8); the output is the same for every scale."""
+    from actionline.errors import ConfigError
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 2, 2, dtype=torch.float64)
+    probe = torch.randn(2, 4, 9, 2, 2, dtype=torch.float64)
+    grads, outs = {}, {}
+    for scale in (0.0, 0.5, 1.0):
+        torch.manual_seed(1)
+        sgs = SimilarityGuidedSampling(4, bins=5, similarity_grad=scale).double().eval()
+        xs = x.clone().requires_grad_()
+        out, _ = sgs(xs)
+        (out * probe[:, :, : out.shape[2]]).sum().backward()
+        grads[scale], outs[scale] = xs.grad, out.detach()
+        embedded = [p.grad for p in sgs.embed.parameters()]
+        assert all(g is None for g in embedded) if scale == 0 else all(g.abs().sum() > 0 for g in embedded)
+    assert torch.equal(outs[0.0], outs[1.0]) and torch.allclose(outs[0.5], outs[1.0], atol=1e-12)
+    assert not torch.allclose(grads[0.0], grads[1.0])
+    torch.testing.assert_close(grads[0.5], (grads[0.0] + grads[1.0]) / 2)
+    with pytest.raises(ConfigError, match="similarity_grad"):
+        SimilarityGuidedSampling(4, similarity_grad=-1.0)
+    with pytest.raises(ConfigError, match="sgs_similarity_grad"):
+        build_model("atfr_resnet3d_18", {"num_classes": 2, "frames": 8, "size": 32, "sgs_similarity_grad": -0.5})
+    model = build_model("atfr_resnet3d_18", {"num_classes": 2, "frames": 8, "size": 32, "sgs_similarity_grad": 0.0})
+    assert model.net.sgs.similarity_grad == 0.0
+
+
 def test_bins_vary_per_clip_padded_and_masked():
     torch.manual_seed(0)
     sgs = SimilarityGuidedSampling(8, bins=6)

@@ -51,6 +51,7 @@ class SGSClipConfig(ClipConfig):
     sgs_embedding: int = 8  # L (Table 6.3)
     sgs_kernel: Kernel = "linear"
     sgs_similarity: Similarity = "mean_distance"
+    sgs_similarity_grad: float = 1.0  # scale of the gradient through Δ (Eq. 6.8; released code GRAD_SCALE_VAL)
 
     def validate(self) -> None:
         super().validate()
@@ -60,6 +61,8 @@ class SGSClipConfig(ClipConfig):
             raise ConfigError(
                 f"model.sgs_bins and model.sgs_embedding must be >= 1, got {self.sgs_bins}, {self.sgs_embedding}"
             )
+        if self.sgs_similarity_grad < 0:
+            raise ConfigError(f"model.sgs_similarity_grad must be >= 0, got {self.sgs_similarity_grad}")
 
 
 class ClipClassifier(ClassificationModel):
@@ -101,7 +104,9 @@ def stc_settings(c: ClipConfig) -> STCSettings:
 
 def sgs_settings(c: SGSClipConfig) -> SGSSettings | None:
     return (
-        SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity) if c.sgs_after else None
+        SGSSettings(c.sgs_after, c.sgs_bins, c.sgs_embedding, c.sgs_kernel, c.sgs_similarity, c.sgs_similarity_grad)
+        if c.sgs_after
+        else None
     )
 
 

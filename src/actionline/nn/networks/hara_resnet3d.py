@@ -44,6 +44,7 @@ class SGSSettings:
     embedding: int = 8
     kernel: Kernel = "linear"
     similarity: Similarity = "mean_distance"
+    similarity_grad: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,9 @@ class StagedVideoNet(nn.Module):
             raise ConfigError(f"SGS goes after stage 1-4, got {sgs.after}")
         self.sgs_after = sgs.after
         channels = stage_channels[sgs.after - 1]
-        self.sgs = SimilarityGuidedSampling(channels, sgs.bins, sgs.embedding, sgs.kernel, sgs.similarity)
+        self.sgs = SimilarityGuidedSampling(
+            channels, sgs.bins, sgs.embedding, sgs.kernel, sgs.similarity, sgs.similarity_grad
+        )
 
 
 class ResNet3D(StagedVideoNet):

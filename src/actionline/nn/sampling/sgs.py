@@ -8,11 +8,21 @@ on as many time steps as the clip has distinct moments.
    ||Z_t||_2 (the thesis, ``similarity="norm"``).
 3. Bins per clip: Δ_max = max_t Δ_t, γ = Δ_max / 2B, centres β_b = (2b - 1) γ; γ and β are constants for the
    gradient (computed from Δ detached).
-4. O_b = Σ_t Ψ(Δ_t, β_b) X_t. Linear kernel Ψ = max(0, 1 - |Δ_t - β_b| / γ), a weighted sum, not normalised;
-   Kronecker kernel: the frames of the bin, averaged.
+4. O_b = Σ_t Ψ(Δ_t, β_b) X_t. Linear kernel Ψ = max(0, 1 - |Δ_t - β_b| / γ), a weighted sum, not normalised
+   (Eq. 6.6); Kronecker kernel: the frames of the bin, averaged (Eq. 6.5). ``linear_normalised`` (an ablation, not
+   in the thesis): the linear kernel's weights divided by their sum per bin, a weighted mean.
 5. Empty bins (Σ_t Ψ = 0) are dropped: each clip keeps its own B' bins in increasing b; a batch is zero-padded to
    the largest B' and returns a mask [N, B'] (1 = a real bin) that later layers respect. After SGS the time axis is
    ordered by similarity value, not chronologically.
+
+``similarity_grad`` scales the gradient that reaches the similarity space and the layers before SGS through Δ
+(Eq. 6.8; the released code's GRAD_SCALE_VAL, 1 there and here); 0 detaches Δ, so the similarity space keeps its
+initialisation and earlier layers learn only through O (Eq. 6.7). Through Δ that gradient carries 1 / γ = 2B / Δ_max;
+in Table 6.12's network on a CPU-scale task it is an order of magnitude larger than the rest and keeps the layers
+before SGS from learning appearance (`benchmarks/sgs_diagnosis.py`).
+
+``similarity="time"`` is a control, not the thesis: Δ_t = t + 1/2 over a fixed range T, so the bins are B uniform
+chronological windows of T / B frames, sampled by the same kernels (no similarity space is built).
 
 Edge cases, decided (spec gotchas 1-2): the first and last bins extend flat to the ends of the range, i.e. Δ is
 clamped to [β_1, β_B] before the kernel. So the frame at Δ_max (on bin B's outer edge, weight 0 under the bare
@@ -31,8 +41,8 @@ from torch import nn
 
 from actionline.errors import ConfigError
 
-Kernel = Literal["linear", "kronecker"]
-Similarity = Literal["mean_distance", "norm"]
+Kernel = Literal["linear", "kronecker", "linear_normalised"]
+Similarity = Literal["mean_distance", "norm", "time"]
 EPS = 1e-12
 
 
@@ -47,11 +57,11 @@ def bin_weights(
     gamma = (top / (2 * bins)).clamp_min(EPS)
     centres = (2 * torch.arange(1, bins + 1, device=delta.device, dtype=delta.dtype) - 1)[None, :] * gamma  # [N, B]
     d = torch.minimum(torch.maximum(delta, centres[:, :1]), centres[:, -1:])  # flat outer bins
-    if kernel == "linear":
-        w = (1 - (d[:, None, :] - centres[:, :, None]).abs() / gamma[:, :, None]).clamp_min(0)
-    else:
+    if kernel == "kronecker":
         index = (d.detach() / (2 * gamma)).floor().clamp(0, bins - 1).long()  # half-open bins [2(b-1)γ, 2bγ)
         w = nn.functional.one_hot(index, bins).transpose(1, 2).to(delta.dtype)
+    else:  # the linear triangles (normalised per bin by the caller for "linear_normalised")
+        w = (1 - (d[:, None, :] - centres[:, :, None]).abs() / gamma[:, :, None]).clamp_min(0)
     return w * valid[:, None, :]
 
 
@@ -65,21 +75,26 @@ class SimilarityGuidedSampling(nn.Module):
         embedding: int = 8,
         kernel: Kernel = "linear",
         similarity: Similarity = "mean_distance",
+        similarity_grad: float = 1.0,
     ):
         super().__init__()
-        if bins < 1 or embedding < 1 or channels < 2:
+        if bins < 1 or embedding < 1 or channels < 2 or similarity_grad < 0:
             raise ConfigError(
-                f"SGS needs bins >= 1, embedding >= 1 and channels >= 2, got {bins}, {embedding}, {channels}"
+                "SGS needs bins >= 1, embedding >= 1, channels >= 2 and similarity_grad >= 0, got "
+                f"{bins}, {embedding}, {channels}, {similarity_grad}"
             )
-        self.bins, self.kernel, self.similarity = bins, kernel, similarity
-        self.embed = nn.Sequential(
-            nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
-        )
-        self.norm = nn.BatchNorm1d(embedding)
+        self.bins, self.kernel, self.similarity, self.similarity_grad = bins, kernel, similarity, similarity_grad
+        if similarity != "time":
+            self.embed = nn.Sequential(
+                nn.Linear(channels, channels // 2), nn.ReLU(inplace=True), nn.Linear(channels // 2, embedding)
+            )
+            self.norm = nn.BatchNorm1d(embedding)
 
     def similarity_values(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Δ [N, T] (steps 1-2)."""
         n, _, t = x.shape[:3]
+        if self.similarity == "time":
+            return (torch.arange(t, device=x.device, dtype=x.dtype) + 0.5).expand(n, t)
         z = self.embed(x.mean(dim=(3, 4)).transpose(1, 2))  # [N, T, L]
         z = self.norm(z.reshape(n * t, -1)).view(n, t, -1)
         if self.similarity == "norm":
@@ -88,10 +103,20 @@ class SimilarityGuidedSampling(nn.Module):
         mean = (z * valid[..., None]).sum(1, keepdim=True) / valid.sum(1, keepdim=True)[..., None].clamp_min(1)
         return (z - mean).norm(dim=2)
 
+    def value_range(self, delta: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Δ_max [N, 1] that sets γ and β (Eq. 6.2); None: the maximum of Δ detached, so γ and β are constants
+        for the gradient (Eq. 6.8); the clip length T for the chronological control."""
+        return delta.new_full((delta.shape[0], 1), delta.shape[1]) if self.similarity == "time" else None
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        w = bin_weights(self.similarity_values(x, mask), self.bins, self.kernel, mask)  # [N, B, T]
+        delta = self.similarity_values(x, mask)
+        if self.similarity_grad == 0:
+            delta = delta.detach()
+        elif self.similarity_grad != 1:
+            delta = delta.detach() + self.similarity_grad * (delta - delta.detach())  # same value, scaled gradient
+        w = bin_weights(delta, self.bins, self.kernel, mask, self.value_range(delta, mask))  # [N, B, T]
         mass = w.sum(dim=2)  # [N, B]
-        if self.kernel == "kronecker":
+        if self.kernel != "linear":
             w = w / mass.clamp_min(EPS)[:, :, None]
         out = torch.einsum("nbt,ncthw->ncbhw", w, x)
         active = mass > 0
