@@ -20,7 +20,7 @@ from actionline.engine.distributed import init_distributed, shutdown
 from actionline.engine.extractor import RUNTIMES
 from actionline.engine.live import LiveSettings
 from actionline.engine.onnx_graph import run_with_onnxruntime
-from actionline.engine.predictor import load_run
+from actionline.engine.predictor import check_same_extraction, load_run
 from actionline.engine.run_record import RunMeta
 from actionline.errors import ConfigError
 from actionline.io import atomic_write_text, staged_folder
@@ -92,6 +92,7 @@ def predict(
     model, meta = _load(run, checkpoint, overrides, runtime)
     task = predicting_task(meta.task)
     options = task.options(flags.given())
+    check_same_extraction(meta, data_path)
     data = task.open_data(data_path, options)
     with staged_folder(out, marker=task.output_marker) as staging:  # a failed prediction leaves `out` untouched
         summary = task.predict(model, meta, data, options, staging)[1]

@@ -106,6 +106,13 @@ class ExtractionSettings:
             + (f", int8 graph {self.int8[:12]}" if self.int8 else "")
         )
 
+    def differences(self, other: ExtractionSettings) -> list[str]:
+        """The settings in which ``other`` computes another function of the video: all but ``feature_dim``, which
+        follows from the backbone and which prediction checks against the model's input on its own."""
+        return [
+            f.name for f in fields(self) if f.name != "feature_dim" and getattr(self, f.name) != getattr(other, f.name)
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         """The stored form; settings added later (``causal``, ``mode``, ``int8``) are left out at their defaults, so
         settings that do not use them read and write as before they existed."""
