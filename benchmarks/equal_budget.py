@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 
 from actionline.config import load_yaml
 from actionline.data.layout import SegmentationData
@@ -30,20 +29,12 @@ from actionline.data.synthetic.features import synthesize_segmentation
 from actionline.io import atomic_write_text
 from actionline.metrics.segmentation import SegmentationSettings, evaluate_segmentation
 from actionline.models.registry import build_model
+from clip_runs import interval
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
 PRESETS = HERE.parent / "src" / "actionline" / "configs"
 METRICS = ("acc", "edit", "f1@10", "f1@25", "f1@50")
-
-
-def interval(values: list[float]) -> dict[str, float]:
-    """Mean and the 95 % Student-t interval of ``values``."""
-    mean = float(np.mean(values))
-    if len(values) < 2:
-        return {"mean": mean, "lo": mean, "hi": mean, "n": len(values)}
-    half = float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": len(values)}
 
 
 def load_split(data: SegmentationData, part: str) -> list[tuple[str, torch.Tensor, np.ndarray]]:
