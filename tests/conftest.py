@@ -53,3 +53,19 @@ def causal_run(tmp_path_factory):
     args = ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "3", *small]
     assert main([*args, "--set", "model.causal=true"]) == 0
     return run, sorted((data / "videos").glob("*.mp4"))[-1]
+
+
+@pytest.fixture(scope="session")
+def video_run(tmp_path_factory) -> tuple[Path, Path]:
+    """Real MP4s -> EfficientNet-Lite0 features (4 fps) -> a small MS-TCN trained one epoch: the dataset folder and
+    the run (read only: tests write their outputs elsewhere)."""
+    from actionline.cli import main
+
+    root = tmp_path_factory.mktemp("video_run")
+    data = root / "data"
+    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "32", "--fps", "4"]) == 0
+    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "4"]) == 0
+    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=3", "--set", "model.num_f_maps=8"]
+    run = root / "run"
+    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *small]) == 0
+    return data, run

@@ -17,15 +17,10 @@ from actionline.errors import ConfigError
 from actionline.timeline import load_timelines
 
 
-def test_predict_video_gives_the_timeline_of_the_videos_extracted_features(tmp_path):
+def test_predict_video_gives_the_timeline_of_the_videos_extracted_features(tmp_path, video_run):
     """Real MP4s -> EfficientNet-Lite0 features -> a small MS-TCN; `predict_video` on a file equals `predict` on
     the features `actionline extract` wrote for it, from the run and from its package."""
-    data = tmp_path / "data"
-    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "32", "--fps", "4"]) == 0
-    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "4"]) == 0
-    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=3", "--set", "model.num_f_maps=8"]
-    run = tmp_path / "run"
-    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *small]) == 0
+    data, run = video_run
     package_run(run, tmp_path / "pkg", latency_length=64)
     video = sorted((data / "videos").glob("*.mp4"))[-1]
     features = np.load(data / "features" / f"{video.stem}.npy")

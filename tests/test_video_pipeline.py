@@ -64,14 +64,9 @@ def test_a_consumer_that_stops_early_stops_the_extraction():
     assert threading.active_count() == before
 
 
-def test_predict_video_on_a_folder_gives_the_outputs_of_extracting_first(tmp_path, monkeypatch):
+def test_predict_video_on_a_folder_gives_the_outputs_of_extracting_first(tmp_path, monkeypatch, video_run):
     """Three videos through the overlapped pipeline and through extract-everything-then-predict: same files."""
-    data = tmp_path / "data"
-    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "32", "--fps", "4"]) == 0
-    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "4"]) == 0
-    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=3", "--set", "model.num_f_maps=8"]
-    run = tmp_path / "run"
-    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *small]) == 0
+    data, run = video_run
     videos = tmp_path / "new"
     videos.mkdir()
     for path in sorted((data / "videos").glob("*.mp4"))[:3]:
