@@ -78,7 +78,7 @@ def _cached(graph: Path, record: Path, key: dict[str, str], backbone: Backbone, 
         recorded = read_json(record)
         if recorded.get("key") != key or recorded.get("sha256") != file_digest(graph):
             return None
-        return OnnxForward(graph, backbone, threads)
+        return OnnxForward(graph, backbone, threads, key["fingerprint"])
     except (OSError, DataError, CheckpointError, AttributeError):  # absent, unreadable, foreign record or graph
         return None
 
@@ -105,7 +105,7 @@ def cached_backbone_graph(backbone: Backbone, threads: int | None = None) -> tup
         return found, True
     with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:  # the session holds the graph in memory
         exported = export_onnx(backbone, Path(scratch) / GRAPH_FILE)
-        session = OnnxForward(exported, backbone, threads)
+        session = OnnxForward(exported, backbone, threads, key["fingerprint"])
         _publish(exported, graph, record, key)
     return session, False
 

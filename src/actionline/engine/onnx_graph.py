@@ -216,9 +216,16 @@ def session_options(threads: int | None = None):
 class OnnxForward:
     """``forward`` of ``model`` run by ONNX Runtime from the graph at ``path``: called like the module, it returns
     the same outputs dict (CPU tensors). The file must have been exported from this very model (name, settings
-    and weights: its recorded fingerprint) by this actionline version, else `CheckpointError`."""
+    and weights: its recorded fingerprint) by this actionline version, else `CheckpointError`. ``fingerprint``:
+    the model's `model_fingerprint` where the caller has computed it already (it hashes every weight)."""
 
-    def __init__(self, path: str | Path, model: TemporalModel | Backbone, threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        model: TemporalModel | Backbone,
+        threads: int | None = None,
+        fingerprint: str | None = None,
+    ):
         import onnxruntime as ort
 
         path = Path(path)
@@ -229,7 +236,7 @@ class OnnxForward:
         except Exception as exc:  # ONNX Runtime raises its own types (Fail, InvalidGraph, ...) or RuntimeError
             raise CheckpointError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from None
         props = _actionline_record(path, session.get_modelmeta().custom_metadata_map)
-        expected = model_fingerprint(model)
+        expected = fingerprint or model_fingerprint(model)
         if props.get("actionline.fingerprint") != expected:
             raise CheckpointError(
                 f"{path}: exported from another model or version ({props.get('actionline.model')!r}, actionline "
