@@ -108,17 +108,8 @@ class FeatureNetwork:
     ):
         self.spec, self.device, self.positions = backbone.input, device, backbone.positions
         self.clip = backbone.input.frames > 1
-        if runtime not in RUNTIMES:
-            raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        onnx = runtime != "torch"
-        if onnx and device.type != "cpu":
-            raise ConfigError(f"--runtime {runtime} runs on the CPU: give --device cpu (or use --runtime torch)")
-        if onnx and self.clip:
-            raise ConfigError(
-                "--runtime onnxruntime runs per-frame backbones (a clip backbone's graph is exported for one clip "
-                "length, and windows and sliding spans differ from it): use --runtime torch"
-            )
-        self.layout_last = not onnx  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
+        self.check(backbone, device, runtime)
+        self.layout_last = runtime == "torch"  # ONNX Runtime's graph takes contiguous NCHW / NCDHW
         self._buffer: torch.Tensor | None = None
         if runtime == "onnxruntime-int8":
             if int8_path is None:
@@ -130,6 +121,19 @@ class FeatureNetwork:
         else:
             self.network = inference_form(backbone, 3 if self.clip else 2).to(device)
         self.shared = SharedWindowsI3D(backbone, device) if isinstance(backbone, I3D) and runtime == "torch" else None
+
+    @staticmethod
+    def check(backbone: Backbone, device: torch.device, runtime: str) -> None:
+        """Refuse a runtime that cannot run ``backbone`` on ``device`` (`ConfigError`), before any work."""
+        if runtime not in RUNTIMES:
+            raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        if runtime != "torch" and device.type != "cpu":
+            raise ConfigError(f"--runtime {runtime} runs on the CPU: give --device cpu (or use --runtime torch)")
+        if runtime != "torch" and backbone.input.frames > 1:
+            raise ConfigError(
+                "--runtime onnxruntime runs per-frame backbones (a clip backbone's graph is exported for one clip "
+                "length, and windows and sliding spans differ from it): use --runtime torch"
+            )
 
     def _scaled(self, pixels: np.ndarray) -> torch.Tensor:
         """[N, H, W, C] or [N, T, H, W, C] uint8 (a strided view is fine) -> scaled float32 (channels-last for
@@ -413,15 +417,16 @@ def extract(
             f"--mode sliding is for clip backbones that keep temporal positions (i3d_rgb), not {requested.backbone}"
         )
     backbone.to(dev := resolve_device(device))
-    network = FeatureNetwork(backbone, dev, runtime if runtime != "onnxruntime-int8" else "onnxruntime")
-    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)  # before anything is written
+    FeatureNetwork.check(backbone, dev, runtime)  # before anything is written: a runtime it refuses stops here
+    settings = replace(requested, weights=digest, feature_dim=backbone.feature_dim)
+    int8 = None
     if runtime == "onnxruntime-int8":
         stored = stored_settings(out)
         if stored is None:
             check_settings(out, settings)  # features nothing describes: refused before the graph is written
         int8 = int8_graph(backbone, videos, out, stored and stored.int8, stored is not None)
         settings = replace(settings, int8=file_digest(int8))
-        network = FeatureNetwork(backbone, dev, runtime, int8)
+    network = FeatureNetwork(backbone, dev, runtime, int8)
     check_settings(out, settings)
     shard = from_environment()  # under torchrun each rank takes every world_size-th video
     if shard.is_main:

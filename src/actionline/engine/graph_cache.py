@@ -83,15 +83,18 @@ def _cached(graph: Path, record: Path, key: dict[str, str], backbone: Backbone, 
         return None
 
 
-def _publish(exported: Path, graph: Path, record: Path, key: dict[str, str]) -> None:
-    """Copy a freshly exported graph into the cache (graph first, then the record that vouches for it)."""
+def _publish(exported: Path, graph: Path, record: Path, key: dict[str, str]) -> bool:
+    """Copy a freshly exported graph into the cache (graph first, then the record that vouches for it); whether it
+    was kept."""
     try:
         graph.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(graph, lambda tmp: shutil.copyfile(exported, tmp))
         atomic_write_text(record, json.dumps({"key": key, "sha256": file_digest(exported)}, indent=1))
+        return True
     except OSError as exc:
         note = f"could not keep the exported graph in {graph.parent} ({exc}): the next run exports it again"
         warnings.warn(note, stacklevel=3)
+        return False
 
 
 def cached_backbone_graph(backbone: Backbone, threads: int | None = None) -> tuple[OnnxForward, bool]:
@@ -106,7 +109,8 @@ def cached_backbone_graph(backbone: Backbone, threads: int | None = None) -> tup
     with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:  # the session holds the graph in memory
         exported = export_onnx(backbone, Path(scratch) / GRAPH_FILE)
         session = OnnxForward(exported, backbone, threads, key["fingerprint"])
-        _publish(exported, graph, record, key)
+        if _publish(exported, graph, record, key):
+            session.path = graph  # the scratch copy goes with the folder; the cache keeps the file
     return session, False
 
 

@@ -13,6 +13,7 @@ first `FP32_PRODUCTS` convolutions (on 112 x 112 and 56 x 56 maps) stay fp32, wh
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 from actionline.data.video import frame_chunks
 from actionline.engine.distributed import from_environment
 from actionline.engine.graph_cache import cached_backbone_graph
+from actionline.engine.onnx_graph import GRAPH_FILE, export_onnx
 from actionline.engine.quantize import quantize_graph
 from actionline.errors import ConfigError
 from actionline.io import file_digest
@@ -63,6 +65,8 @@ def int8_graph(backbone: Backbone, videos: Sequence[Path], out: Path, recorded: 
             "--runtime onnxruntime-int8 calibrates its graph in one process: start the folder without torchrun"
         )
     frames = calibration_frames(backbone, videos)
-    source = cached_backbone_graph(backbone)[0].path
     batches = [(frames[i : i + 8],) for i in range(0, len(frames), 8)]
-    return quantize_graph(source, path, "static", batches, FP32_PRODUCTS[backbone.name])  # written atomically
+    cached = cached_backbone_graph(backbone)[0].path
+    with tempfile.TemporaryDirectory(prefix="actionline-onnx-") as scratch:  # only when the cache cannot keep it
+        source = cached if cached.is_file() else export_onnx(backbone, Path(scratch) / GRAPH_FILE)
+        return quantize_graph(source, path, "static", batches, FP32_PRODUCTS[backbone.name])  # written atomically
