@@ -39,19 +39,27 @@ def toy_data(tmp_path_factory) -> Path:
     )
 
 
+def synth_video_run(root: Path, videos: int, size: int, fps: int, settings: dict[str, object], epochs: int):
+    """Real MP4s (`synth videos`) -> EfficientNet-Lite0 features -> an MS-TCN with ``settings`` trained ``epochs``
+    epochs: the dataset folder and the run under ``root``."""
+    from actionline.cli import main
+
+    data = root / "data"
+    synth = ["synth", "videos", "--out", str(data), "--num-videos", str(videos), "--size", str(size), "--fps", str(fps)]
+    assert main(synth) == 0
+    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", str(fps)]) == 0
+    sets = [arg for key, value in settings.items() for arg in ("--set", f"model.{key}={value}")]
+    run = root / "run"
+    args = ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", str(epochs)]
+    assert main([*args, *sets]) == 0
+    return data, run
+
+
 @pytest.fixture(scope="session")
 def causal_run(tmp_path_factory):
     """Real MP4s -> EfficientNet-Lite0 features (5 fps) -> a small causal MS-TCN: the run and one of its videos."""
-    from actionline.cli import main
-
-    root = tmp_path_factory.mktemp("live")
-    data = root / "data"
-    assert main(["synth", "videos", "--out", str(data), "--num-videos", "5", "--size", "48", "--fps", "5"]) == 0
-    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "5"]) == 0
-    small = ["--set", "model.num_stages=2", "--set", "model.num_layers=4", "--set", "model.num_f_maps=16"]
-    run = root / "run"
-    args = ["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "3", *small]
-    assert main([*args, "--set", "model.causal=true"]) == 0
+    settings = {"num_stages": 2, "num_layers": 4, "num_f_maps": 16, "causal": "true"}
+    data, run = synth_video_run(tmp_path_factory.mktemp("live"), 5, 48, 5, settings, epochs=3)
     return run, sorted((data / "videos").glob("*.mp4"))[-1]
 
 
@@ -59,13 +67,5 @@ def causal_run(tmp_path_factory):
 def video_run(tmp_path_factory) -> tuple[Path, Path]:
     """Real MP4s -> EfficientNet-Lite0 features (4 fps) -> a small MS-TCN trained one epoch: the dataset folder and
     the run (read only: tests write their outputs elsewhere)."""
-    from actionline.cli import main
-
-    root = tmp_path_factory.mktemp("video_run")
-    data = root / "data"
-    assert main(["synth", "videos", "--out", str(data), "--num-videos", "4", "--size", "32", "--fps", "4"]) == 0
-    assert main(["extract", str(data / "videos"), "--out", str(data), "--fps", "4"]) == 0
-    small = ["--set", "model.num_stages=1", "--set", "model.num_layers=3", "--set", "model.num_f_maps=8"]
-    run = root / "run"
-    assert main(["train", "--model", "mstcn", "--data", str(data), "--out", str(run), "--epochs", "1", *small]) == 0
-    return data, run
+    settings = {"num_stages": 1, "num_layers": 3, "num_f_maps": 8}
+    return synth_video_run(tmp_path_factory.mktemp("video_run"), 4, 32, 4, settings, epochs=1)
